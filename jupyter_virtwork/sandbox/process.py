@@ -1,0 +1,126 @@
+"""Background daemons that ``up`` starts and ``down`` stops, tracked by pid files.
+
+No systemd here: each daemon is a detached process whose pid goes to ``<run dir>/<name>.pid``
+and whose output goes to ``<run dir>/<name>.log``. ``down`` signals only pids it wrote, after
+checking the process still runs the command it started (a recycled pid is left alone).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import paths
+from .system import SandboxError
+
+
+def pid_file(name: str) -> Path:
+    return paths.run_dir(f"{name}.pid")
+
+
+def log_file(name: str) -> Path:
+    return paths.run_dir(f"{name}.log")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def running_pid(name: str) -> int | None:
+    """The pid of daemon ``name`` if we started it and it is still alive."""
+    try:
+        pid_text, _, program = pid_file(name).read_text().partition("\n")
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    cmdline = _cmdline(pid)
+    state = _proc_state(pid)
+    if not cmdline or state == "Z" or (program and program.strip() not in cmdline):
+        return None
+    return pid
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def start_daemon(name: str, cmd: Sequence[str], *, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> int:
+    """Start ``cmd`` detached (own session, so the caller's Ctrl-C does not reach it)."""
+    pid = running_pid(name)
+    if pid is not None:
+        return pid
+    log = log_file(name)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
+                                env={**os.environ, **(env or {})})
+    pid_file(name).write_text(f"{proc.pid}\n{cmd[0]}\n")
+    return proc.pid
+
+
+def stop_daemon(name: str, *, timeout: float = 15.0) -> bool:
+    """SIGTERM, then SIGKILL after ``timeout``; True if something was stopped."""
+    pid = running_pid(name)
+    pid_file(name).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            os.kill(pid, sig)
+        if _wait_gone(pid, wait):
+            return True
+    return True
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        if _proc_state(pid) in ("", "Z"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str,
+               daemon: str | None = None, interval: float = 0.2) -> None:
+    """Poll ``check`` until true; fail with the daemon's log tail if it died or timed out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - any failure of a readiness probe means "not yet"
+            pass
+        if daemon is not None and running_pid(daemon) is None:
+            raise SandboxError(f"{what}: {daemon} exited; its log ends with:\n{log_tail(daemon)}")
+        time.sleep(interval)
+    tail = f"; its log ends with:\n{log_tail(daemon)}" if daemon else ""
+    raise SandboxError(f"{what}: not ready after {timeout:.0f} s{tail}")
+
+
+def log_tail(name: str, lines: int = 15) -> str:
+    try:
+        text = log_file(name).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.strip().splitlines()[-lines:])
