@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import engines, process
 from .engine import Engine, EngineStatus

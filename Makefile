@@ -1,0 +1,37 @@
+# The two commands of the README. Both do the whole set-up on a fresh Debian 12 machine
+# (as root): system packages, the Python package, the real local engines.
+PY ?= python3
+LAB_PORT ?= 8888
+
+.PHONY: lab test deps engines lint unit down status
+
+lab: deps
+	$(PY) -m jupyter_virtwork.sandbox up --background-slow || true
+	$(PY) -m pip install -q -e '.[lab]'
+	jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root --notebook-dir=notebooks
+
+test: deps engines lint
+	$(PY) -m pytest tests
+
+# libvirt-python compiles against libvirt's headers: they must exist before pip runs.
+deps:
+	@dpkg-query -W -f='$${db:Status-Abbrev}\n' libvirt-dev pkg-config 2>/dev/null | grep -c '^ii' | grep -qx 2 \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libvirt-dev pkg-config)
+	$(PY) -m pip install -q -e '.[test]'
+
+engines:
+	$(PY) -m jupyter_virtwork.sandbox up
+	$(PY) -m jupyter_virtwork.sandbox status
+
+lint:
+	$(PY) -m ruff check jupyter_virtwork tests benchmarks
+	$(PY) -m mypy
+
+unit:
+	$(PY) -m pytest tests/unit
+
+down:
+	$(PY) -m jupyter_virtwork.sandbox down
+
+status:
+	$(PY) -m jupyter_virtwork.sandbox status

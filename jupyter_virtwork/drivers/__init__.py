@@ -1,0 +1,1 @@
+"""One driver per backend; ``base.py`` is the contract they all pass."""

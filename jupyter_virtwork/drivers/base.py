@@ -1,0 +1,117 @@
+"""The driver contract: one typed surface over Docker, Kubernetes, vSphere and libvirt.
+
+``Driver`` is the Protocol the rest of the toolkit codes against; ``BaseDriver`` gives every
+verb a default that raises ``UnsupportedOperation`` naming driver and verb, so a driver
+implements what its backend can do and ``capabilities`` says which verbs those are.
+Backend-only verbs (docker ``build``/``push``/``exec``/``logs``, k8s ``apply``/``scale``, VM
+``reconfigure``) are plain methods on that driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from ..errors import UnsupportedOperation
+from ..models import Kind, Resource, ResourceList
+from ..uri import Target
+from ..watch import EventStream
+
+
+class Verb(str, Enum):
+    LIST = "list"
+    GET = "get"
+    CREATE = "create"
+    START = "start"
+    STOP = "stop"
+    PAUSE = "pause"
+    RESUME = "resume"
+    DESTROY = "destroy"
+    WATCH = "watch"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@runtime_checkable
+class Driver(Protocol):
+    name: ClassVar[str]
+    target: Target
+    capabilities: ClassVar[frozenset[Verb]]
+    kinds: ClassVar[tuple[Kind, ...]]
+
+    @property
+    def uri(self) -> str: ...
+    def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList: ...
+    def get(self, kind: Kind, id: str) -> Resource: ...
+    def create(self, spec: Any) -> Resource: ...
+    def start(self, kind: Kind, id: str) -> Resource: ...
+    def stop(self, kind: Kind, id: str) -> Resource: ...
+    def pause(self, kind: Kind, id: str) -> Resource: ...
+    def resume(self, kind: Kind, id: str) -> Resource: ...
+    def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None: ...
+    def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream: ...
+    def command(self, verb: str, *args: str) -> str: ...
+    def close(self) -> None: ...
+
+
+class BaseDriver:
+    """Defaults for the contract. Subclasses set ``name``, ``capabilities`` and ``kinds``."""
+
+    name: ClassVar[str] = "base"
+    capabilities: ClassVar[frozenset[Verb]] = frozenset()
+    kinds: ClassVar[tuple[Kind, ...]] = ()
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    @property
+    def uri(self) -> str:
+        return self.target.uri
+
+    def _unsupported(self, verb: Verb | str) -> UnsupportedOperation:
+        return UnsupportedOperation(self.name, str(verb), connection=self.uri)
+
+    def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList:
+        raise self._unsupported(Verb.LIST)
+
+    def get(self, kind: Kind, id: str) -> Resource:
+        raise self._unsupported(Verb.GET)
+
+    def create(self, spec: Any) -> Resource:
+        raise self._unsupported(Verb.CREATE)
+
+    def start(self, kind: Kind, id: str) -> Resource:
+        raise self._unsupported(Verb.START)
+
+    def stop(self, kind: Kind, id: str) -> Resource:
+        raise self._unsupported(Verb.STOP)
+
+    def pause(self, kind: Kind, id: str) -> Resource:
+        raise self._unsupported(Verb.PAUSE)
+
+    def resume(self, kind: Kind, id: str) -> Resource:
+        raise self._unsupported(Verb.RESUME)
+
+    def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None:
+        raise self._unsupported(Verb.DESTROY)
+
+    def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream:
+        raise self._unsupported(Verb.WATCH)
+
+    def command(self, verb: str, *args: str) -> str:
+        """The equivalent docker / kubectl / virsh / govc command line, for teaching."""
+        raise self._unsupported(f"command for {verb}")
+
+    def close(self) -> None:
+        """Release connections and stop watchers; safe to call twice."""
+
+    def __enter__(self) -> BaseDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.uri}>"

@@ -1,0 +1,104 @@
+"""Every error the toolkit raises on purpose, in one tree.
+
+A ``VirtworkError`` is meant to be read as one line in a notebook: what failed, on which
+connection, and what to do about it. Drivers translate their SDK's exceptions into this tree
+once, at the driver boundary (``raise NotFound(...) from exc``); nothing above the drivers
+sees an SDK exception.
+
+    VirtworkError
+    ├── InvalidInput            bad spec, name, size, YAML, Dockerfile, flag value
+    ├── MissingDependency       an optional SDK or system library is not installed
+    ├── EngineUnavailable       the engine is down, unreachable or did not answer in time
+    │   └── TLSVerificationFailed   the server's certificate is not trusted
+    ├── AuthenticationFailed    wrong or missing credentials
+    ├── NotFound                no such resource
+    ├── AlreadyExists           a resource with that name exists
+    ├── UnsupportedOperation    this driver cannot do that verb
+    ├── OperationFailed         the engine refused or failed the request
+    │   └── BuildError          an image build failed (carries the log and the failing step)
+    ├── OperationTimeout        the engine accepted the request but it did not finish in time
+    └── Cancelled               the user interrupted the work and the backend work was stopped
+"""
+
+from __future__ import annotations
+
+
+class VirtworkError(Exception):
+    """Root of the tree. ``str(err)`` is the one line a notebook shows.
+
+    ``connection`` names where it happened (an alias or a credential-free URI);
+    ``hint`` says what to do.
+    """
+
+    def __init__(self, message: str, *, connection: str | None = None,
+                 hint: str | None = None) -> None:
+        self.message = message
+        self.connection = connection
+        self.hint = hint
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        where = f" on {self.connection}" if self.connection else ""
+        todo = f": {self.hint}" if self.hint else ""
+        return f"{self.message}{where}{todo}".replace("\n", " ")
+
+
+class InvalidInput(VirtworkError, ValueError):
+    """The input cannot be used as given; nothing was sent to an engine."""
+
+
+class MissingDependency(VirtworkError, ImportError):
+    """An optional SDK or system library is missing; ``hint`` is the install command."""
+
+
+class EngineUnavailable(VirtworkError, ConnectionError):
+    """The engine did not answer (down, unreachable, or slower than the bounded wait)."""
+
+
+class TLSVerificationFailed(EngineUnavailable):
+    """The server's certificate could not be verified; ``hint`` says how to trust it."""
+
+
+class AuthenticationFailed(VirtworkError, PermissionError):
+    """The engine refused the credentials."""
+
+
+class NotFound(VirtworkError, LookupError):
+    """No such resource on that connection."""
+
+
+class AlreadyExists(VirtworkError):
+    """A resource with that name already exists on that connection."""
+
+
+class UnsupportedOperation(VirtworkError, NotImplementedError):
+    """The driver cannot perform that verb; the message names driver and verb."""
+
+    def __init__(self, driver: str, verb: str, *, connection: str | None = None,
+                 hint: str | None = None) -> None:
+        self.driver = driver
+        self.verb = verb
+        super().__init__(f"the {driver} driver does not support '{verb}'",
+                         connection=connection, hint=hint)
+
+
+class OperationFailed(VirtworkError):
+    """The engine received the request and refused or failed it."""
+
+
+class BuildError(OperationFailed):
+    """An image build failed. ``log`` is the build output, ``step`` the failing step."""
+
+    def __init__(self, message: str, *, log: str = "", step: str | None = None,
+                 connection: str | None = None, hint: str | None = None) -> None:
+        self.log = log
+        self.step = step
+        super().__init__(message, connection=connection, hint=hint)
+
+
+class OperationTimeout(VirtworkError, TimeoutError):
+    """Accepted by the engine, but not finished within the wait the caller allowed."""
+
+
+class Cancelled(VirtworkError):
+    """Interrupted by the user; the backend work was cancelled where the engine allows."""

@@ -1,0 +1,261 @@
+"""The records every layer shares: kinds, states, resources, events and specs.
+
+Records are frozen and carry no reference to their driver, so they serialise to JSON (the
+server), to widget state and to pandas. ``raw`` always holds the backend's own payload
+(docker-py ``attrs``, the Kubernetes object as a dict, libvirt's domain XML, vSphere's
+property set) for whoever needs more than the common columns.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import names
+from .errors import InvalidInput
+from .sizes import GiB, MiB, format_size, parse_size
+
+if TYPE_CHECKING:
+    import pandas
+
+
+class Kind(str, Enum):
+    CONTAINER = "container"
+    IMAGE = "image"
+    POD = "pod"
+    DEPLOYMENT = "deployment"
+    STATEFULSET = "statefulset"
+    REPLICASET = "replicaset"
+    SERVICE = "service"
+    VM = "vm"
+    VOLUME = "volume"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class State(str, Enum):
+    """One vocabulary for every engine; each driver maps its own in a ``STATE_MAP``."""
+
+    PENDING = "pending"  # accepted, not running yet (pod scheduling, image pulling)
+    CREATED = "created"  # exists, never started
+    RUNNING = "running"
+    PAUSED = "paused"  # frozen in memory (docker pause, libvirt suspend)
+    SUSPENDED = "suspended"  # saved to disk (vSphere suspend, libvirt managed save)
+    STOPPED = "stopped"  # exists, not running (exited container, shut-off VM)
+    RESTARTING = "restarting"
+    SUCCEEDED = "succeeded"  # finished by itself (pod phase Succeeded)
+    FAILED = "failed"
+    AVAILABLE = "available"  # images, volumes, deployments with all replicas ready
+    PROGRESSING = "progressing"  # deployments rolling out
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One thing on one connection: a container, pod, VM, image..."""
+
+    uri: str  # the connection, without credentials
+    kind: Kind
+    id: str
+    name: str
+    state: State
+    labels: Mapping[str, str] = field(default_factory=dict)
+    created: datetime | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)  # kind-specific columns
+    raw: Any = field(default=None, repr=False, compare=False)
+
+    def to_dict(self, *, with_raw: bool = False) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "uri": self.uri, "kind": self.kind.value, "id": self.id, "name": self.name,
+            "state": self.state.value, "labels": dict(self.labels),
+            "created": self.created.isoformat() if self.created else None,
+            **{k: v for k, v in self.details.items()},
+        }
+        if with_raw:
+            row["raw"] = self.raw
+        return row
+
+    def _repr_html_(self) -> str:
+        return ResourceList([self])._repr_html_()
+
+
+STATE_COLOURS = {
+    State.RUNNING: "#1a7f37", State.AVAILABLE: "#1a7f37", State.SUCCEEDED: "#1a7f37",
+    State.PAUSED: "#9a6700", State.SUSPENDED: "#9a6700", State.PENDING: "#9a6700",
+    State.PROGRESSING: "#9a6700", State.RESTARTING: "#9a6700", State.CREATED: "#57606a",
+    State.STOPPED: "#57606a", State.FAILED: "#cf222e", State.DELETED: "#8c959f",
+    State.UNKNOWN: "#8c959f",
+}
+
+
+class ResourceList(list[Resource]):
+    """A list of records that renders as a table and exports to pandas."""
+
+    COLUMNS = ("kind", "name", "state", "id", "uri", "created")
+
+    def columns(self) -> list[str]:
+        extra: list[str] = []
+        for resource in self:
+            extra.extend(k for k in resource.details if k not in extra)
+        return [*self.COLUMNS[:3], *extra, *self.COLUMNS[3:]]
+
+    def to_dataframe(self) -> pandas.DataFrame:
+        import pandas  # optional: only tables that are exported need it
+
+        rows = [r.to_dict() for r in self]
+        return pandas.DataFrame(rows, columns=[*self.columns(), "labels"])
+
+    def _repr_html_(self) -> str:
+        return render_table(self, self.columns())
+
+
+def render_table(resources: Iterable[Resource], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    rows = []
+    for resource in resources:
+        values = resource.to_dict()
+        cells = []
+        for column in columns:
+            text = html.escape("" if values.get(column) is None else str(values[column]))
+            if column == "state":
+                colour = STATE_COLOURS.get(resource.state, "#57606a")
+                text = f'<span style="color:{colour};font-weight:600">{text}</span>'
+            cells.append(f"<td>{text}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    body = "".join(rows) or f'<tr><td colspan="{len(columns)}"><i>none</i></td></tr>'
+    return (f'<table class="virtwork-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
+
+
+class EventType(str, Enum):
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+    ERROR = "ERROR"  # the stream lost its engine; ``message`` says why, ``resource`` is None
+    SYNCED = "SYNCED"  # the watcher (re)listed and is live again; ``resource`` is None
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    resource: Resource | None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of long work: an image layer, a push, a vSphere task, a rollout."""
+
+    what: str  # "build", "push", "task", "rollout"
+    message: str
+    current: float | None = None
+    total: float | None = None
+    done: bool = False
+
+
+# --- specs: what to create, validated before anything reaches an engine -----------------
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    tag: str
+    dockerfile: str
+    context: Path | None = None  # a directory; None builds from ``files`` alone
+    files: Mapping[str, bytes] = field(default_factory=dict)  # extra in-memory context files
+    buildargs: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names.check_name(self.tag, names.IMAGE, "image")
+        if not self.dockerfile.strip():
+            raise InvalidInput("the Dockerfile is empty", hint="start it with a FROM line")
+        if self.context is not None and not Path(self.context).is_dir():
+            raise InvalidInput(f"build context {str(self.context)!r} is not a directory")
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    image: str
+    name: str | None = None
+    command: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    ports: Mapping[str, int] = field(default_factory=dict)  # "80/tcp" -> host port
+    network: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names.check_name(self.image, names.IMAGE, "image")
+        if self.name is not None:
+            names.check_name(self.name, names.CONTAINER, "container")
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """Kubernetes manifests to apply (already parsed; ``apply`` parses YAML text)."""
+
+    manifests: tuple[Mapping[str, Any], ...]
+    namespace: str | None = None
+
+
+MAX_CPUS = 768  # vSphere 8's per-VM maximum; QEMU's q35 limit is higher, KVM's lower
+MIN_MEMORY = 16 * MiB
+MAX_MEMORY = 24 * 1024 * GiB
+MAX_DISK = 62 * 1024 * GiB  # vSphere's largest virtual disk
+
+
+@dataclass(frozen=True)
+class VMSpec:
+    """A VM as the source document describes one: name, OS, CPUs, memory, disk."""
+
+    name: str
+    cpus: int = 1
+    memory: int = 512 * MiB  # bytes
+    disk: int | None = None  # bytes; None: no disk (a kernel + initrd boot)
+    guest_os: str = "other linux"
+    kernel: Path | None = None
+    initrd: Path | None = None
+    cmdline: str = "console=ttyS0 panic=-1"
+    image: Path | None = None  # an existing disk image to copy into the new volume
+    network: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names.check_name(self.name, names.VM, "VM")
+        if isinstance(self.cpus, bool) or not isinstance(self.cpus, int) \
+                or not 1 <= self.cpus <= MAX_CPUS:
+            raise InvalidInput(f"{self.cpus!r} CPUs is impossible",
+                               hint=f"choose a whole number from 1 to {MAX_CPUS}")
+        if not MIN_MEMORY <= self.memory <= MAX_MEMORY:
+            raise InvalidInput(f"memory {format_size(self.memory)} is impossible",
+                               hint=f"choose from {format_size(MIN_MEMORY)} "
+                                    f"to {format_size(MAX_MEMORY)}")
+        if self.disk is not None and not 0 < self.disk <= MAX_DISK:
+            raise InvalidInput(f"disk {format_size(self.disk)} is impossible",
+                               hint=f"choose up to {format_size(MAX_DISK)}")
+        if (self.kernel is None) != (self.initrd is None) and self.kernel is None:
+            raise InvalidInput("an initrd needs a kernel", hint="give both, or neither")
+
+    @classmethod
+    def parse(cls, name: str, *, cpus: int | str = 1, memory: str | int = "512M",
+              disk: str | int | None = None, **rest: Any) -> VMSpec:
+        """Build a spec from human input: ``memory="4 GB"``, ``disk="100G"``, ``cpus="2"``."""
+        try:
+            cpu_count = int(cpus)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"CPUs {cpus!r} is not a whole number",
+                               hint="write --cpus 2") from None
+        return cls(name, cpus=cpu_count,
+                   memory=parse_size(memory, default_unit="G", what="memory"),
+                   disk=None if disk is None else parse_size(disk, default_unit="G",
+                                                             what="disk"),
+                   **rest)

@@ -1,0 +1,49 @@
+"""Name rules, checked before anything reaches an engine.
+
+Names travel into Dockerfiles tags, Kubernetes objects, libvirt XML and vSphere inventory
+paths, and into the equivalent CLI commands we print. Each rule is the strictest form the
+engines share, so a name that passes works everywhere and never needs shell quoting.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class NameRule:
+    pattern: re.Pattern[str]
+    max_length: int
+    explains: str
+
+
+# Kubernetes object names: RFC 1123 subdomain (lowercase; the API rejects uppercase).
+K8S = NameRule(re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"), 253,
+               "lowercase letters, digits, '-' and '.', starting and ending with a letter "
+               "or digit")
+# Docker container names, as dockerd's own regular expression allows them.
+CONTAINER = NameRule(re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"), 128,
+                     "letters, digits, '_', '.' and '-', starting with a letter or digit")
+# Image references: lowercase repository path, optional registry host:port and tag.
+IMAGE = NameRule(
+    re.compile(r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*"
+               r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"),
+    255, "a lowercase repository such as my-image or 127.0.0.1:5000/team/app, "
+         "optionally with a :tag")
+# VM names: safe in libvirt XML, vSphere inventory paths and shell commands alike.
+VM = NameRule(re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"), 80,
+              "letters, digits, '_', '.' and '-', starting with a letter or digit")
+
+
+def check_name(name: str, rule: NameRule, what: str) -> str:
+    """Return ``name`` if it follows ``rule``; otherwise raise a one-line InvalidInput."""
+    if not name or len(name) > rule.max_length or not rule.pattern.match(name):
+        if name and len(name) > rule.max_length:
+            problem = f"is longer than {rule.max_length} characters"
+        else:
+            problem = "is not a valid name"
+        raise InvalidInput(f"{what} name {name!r} {problem}", hint=f"use {rule.explains}")
+    return name

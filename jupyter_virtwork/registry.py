@@ -1,0 +1,39 @@
+"""``connect(uri)``: the driver for a URI, from a literal table imported lazily.
+
+The table names modules as strings (libcloud's provider table, without its import cost):
+connecting to ``docker://`` imports the docker driver and docker-py, nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from . import uri as uri_module
+from .drivers.base import Driver
+from .errors import MissingDependency
+
+DRIVERS: dict[str, str] = {
+    "docker": "jupyter_virtwork.drivers.docker:DockerDriver",
+    "kubernetes": "jupyter_virtwork.drivers.kubernetes:KubernetesDriver",
+    "vsphere": "jupyter_virtwork.drivers.vsphere:VSphereDriver",
+    "libvirt": "jupyter_virtwork.drivers.libvirt:LibvirtDriver",
+}
+
+
+def driver_class(family: str) -> Callable[..., Driver]:
+    module_name, _, class_name = DRIVERS[family].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise MissingDependency(f"the {family} driver is not available ({exc})",
+                                hint="pip install 'jupyter_virtwork'") from exc
+    driver: Callable[..., Driver] = getattr(module, class_name)
+    return driver
+
+
+def connect(uri: str, **options: Any) -> Driver:
+    """Open a driver for ``uri``. ``options`` go to the driver (timeouts, TLS choices)."""
+    target = uri_module.parse(uri)
+    return driver_class(target.family)(target, **options)

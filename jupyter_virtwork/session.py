@@ -1,0 +1,131 @@
+"""A notebook's connections and what it created.
+
+The Session holds drivers by alias (the first of each family becomes that family's current
+connection), stamps the ownership labels on everything created through it, and answers
+"what did this notebook create" and "remove exactly that" across every connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import labels as ownership_labels
+from . import registry
+from . import uri as uri_module
+from .drivers.base import Driver, Verb
+from .errors import InvalidInput, NotFound, VirtworkError
+from .models import Resource, ResourceList
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    alias: str
+    uri: str
+    family: str
+    current: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"alias": self.alias, "uri": self.uri, "family": self.family,
+                "current": self.current}
+
+
+class Session:
+    def __init__(self, session_id: str | None = None,
+                 default_uri: Callable[[str], str | None] | None = None) -> None:
+        self.id = session_id or ownership_labels.session_id_for()
+        self._drivers: dict[str, Driver] = {}
+        self._current: dict[str, str] = {}  # family -> alias
+        self._lock = threading.RLock()
+        self._default_uri = default_uri
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The ownership labels every created resource carries."""
+        return ownership_labels.ownership(self.id)
+
+    def connect(self, uri: str, alias: str | None = None, *, make_current: bool = True,
+                **options: Any) -> Driver:
+        target = uri_module.parse(uri)
+        name = alias or target.uri
+        with self._lock:
+            old = self._drivers.get(name)
+            if old is not None and old.uri == target.uri and not options:
+                driver = old
+            else:
+                driver = registry.connect(target.uri, **options)
+                if old is not None:
+                    old.close()
+                self._drivers[name] = driver
+            if make_current or target.family not in self._current:
+                self._current[target.family] = name
+        return driver
+
+    def driver(self, alias_or_family: str) -> Driver:
+        """A connection by alias, or the current one of a family (connecting to the
+        family's default URI on first use)."""
+        with self._lock:
+            if alias_or_family in self._drivers:
+                return self._drivers[alias_or_family]
+            alias = self._current.get(alias_or_family)
+            if alias is not None:
+                return self._drivers[alias]
+        default = self._default_uri(alias_or_family) if self._default_uri else None
+        if default is None:
+            raise InvalidInput(f"no connection named {alias_or_family!r}",
+                               hint="connect first with %vw connect URI --as ALIAS")
+        return self.connect(default, make_current=True)
+
+    def connections(self) -> list[ConnectionInfo]:
+        with self._lock:
+            current = set(self._current.values())
+            return [ConnectionInfo(alias, d.uri, d.target.family, alias in current)
+                    for alias, d in self._drivers.items()]
+
+    def created(self) -> ResourceList:
+        """Everything this session created, on every open connection."""
+        found = ResourceList()
+        for driver in self._open_drivers():
+            if Verb.LIST not in driver.capabilities:
+                continue
+            for kind in driver.kinds:
+                found.extend(driver.list(kind, labels=self.labels))
+        return found
+
+    def cleanup(self) -> ResourceList:
+        """Destroy exactly what this session created; returns what was removed."""
+        removed = ResourceList()
+        for driver in self._open_drivers():
+            # `kinds` runs from owners to owned (deployments before their pods), so owned
+            # resources are usually gone by the time their turn comes.
+            for kind in driver.kinds:
+                for resource in driver.list(kind, labels=self.labels):
+                    if self._destroy(driver, resource):
+                        removed.append(resource)
+        return removed
+
+    @staticmethod
+    def _destroy(driver: Driver, resource: Resource) -> bool:
+        try:
+            driver.destroy(resource.kind, resource.id, force=True)
+        except NotFound:
+            return False  # already gone with its owner
+        return True
+
+    def _open_drivers(self) -> list[Driver]:
+        with self._lock:
+            return list(self._drivers.values())
+
+    def close(self) -> None:
+        with self._lock:
+            drivers, self._drivers, self._current = list(self._drivers.values()), {}, {}
+        errors = []
+        for driver in drivers:
+            try:
+                driver.close()
+            except VirtworkError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]

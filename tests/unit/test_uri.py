@@ -1,0 +1,55 @@
+"""Connection URIs: every accepted spelling, and the refusals that protect secrets."""
+
+import pytest
+
+from jupyter_virtwork import uri
+from jupyter_virtwork.errors import InvalidInput
+
+
+@pytest.mark.parametrize(("text", "family"), [
+    ("docker://", "docker"),
+    ("docker", "docker"),
+    ("docker+ssh://me@build-host", "docker"),
+    ("docker+tcp://10.1.2.3:2376", "docker"),
+    ("k8s://", "kubernetes"),
+    ("k8s://virtwork-sandbox/default", "kubernetes"),
+    ("vsphere://administrator@vcenter.example:8989", "vsphere"),
+    ("qemu:///system", "libvirt"),
+    ("qemu+ssh://root@h/system", "libvirt"),
+    ("xen:///system", "libvirt"),
+    ("test:///default", "libvirt"),
+])
+def test_accepted_uris_map_to_their_family(text: str, family: str) -> None:
+    assert uri.parse(text).family == family
+
+
+def test_kubernetes_context_and_namespace() -> None:
+    target = uri.parse("k8s://virtwork-sandbox/team-a")
+    assert (target.context, target.namespace) == ("virtwork-sandbox", "team-a")
+    current = uri.parse("k8s://")
+    assert (current.context, current.namespace) == (None, None)
+
+
+def test_vsphere_user_host_port() -> None:
+    target = uri.parse("vsphere://administrator@127.0.0.1:8989")
+    assert (target.user, target.host, target.port) == ("administrator", "127.0.0.1", 8989)
+
+
+def test_libvirt_uri_is_kept_as_spelled() -> None:
+    assert uri.parse("qemu+ssh://root@h/system?keyfile=/k").uri == \
+        "qemu+ssh://root@h/system?keyfile=/k"
+
+
+def test_password_in_uri_is_refused_without_echoing_it() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        uri.parse("vsphere://admin:s3cret-pass@vc")
+    assert "s3cret-pass" not in str(caught.value)
+    assert "password" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["ftp://x", "nonsense", "qemu+carrier-pigeon:///system",
+                                  "vsphere://", "docker+tcp://h:99999"])
+def test_bad_uris_are_one_line_errors(text: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        uri.parse(text)
+    assert "\n" not in str(caught.value)
