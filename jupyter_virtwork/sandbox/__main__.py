@@ -98,7 +98,13 @@ def down(names: Sequence[str]) -> int:
 
 
 def statuses(names: Sequence[str] = ()) -> list[EngineStatus]:
-    return [engines.load(n).status() for n in _selected(names)]
+    found = []
+    for name in _selected(names):
+        try:
+            found.append(engines.load(name).status())
+        except ImportError as exc:  # an engine module missing from this checkout
+            found.append(EngineStatus(name, False, detail=f"not available: {exc}"))
+    return found
 
 
 def status(names: Sequence[str], as_json: bool) -> int:
