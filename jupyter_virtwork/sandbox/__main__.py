@@ -102,7 +102,7 @@ def statuses(names: Sequence[str] = ()) -> list[EngineStatus]:
     for name in _selected(names):
         try:
             found.append(engines.load(name).status())
-        except ImportError as exc:  # an engine module missing from this checkout
+        except (ImportError, AttributeError) as exc:  # an engine missing from this checkout
             found.append(EngineStatus(name, False, detail=f"not available: {exc}"))
     return found
 
