@@ -67,6 +67,11 @@ def start_daemon(name: str, cmd: Sequence[str], *, env: dict[str, str] | None = 
                                 stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
                                 env={**os.environ, **(env or {})})
     pid_file(name).write_text(f"{proc.pid}\n{cmd[0]}\n")
+    # Popen returns while the kernel is still inside execve: for a moment /proc/<pid>/cmdline
+    # reads empty and running_pid() would call the new daemon dead. Wait out that window.
+    deadline = time.monotonic() + 2.0
+    while not _cmdline(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     return proc.pid
 
 
