@@ -16,6 +16,7 @@ configuration.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -23,6 +24,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,9 +56,19 @@ def client(timeout: float = 60.0) -> docker.DockerClient:
     return docker.DockerClient(base_url=BASE_URL, timeout=timeout)
 
 
+@contextmanager
+def connected(timeout: float) -> Iterator[docker.DockerClient]:
+    """A client closed after use (DockerClient is no context manager itself)."""
+    api = client(timeout)
+    try:
+        yield api
+    finally:
+        api.close()
+
+
 def ping(timeout: float = 2.0) -> bool:
     try:
-        with client(timeout) as api:
+        with connected(timeout) as api:
             return bool(api.ping())
     except Exception:  # noqa: BLE001 - any failure (no socket, 500, timeout) means "not up"
         return False
@@ -92,7 +105,11 @@ class DockerEngine(Engine):
         apt_install(PACKAGES, engine=self.name)
 
     def start(self) -> None:
-        if process.running_pid(DAEMON) is None and ping():
+        ours = process.running_pid(DAEMON)
+        if ours is not None and ping():
+            say(self.name, f"dockerd already running (pid {ours})")
+            return
+        if ours is None and ping():
             say(self.name, f"using the dockerd that already answers on {SOCKET}")
             return
         foreign = _foreign_dockerd()
@@ -106,6 +123,7 @@ class DockerEngine(Engine):
         dockerd = which("dockerd", "/usr/sbin/dockerd", "/usr/bin/dockerd")
         if dockerd is None:
             raise SandboxError("docker: dockerd not found; `apt-get install docker.io`")
+        _remember_host_network()
         cmd = [dockerd, "--host", BASE_URL, "--add-runtime", f"{RUNTIME}={wrapper}",
                "--default-runtime", RUNTIME]
         pid = process.start_daemon(DAEMON, cmd)
@@ -126,10 +144,11 @@ class DockerEngine(Engine):
         _terminate(_our_shims(), timeout=10)
         process.stop_daemon(DAEMON)  # clears the pid file; nothing is left to signal
         _remove_network(bridges)
+        _restore_host_network()
 
     def status(self) -> EngineStatus:
         try:
-            with client(timeout=3) as api:
+            with connected(timeout=3) as api:
                 version = str(api.version().get("Version", ""))
         except Exception as exc:  # noqa: BLE001 - status never raises, it explains
             return EngineStatus(self.name, False, BASE_URL, detail=_why_down(exc))
@@ -147,7 +166,7 @@ def _why_down(exc: Exception) -> str:
 def _bridges() -> list[str]:
     """Linux bridges of dockerd's bridge networks, to delete once dockerd has exited."""
     try:
-        with client(timeout=5) as api:
+        with connected(timeout=5) as api:
             networks = api.api.networks(filters={"driver": "bridge"})
     except Exception:  # noqa: BLE001 - dockerd half-dead: fall back to the default bridge
         return ["docker0"]
@@ -224,6 +243,49 @@ def _remove_network(bridges: list[str]) -> None:
             subprocess.run(["ip", "link", "delete", bridge], capture_output=True, check=False)
     for table in ("filter", "nat"):
         _remove_docker_rules(table, bridges)
+
+
+# dockerd turns on IP forwarding and, because it did, sets the FORWARD policy to DROP; both
+# outlive it. We note them before our first start and put them back on `down`.
+HOST_NETWORK = "host-network-before.json"
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+
+
+def _remember_host_network() -> None:
+    record = paths.state_dir("docker", HOST_NETWORK)
+    if record.exists():  # a dockerd of ours ran before without `down`: keep the first record
+        return
+    policy = _forward_policy()
+    if policy:
+        record.write_text(json.dumps({"forward_policy": policy,
+                                      "ip_forward": IP_FORWARD.read_text().strip()}))
+
+
+def _restore_host_network() -> None:
+    record = paths.state_dir("docker", HOST_NETWORK)
+    try:
+        before = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return
+    iptables = shutil.which("iptables")
+    if iptables is not None and before.get("forward_policy") in ("ACCEPT", "DROP"):
+        subprocess.run([iptables, "-w", "-P", "FORWARD", before["forward_policy"]],
+                       capture_output=True, check=False)
+    if before.get("ip_forward") in ("0", "1"):
+        IP_FORWARD.write_text(before["ip_forward"])
+    record.unlink()
+
+
+def _forward_policy() -> str:
+    iptables = shutil.which("iptables")
+    if iptables is None:
+        return ""
+    proc = subprocess.run([iptables, "-w", "-S", "FORWARD"], capture_output=True, text=True,
+                          check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith("-P FORWARD "):
+            return line.split()[2]
+    return ""
 
 
 _DOCKER_CHAIN = re.compile(r"^DOCKER(-[A-Z0-9-]+)?$")
