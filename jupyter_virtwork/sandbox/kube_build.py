@@ -252,29 +252,31 @@ def _compile(tree: Path, started: float) -> None:
     code = _wait_for_build(pid, started)
     missing = [n for n in SERVER_BINARIES if not (out / n).is_file()]
     if missing or code not in (0, None):
+        tail = process.log_tail(BUILD_DAEMON)
         raise SandboxError(f"kubernetes: the build failed (exit code {code}, missing: "
-                           f"{', '.join(missing) or 'none'}); its log ends with:\n{process.log_tail(BUILD_DAEMON)}")
+                           f"{', '.join(missing) or 'none'}); its log ends with:\n{tail}")
 
 
 def _wait_for_build(pid: int, started: float) -> int | None:
     """Wait for the build, saying how long it has run about once a minute; its exit code.
 
-    None when the build was not our child (adopted from an earlier run) and so cannot be
-    reaped; then the binaries alone tell whether it worked.
+    None when the build is not our child (adopted from an interrupted earlier run): then
+    only the binaries tell whether it worked.
     """
-    last_minute = -1
-    while process.running_pid(BUILD_DAEMON) == pid:
+    last_minute = 0
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done, status = (pid, -1) if process.running_pid(BUILD_DAEMON) != pid else (0, 0)
+        if done:
+            process.pid_file(BUILD_DAEMON).unlink(missing_ok=True)
+            return None if status == -1 else os.waitstatus_to_exitcode(status)
         minute = int((time.time() - started) // 60)
-        if minute != last_minute and minute > 0:
+        if minute != last_minute:
             say("kubernetes", progress_text() or f"building, {minute} min")
-        last_minute = minute
+            last_minute = minute
         time.sleep(2)
-    process.pid_file(BUILD_DAEMON).unlink(missing_ok=True)
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        return None
-    return os.waitstatus_to_exitcode(status)
 
 
 def _build_pause(tree: Path) -> None:
