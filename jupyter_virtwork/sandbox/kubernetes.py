@@ -14,13 +14,16 @@ this build before its reflect2 fix (ENGINES.md).
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import io
 import json
+import shlex
 import socket
 import ssl
 import struct
 import tarfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -75,10 +78,13 @@ class KubernetesEngine(Engine):
         _start_etcd()
         _start_apiserver(node_ip)
         _start_controllers()
+        # The node object outlives down/up in etcd, still saying Ready: only a heartbeat
+        # from the kubelet started now counts.
+        since = 0.0 if process.running_pid("kubelet") else time.time()
         _start_kubelet(node_ip)
         _start_kube_proxy()
-        process.wait_until(_node_ready, timeout=180, what="kubernetes node Ready",
-                           daemon="kubelet", interval=0.5)
+        process.wait_until(lambda: _node_ready(since), timeout=180,
+                           what="kubernetes node Ready", daemon="kubelet", interval=0.5)
         # Pods are refused until the default service account exists: wait for it too, so a
         # caller can create a pod as soon as `up` returns.
         process.wait_until(_default_service_account, timeout=60,
@@ -89,11 +95,11 @@ class KubernetesEngine(Engine):
                               f"log ends with:\n{process.log_tail('kube-proxy', 5)}")
 
     def stop(self) -> None:
-        had_proxy = process.running_pid("kube-proxy") is not None
+        ours = [d for d in ("kubelet", "kube-proxy") if process.running_pid(d) is not None]
         for daemon in reversed(DAEMONS):
             process.stop_daemon(daemon)
-        if had_proxy:
-            _cleanup_proxy_rules()
+        if ours:
+            _remove_kube_chains()
         _remove_route()
         _remove_pod_containers()
         _unmount_kubelet_volumes()
@@ -121,8 +127,8 @@ def _status() -> EngineStatus:
         return EngineStatus(name, False, endpoint, detail=why, extra=_extra())
     code, body = _api_get("/version", token=False)
     version = str(json.loads(body).get("gitVersion", "")) if code == 200 else ""
-    if not _node_ready():
-        missing = [d for d in DAEMONS[:-1] if process.running_pid(d) is None]
+    missing = [d for d in DAEMONS[:-1] if process.running_pid(d) is None]
+    if missing or not _node_ready():
         why = f"{', '.join(missing)} not running" if missing else "node not Ready yet"
         return EngineStatus(name, False, endpoint, version, why, _extra())
     return EngineStatus(name, True, endpoint, version, "", _extra())
@@ -152,12 +158,23 @@ def _ready_status_200(path: str) -> bool:
     return _api_get(path)[0] == 200
 
 
-def _node_ready() -> bool:
+def _node_ready(since: float = 0.0) -> bool:
+    """The node's Ready condition is True, from a kubelet heartbeat at or after ``since``."""
     code, body = _api_get(f"/api/v1/nodes/{kube_pki.NODE_NAME}")
     if code != 200:
         return False
     conditions = json.loads(body).get("status", {}).get("conditions", [])
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               and _epoch(c.get("lastHeartbeatTime", "")) >= since - 1 for c in conditions)
+
+
+def _epoch(timestamp: str) -> float:
+    """Seconds since the epoch of an RFC 3339 UTC time as the apiserver writes it."""
+    try:
+        parsed = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return 0.0
+    return parsed.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 def _default_service_account() -> bool:
@@ -330,22 +347,47 @@ def _remove_route() -> None:
     _route_marker().unlink(missing_ok=True)
 
 
-def _cleanup_proxy_rules() -> None:
-    try:
-        run([_bin("kube-proxy"), "--cleanup", "--proxy-mode=iptables"],
-            log=process.log_file("kube-proxy"), timeout=60)
-    except (SandboxError, OSError):
-        pass  # best effort: leftover KUBE-* chains are inert without kube-proxy
+def _remove_kube_chains() -> None:
+    """Remove the KUBE-* iptables chains the kubelet and kube-proxy made, and jumps to them.
+
+    `kube-proxy --cleanup` is not enough: it leaves the kubelet's chains (KUBE-FIREWALL drops
+    non-local packets to 127.0.0.0/8) and exits with an error when ipset is missing.
+    """
+    for tool in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle"):
+            try:
+                rules = [shlex.split(r) for r in run([tool, "-w", "-t", table, "-S"]).splitlines()]
+            except (SandboxError, OSError):
+                continue  # no such tool or table here
+            chains = [r[1] for r in rules if len(r) == 2 and r[0] == "-N" and _is_kube(r[1])]
+            jumps = [r for r in rules
+                     if r[:1] == ["-A"] and not _is_kube(r[1]) and _jump_target(r) in chains]
+            commands = [["-D", *r[1:]] for r in jumps]
+            commands += [["-F", c] for c in chains] + [["-X", c] for c in chains]
+            for command in commands:
+                try:
+                    run([tool, "-w", "-t", table, *command])
+                except SandboxError:
+                    pass  # already gone
+
+
+def _is_kube(chain: str) -> bool:
+    return chain.startswith("KUBE-")
+
+
+def _jump_target(rule: list[str]) -> str:
+    return rule[rule.index("-j") + 1] if "-j" in rule[:-1] else ""
 
 
 def _unmount_kubelet_volumes() -> None:
-    """Unmount the secret tmpfs volumes the kubelet mounted under its root dir."""
-    root = str(_state("kubelet")) + "/"
+    """Unmount what the kubelet mounted under its root dir (secret tmpfs volumes, itself)."""
+    root = str(_state("kubelet"))
     try:
         mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
     except OSError:
         return
-    ours = [m.replace("\\040", " ") for m in mounts if m.startswith(root)]
+    # The kubelet also bind-mounts its root dir onto itself (for mount propagation).
+    ours = [m.replace("\\040", " ") for m in mounts if m == root or m.startswith(root + "/")]
     for mount in sorted(ours, key=len, reverse=True):
         try:
             run(["umount", mount])
