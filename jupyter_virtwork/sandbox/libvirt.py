@@ -128,8 +128,8 @@ class LibvirtEngine(Engine):
             pool = conn.storagePoolDefineXML(
                 f"<pool type='dir'><name>{POOL}</name>"
                 f"<target><path>{target}</path></target></pool>", 0)
-            pool.build(0)
         if not pool.isActive():
+            pool.build(0)  # (re)creates the directory if someone removed it; harmless if not
             pool.create(0)
         if not pool.autostart():
             pool.setAutostart(1)
