@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -183,7 +184,21 @@ def start_instance(name: str, port: int, *, esx: bool = False,
     return instance
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 def _launch(instance: Instance, inventory: Inventory) -> None:
+    # Someone else's server on our port: say so plainly rather than show the daemon's panic.
+    if not _port_free(instance.port):
+        raise SandboxError(f"{instance.name}: {HOST}:{instance.port} is in use by a process "
+                           "the sandbox did not start; stop it or free the port")
     # The daemon writes its certificate once it listens; a stale one would pass for ready.
     instance.cafile.unlink(missing_ok=True)
     # Datastore directories go to TMPDIR; ours, so a killed daemon's leftovers are found.
