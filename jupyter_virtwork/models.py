@@ -34,6 +34,7 @@ class Kind(str, Enum):
     SERVICE = "service"
     VM = "vm"
     VOLUME = "volume"
+    OBJECT = "object"  # any other Kubernetes object applied from YAML (details["kind"])
 
     def __str__(self) -> str:
         return self.value

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from .models import Event, EventType, Resource
@@ -121,7 +121,7 @@ class EventStream:
 
 
 class Lister(Protocol):
-    def __call__(self) -> tuple[list[Resource], str | None]:
+    def __call__(self) -> tuple[Sequence[Resource], str | None]:
         """Everything in scope now, and a version to follow from (None if not versioned)."""
 
 
@@ -201,7 +201,10 @@ class Watcher:
         assert resource is not None
         key = (resource.kind.value, resource.id)
         if event.type is EventType.DELETED:
-            return event if self._cache.pop(key, None) is not None else None
+            # Engines often say little about what they deleted (docker's destroy event has
+            # no state): hand on the last record we knew.
+            last = self._cache.pop(key, None)
+            return Event(EventType.DELETED, last, event.message) if last is not None else None
         old = self._cache.get(key)
         if old == resource:
             return None

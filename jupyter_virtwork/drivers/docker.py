@@ -1,0 +1,475 @@
+"""The Docker driver (``docker://``, ``docker+ssh://``, ``docker+tcp://``) over docker-py.
+
+Lists use the low-level API (one request; docker-py's ``containers.list()`` inspects every
+container, N+1 requests). Nothing is ever pulled: a missing image is an error that says to
+build it or push it to the local registry, because this project's machines cannot reach
+Docker Hub and a silent pull would hang a cell. Every SDK exception is translated in
+``_boundary``; nothing above this module sees one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from ..errors import (
+    AlreadyExists,
+    EngineUnavailable,
+    InvalidInput,
+    MissingDependency,
+    NotFound,
+    OperationFailed,
+    UnsupportedOperation,
+    VirtworkError,
+)
+from ..models import ContainerSpec, Event, EventType, ImageSpec, Kind, Resource, ResourceList, State
+from ..uri import Target
+from ..watch import EventStream, Stopper, Watcher
+from . import docker_build
+from .base import BaseDriver, Verb
+
+STATE_MAP: dict[str, State] = {
+    "created": State.CREATED,
+    "running": State.RUNNING,
+    "paused": State.PAUSED,
+    "restarting": State.RESTARTING,
+    "removing": State.STOPPED,
+    "exited": State.STOPPED,
+    "dead": State.FAILED,
+}
+
+DEFAULT_TIMEOUT = 15.0  # seconds an ordinary request may take before the engine counts as down
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (f"<pre>{html.escape(self.stdout)}</pre>"
+                + (f'<pre style="color:#cf222e">{html.escape(self.stderr)}</pre>'
+                   if self.stderr else "")
+                + f"<small>exit code {self.exit_code}</small>")
+
+
+class DockerDriver(BaseDriver):
+    name: ClassVar[str] = "docker"
+    capabilities: ClassVar[frozenset[Verb]] = frozenset(Verb)
+    kinds: ClassVar[tuple[Kind, ...]] = (Kind.CONTAINER, Kind.IMAGE)
+
+    def __init__(self, target: Target, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        super().__init__(target)
+        self.timeout = timeout
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._streams: list[EventStream] = []
+
+    # --- connection -------------------------------------------------------------------
+
+    def _base_url(self) -> str | None:
+        """Where the engine listens; None lets docker-py read DOCKER_HOST and friends."""
+        scheme, target = self.target.scheme, self.target
+        if scheme == "docker+ssh":
+            user = f"{target.user}@" if target.user else ""
+            port = f":{target.port}" if target.port else ""
+            return f"ssh://{user}{target.host}{port}"
+        if scheme == "docker+tcp":
+            return f"tcp://{target.host}:{target.port or 2376}"
+        if scheme == "docker+unix":
+            return f"unix://{target.path}"
+        if target.host:
+            return f"tcp://{target.host}:{target.port or 2375}"
+        if "DOCKER_HOST" in os.environ:
+            return None
+        return _current_context_host()
+
+    def _api(self, *, streaming: bool = False) -> Any:
+        """The low-level client; ``streaming`` has no read timeout (follow logs, builds)."""
+        key = "stream" if streaming else "call"
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = self._new_client(None if streaming
+                                                               else self.timeout)
+        return client
+
+    def _new_client(self, timeout: float | None) -> Any:
+        docker = _import_docker()
+        base_url = self._base_url()
+        with self._boundary("connecting"):
+            if base_url is None:
+                kwargs = docker.utils.kwargs_from_env()
+                return docker.APIClient(timeout=timeout, version="auto", **kwargs)
+            tls = base_url.startswith("tcp://") and bool(os.environ.get("DOCKER_TLS_VERIFY"))
+            kwargs = docker.utils.kwargs_from_env() if tls else {}
+            kwargs.pop("base_url", None)
+            return docker.APIClient(base_url=base_url, timeout=timeout, version="auto",
+                                    **kwargs)
+
+    def close(self) -> None:
+        for stream in list(self._streams):
+            stream.close()
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+    def ping(self) -> str:
+        """The engine's version; raises EngineUnavailable when it does not answer."""
+        with self._boundary("reaching the engine"):
+            return str(self._api().version()["Version"])
+
+    # --- the error boundary -----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _boundary(self, doing: str, name: str = "") -> Iterator[None]:
+        """Translate every docker-py / requests exception raised while ``doing``."""
+        docker = _import_docker()
+        import requests
+
+        try:
+            yield
+        except VirtworkError:
+            raise
+        except docker.errors.ImageNotFound as exc:
+            raise NotFound(f"image {name!r} is not present locally and pulling is disabled",
+                           connection=self.uri,
+                           hint="build it, or push it to the local registry") from exc
+        except docker.errors.NotFound as exc:
+            raise NotFound(f"{doing}: no such object {name!r}".replace(" ''", ""),
+                           connection=self.uri) from exc
+        except docker.errors.APIError as exc:
+            raise self._api_error(doing, name, exc) from exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                docker.errors.DockerException, ConnectionError, TimeoutError) as exc:
+            raise EngineUnavailable(f"{doing} failed: the Docker engine did not answer "
+                                    f"({_first_line(exc)})", connection=self.uri,
+                                    hint="start it (python -m jupyter_virtwork.sandbox up "
+                                         "docker) or check DOCKER_HOST") from exc
+
+    def _api_error(self, doing: str, name: str, exc: Any) -> VirtworkError:
+        explanation = _first_line(getattr(exc, "explanation", None) or exc)
+        status = getattr(exc, "status_code", None)
+        if status == 409 and "already in use" in explanation:
+            return AlreadyExists(f"{name!r} already exists", connection=self.uri,
+                                 hint="choose another name, or remove the old one")
+        if status == 400 or "parse error" in explanation:
+            return InvalidInput(f"{doing}: {explanation}", connection=self.uri)
+        return OperationFailed(f"{doing} failed: {explanation}", connection=self.uri)
+
+    # --- records ----------------------------------------------------------------------
+
+    def _container(self, row: Mapping[str, Any]) -> Resource:
+        names = row.get("Names") or [""]
+        return Resource(
+            uri=self.uri, kind=Kind.CONTAINER, id=str(row["Id"]),
+            name=str(names[0]).lstrip("/"),
+            state=STATE_MAP.get(str(row.get("State", "")).lower(), State.UNKNOWN),
+            labels=dict(row.get("Labels") or {}),
+            created=datetime.fromtimestamp(int(row.get("Created", 0)), tz=timezone.utc),
+            details={"image": row.get("Image", ""), "ports": _ports(row.get("Ports") or [])},
+            raw=dict(row),
+        )
+
+    def _image(self, row: Mapping[str, Any]) -> Resource:
+        tags = [t for t in row.get("RepoTags") or [] if t != "<none>:<none>"]
+        return Resource(
+            uri=self.uri, kind=Kind.IMAGE, id=str(row["Id"]),
+            name=tags[0] if tags else str(row["Id"])[7:19], state=State.AVAILABLE,
+            labels=dict(row.get("Labels") or {}),
+            created=datetime.fromtimestamp(int(row.get("Created", 0)), tz=timezone.utc),
+            details={"tags": ", ".join(tags), "size": int(row.get("Size", 0))},
+            raw=dict(row),
+        )
+
+    # --- the contract -----------------------------------------------------------------
+
+    def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList:
+        filters = {"label": [f"{k}={v}" for k, v in (labels or {}).items()]}
+        with self._boundary(f"listing {kind}s"):
+            if kind is Kind.CONTAINER:
+                rows = self._api().containers(all=True, filters=filters)
+                return ResourceList(self._container(r) for r in rows)
+            if kind is Kind.IMAGE:
+                rows = self._api().images(filters=filters)
+                return ResourceList(self._image(r) for r in rows)
+        raise self._unsupported(f"list {kind}")
+
+    def get(self, kind: Kind, id: str) -> Resource:
+        """By id (or unique id prefix) or name; one list request, like ``list``."""
+        with self._boundary(f"finding {kind} {id!r}", id):
+            if kind is Kind.CONTAINER:
+                for filters in ({"id": id}, {"name": f"^/{id}$"}):
+                    rows = self._api().containers(all=True, filters=filters)
+                    if len(rows) == 1:
+                        return self._container(rows[0])
+            elif kind is Kind.IMAGE:
+                return self._image_by_reference(id)
+            else:
+                raise self._unsupported(f"get {kind}")
+        raise NotFound(f"no {kind} {id!r}", connection=self.uri,
+                       hint="list them with %docker ps -a")
+
+    def _image_by_reference(self, reference: str) -> Resource:
+        info = self._api().inspect_image(reference)
+        rows = self._api().images(filters={"reference": reference}) or [
+            {"Id": info["Id"], "RepoTags": info.get("RepoTags"),
+             "Labels": (info.get("Config") or {}).get("Labels"), "Size": info.get("Size", 0),
+             "Created": 0}]
+        return self._image(rows[0])
+
+    def create(self, spec: Any) -> Resource:
+        """``docker run -d``: create and start; a container that fails to start is removed."""
+        if isinstance(spec, ImageSpec):
+            return self.build(spec)
+        if not isinstance(spec, ContainerSpec):
+            raise InvalidInput(f"the docker driver cannot create {type(spec).__name__}")
+        api = self._api()
+        with self._boundary(f"creating a container from {spec.image}", spec.image):
+            api.inspect_image(spec.image)  # no pull: a missing image is an error, at once
+        with self._boundary(f"creating container {spec.name or ''}".strip(),
+                            spec.name or spec.image):
+            host_config = api.create_host_config(
+                port_bindings={k: v for k, v in spec.ports.items()} or None,
+                network_mode=spec.network)
+            created = api.create_container(
+                spec.image, command=list(spec.command) or None, name=spec.name,
+                environment=dict(spec.env) or None, labels=dict(spec.labels),
+                ports=list(spec.ports) or None, host_config=host_config, detach=True)
+        container_id = str(created["Id"])
+        try:
+            with self._boundary(f"starting container {spec.name or container_id[:12]}"):
+                api.start(container_id)
+        except VirtworkError:
+            with contextlib.suppress(Exception):
+                api.remove_container(container_id, force=True)
+            raise
+        return self.get(Kind.CONTAINER, container_id)
+
+    def start(self, kind: Kind, id: str) -> Resource:
+        return self._container_verb("start", kind, id)
+
+    def stop(self, kind: Kind, id: str) -> Resource:
+        return self._container_verb("stop", kind, id)
+
+    def pause(self, kind: Kind, id: str) -> Resource:
+        return self._container_verb("pause", kind, id)
+
+    def resume(self, kind: Kind, id: str) -> Resource:
+        return self._container_verb("unpause", kind, id)
+
+    def restart(self, kind: Kind, id: str) -> Resource:
+        return self._container_verb("restart", kind, id)
+
+    def _container_verb(self, verb: str, kind: Kind, id: str) -> Resource:
+        if kind is not Kind.CONTAINER:
+            raise UnsupportedOperation(self.name, f"{verb} {kind}", connection=self.uri)
+        with self._boundary(f"{verb} container {id!r}", id):
+            getattr(self._api(), verb)(id)
+        return self.get(kind, id)
+
+    def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None:
+        with self._boundary(f"removing {kind} {id!r}", id):
+            if kind is Kind.CONTAINER:
+                self._api().remove_container(id, force=force, v=True)
+            elif kind is Kind.IMAGE:
+                self._api().remove_image(id, force=force)
+            else:
+                raise self._unsupported(f"destroy {kind}")
+
+    # --- backend verbs ----------------------------------------------------------------
+
+    def build(self, spec: ImageSpec,
+              on_progress: docker_build.ProgressCallback | None = None) -> Resource:
+        """Build ``spec`` with the engine's own builder, never pulling a base image."""
+        for base in docker_build.base_images(spec.dockerfile):
+            with self._boundary(f"building {spec.tag}", base):
+                self._api().inspect_image(base)
+        with self._boundary(f"building {spec.tag}", spec.tag):
+            chunks = self._api(streaming=True).build(
+                fileobj=docker_build.context_tar(spec), custom_context=True,
+                dockerfile=docker_build.DOCKERFILE_NAME, tag=spec.tag, labels=dict(spec.labels),
+                buildargs=dict(spec.buildargs) or None, rm=True, forcerm=True, pull=False,
+                decode=True)
+            docker_build.read_build(chunks, on_progress, spec.tag, self.uri)
+        return self.get(Kind.IMAGE, spec.tag)
+
+    def tag(self, image: str, reference: str) -> Resource:
+        repository, _, tag = reference.rpartition(":") if _has_tag(reference) \
+            else (reference, "", "latest")
+        with self._boundary(f"tagging {image} as {reference}", image):
+            self._api().tag(image, repository, tag)
+        return self.get(Kind.IMAGE, reference)
+
+    def push(self, reference: str,
+             on_progress: docker_build.ProgressCallback | None = None) -> str:
+        """Push ``reference`` (registry host included); the pushed digest."""
+        repository, _, tag = reference.rpartition(":") if _has_tag(reference) \
+            else (reference, "", "latest")
+        with self._boundary(f"pushing {reference}", reference):
+            self._api().inspect_image(reference)
+            chunks = self._api(streaming=True).push(repository, tag=tag, stream=True,
+                                                    decode=True)
+            return docker_build.read_push(chunks, on_progress, reference, self.uri)
+
+    def exec(self, id: str, command: Sequence[str] | str) -> ExecResult:
+        argv = shlex.split(command) if isinstance(command, str) else [*command]
+        with self._boundary(f"exec in {id!r}", id):
+            api = self._api(streaming=True)
+            exec_id = api.exec_create(id, argv, stdout=True, stderr=True)["Id"]
+            out, err = api.exec_start(exec_id, demux=True)
+            code = api.exec_inspect(exec_id)["ExitCode"]
+        return ExecResult(int(code or 0), (out or b"").decode(errors="replace"),
+                          (err or b"").decode(errors="replace"))
+
+    def logs(self, id: str, *, tail: int | None = None, follow: bool = False,
+             stopper: Stopper | None = None) -> Iterator[str]:
+        """The container's output lines; with ``follow``, until it stops or ``stopper``
+        stops (from any thread)."""
+        with self._boundary(f"reading logs of {id!r}", id):
+            stream = self._api(streaming=follow).logs(
+                id, stream=True, follow=follow, tail=tail if tail is not None else "all")
+        if stopper is not None:
+            stopper.on_stop(getattr(stream, "close", lambda: None))
+        pending = b""
+        with self._boundary(f"reading logs of {id!r}", id):
+            for chunk in stream:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode(errors="replace")
+            if pending:
+                yield pending.decode(errors="replace")
+
+    def stats(self, id: str) -> dict[str, Any]:
+        """One snapshot: CPU and memory as the engine reports them."""
+        with self._boundary(f"reading stats of {id!r}", id):
+            raw = self._api().stats(id, stream=False)
+        memory = raw.get("memory_stats") or {}
+        return {"memory_bytes": int(memory.get("usage", 0)),
+                "memory_limit": int(memory.get("limit", 0)),
+                "pids": int((raw.get("pids_stats") or {}).get("current", 0)), "raw": raw}
+
+    # --- watch ------------------------------------------------------------------------
+
+    def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream:
+        if kind not in self.kinds:
+            raise self._unsupported(f"watch {kind}")
+        wanted = dict(labels or {})
+
+        def list_all() -> tuple[ResourceList, str | None]:
+            since = self._server_time()
+            return self.list(kind, wanted), since
+
+        def follow(since: str | None, emit: Any, stopper: Stopper) -> None:
+            filters = {"type": "container" if kind is Kind.CONTAINER else "image",
+                       "label": [f"{k}={v}" for k, v in wanted.items()]}
+            with self._boundary("following engine events"):
+                events = self._api(streaming=True).events(since=since, filters=filters,
+                                                          decode=True)
+                stopper.on_stop(events.close)
+                for native in events:
+                    if stopper.stopped:
+                        return
+                    event = self._event(kind, native)
+                    if event is not None:
+                        emit(event)
+
+        stream = Watcher(list_all, follow, name=f"docker-{kind}").start()
+        self._streams.append(stream)
+        return stream
+
+    def _server_time(self) -> str:
+        with self._boundary("reading the engine clock"):
+            info = self._api().info()
+        system_time = str(info.get("SystemTime", ""))
+        moment = datetime.fromisoformat(system_time[:26].rstrip("Z")) if system_time else None
+        return str(int(moment.replace(tzinfo=timezone.utc).timestamp())) if moment else "0"
+
+    def _event(self, kind: Kind, native: Mapping[str, Any]) -> Event | None:
+        action = str(native.get("Action") or native.get("status") or "")
+        actor = native.get("Actor") or {}
+        object_id = str(actor.get("ID") or native.get("id") or "")
+        if not object_id or action.startswith(("exec_", "health_status", "top", "attach")):
+            return None
+        if action in ("destroy", "delete", "untag"):
+            stub = Resource(self.uri, kind, object_id, object_id, State.DELETED)
+            if kind is Kind.IMAGE and action == "untag":
+                return self._image_event(object_id)
+            return Event(EventType.DELETED, stub)
+        try:
+            resource = self.get(kind, object_id)
+        except NotFound:
+            return None  # gone again before we asked; its destroy event follows
+        return Event(EventType.MODIFIED, resource)
+
+    def _image_event(self, image_id: str) -> Event:
+        try:
+            return Event(EventType.MODIFIED, self.get(Kind.IMAGE, image_id))
+        except NotFound:
+            return Event(EventType.DELETED,
+                         Resource(self.uri, Kind.IMAGE, image_id, image_id, State.DELETED))
+
+    # --- teaching -----------------------------------------------------------------------
+
+    def command(self, verb: str, *args: str) -> str:
+        """The docker CLI line that does the same, e.g. ``command("pause", "web")``."""
+        words = {"list": ["ps", "-a"], "images": ["images"], "resume": ["unpause"],
+                 "destroy": ["rm", "-f"], "create": ["run", "-d"]}.get(verb, [verb])
+        host = self._base_url()
+        prefix = ["docker", "-H", host] if host and not host.startswith("unix://") else ["docker"]
+        return shlex.join([*prefix, *words, *args])
+
+
+def _import_docker() -> Any:
+    try:
+        import docker
+    except ImportError as exc:  # pragma: no cover - docker is a dependency of the package
+        raise MissingDependency("the docker SDK is not installed",
+                                hint="pip install docker") from exc
+    return docker
+
+
+def _current_context_host() -> str | None:
+    """The endpoint of the current docker context, when one other than default is set."""
+    try:
+        from docker.context import ContextAPI
+
+        context = ContextAPI.get_current_context()
+    except Exception:  # noqa: BLE001 - an unreadable docker config means "the default"
+        return None
+    if context is None or context.name == "default":
+        return None
+    host = context.Host
+    return str(host) if host else None
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__
+
+
+def _ports(ports: list[Mapping[str, Any]]) -> str:
+    shown = []
+    for port in ports:
+        inside = f"{port.get('PrivatePort')}/{port.get('Type', 'tcp')}"
+        public = port.get("PublicPort")
+        shown.append(f"{port.get('IP', '')}:{public}->{inside}".lstrip(":") if public
+                     else inside)
+    return ", ".join(sorted(set(shown)))
+
+
+def _has_tag(reference: str) -> bool:
+    """Whether the reference ends in :tag (a registry host:port is not a tag)."""
+    last = reference.rsplit("/", 1)[-1]
+    return ":" in last

@@ -1,0 +1,141 @@
+"""Image builds and pushes for the Docker driver: the build context, and reading the
+engine's JSON progress streams into ``Progress`` records and one-line errors.
+
+Kept apart from ``docker.py`` because it is pure data handling: no SDK import, so it is
+cheap to test and to read.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import BuildError, InvalidInput, OperationFailed
+from ..models import ImageSpec, Progress
+
+ProgressCallback = Callable[[Progress], None]
+
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?\s*$",
+                   re.IGNORECASE)
+
+
+def base_images(dockerfile: str) -> list[str]:
+    """The images a Dockerfile starts FROM, without ``scratch`` and earlier stage names."""
+    stages: set[str] = set()
+    images: list[str] = []
+    for line in _logical_lines(dockerfile):
+        match = _FROM.match(line)
+        if match is None:
+            continue
+        image, stage = match.group(1), match.group(2)
+        if image.lower() != "scratch" and image not in stages and image not in images:
+            images.append(image)
+        if stage:
+            stages.add(stage)
+    if not images and not stages and "scratch" not in dockerfile.lower():
+        raise InvalidInput("the Dockerfile has no FROM line",
+                           hint="start it with FROM localbase/busybox:1.35 (a local image)")
+    return images
+
+
+def _logical_lines(dockerfile: str) -> Iterable[str]:
+    """Lines with backslash continuations joined and comments dropped."""
+    pending = ""
+    for raw in dockerfile.splitlines():
+        line = raw.rstrip()
+        if not pending and line.lstrip().startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        yield pending + line
+        pending = ""
+    if pending:
+        yield pending
+
+
+def context_tar(spec: ImageSpec) -> io.BytesIO:
+    """The build context as an in-memory tar: the context directory (if any), the in-memory
+    files, and the Dockerfile text itself under a name no context file will clash with."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        if spec.context is not None:
+            tar.add(str(spec.context), arcname=".", filter=_skip_vcs)
+        for name, data in {**spec.files, DOCKERFILE_NAME: spec.dockerfile.encode()}.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+DOCKERFILE_NAME = ".virtwork.Dockerfile"
+
+
+def _skip_vcs(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    parts = Path(info.name).parts
+    return None if ".git" in parts or ".ipynb_checkpoints" in parts else info
+
+
+def read_build(chunks: Iterable[Mapping[str, Any]], on_progress: ProgressCallback | None,
+               tag: str, connection: str) -> str:
+    """Follow a build stream to its end; the image id, or BuildError with the log."""
+    log: list[str] = []
+    step: str | None = None
+    image_id = ""
+    for chunk in chunks:
+        if "error" in chunk:
+            detail = str(chunk.get("errorDetail", {}).get("message") or chunk["error"]).strip()
+            raise BuildError(f"building {tag} failed at {step or 'the start'}: {detail}",
+                             log="".join(log), step=step, connection=connection,
+                             hint="fix that step of the Dockerfile and build again")
+        text = str(chunk.get("stream", ""))
+        if text:
+            log.append(text)
+            match = _STEP.match(text.strip())
+            if match:
+                step = f"step {match.group(1)}/{match.group(2)} ({match.group(3)})"
+                if on_progress:
+                    on_progress(Progress("build", match.group(3), int(match.group(1)),
+                                         int(match.group(2))))
+            elif on_progress and text.strip():
+                on_progress(Progress("build", text.strip()))
+        aux = chunk.get("aux")
+        if isinstance(aux, Mapping) and aux.get("ID"):
+            image_id = str(aux["ID"])
+    if not image_id:
+        raise BuildError(f"building {tag} ended without an image", log="".join(log),
+                         step=step, connection=connection)
+    if on_progress:
+        on_progress(Progress("build", f"built {tag}", done=True))
+    return image_id
+
+
+def read_push(chunks: Iterable[Mapping[str, Any]], on_progress: ProgressCallback | None,
+              reference: str, connection: str) -> str:
+    """Follow a push stream; the pushed digest, or OperationFailed naming the registry."""
+    digest = ""
+    for chunk in chunks:
+        if "error" in chunk:
+            detail = str(chunk.get("errorDetail", {}).get("message") or chunk["error"])
+            raise OperationFailed(f"pushing {reference} failed: {detail.strip()}",
+                                  connection=connection,
+                                  hint="check that the registry runs and the name starts "
+                                       "with its host:port")
+        aux = chunk.get("aux")
+        if isinstance(aux, Mapping) and aux.get("Digest"):
+            digest = str(aux["Digest"])
+        if on_progress and chunk.get("status"):
+            counts = chunk.get("progressDetail") or {}
+            layer = f"{chunk['id']}: " if chunk.get("id") else ""
+            on_progress(Progress("push", f"{layer}{chunk['status']}",
+                                 counts.get("current"), counts.get("total")))
+    if on_progress:
+        on_progress(Progress("push", f"pushed {reference} {digest}".strip(), done=True))
+    return digest

@@ -1,0 +1,601 @@
+"""The Kubernetes driver (``k8s://<context>/<namespace>``) over the official client.
+
+One ApiClient per connection, built from its own kubeconfig context (never the client's
+global default), with urllib3 retries off so that a cluster that is down fails in bounded
+time. Lists and watches ask for raw JSON (``_preload_content=False``): turning thousands of
+objects into the client's pydantic models costs more than the request. Apply is server-side
+apply through the dynamic client, after a server-side dry run of every document, so a bad
+document leaves nothing half-applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from ..errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    Cancelled,
+    EngineUnavailable,
+    InvalidInput,
+    MissingDependency,
+    NotFound,
+    OperationFailed,
+    OperationTimeout,
+    TLSVerificationFailed,
+    VirtworkError,
+)
+from ..models import Event, EventType, Kind, Progress, Resource, ResourceList, State, WorkloadSpec
+from ..uri import Target
+from ..watch import Emit, EventStream, Stopper, Watcher
+from . import k8s_manifests
+from .base import BaseDriver, Verb
+from .docker import ExecResult
+
+FIELD_MANAGER = "jupyter-virtwork"
+DEFAULT_TIMEOUT = 15.0
+WATCH_SECONDS = 240  # the server ends a watch after this; we resume from the last version
+
+
+@dataclass(frozen=True)
+class KindApi:
+    api_version: str
+    kind: str
+    api_class: str  # CoreV1Api / AppsV1Api
+    snake: str  # list_namespaced_<snake>, read_namespaced_<snake>, ...
+    scalable: bool = False
+
+
+KINDS: dict[Kind, KindApi] = {
+    Kind.DEPLOYMENT: KindApi("apps/v1", "Deployment", "AppsV1Api", "deployment", True),
+    Kind.STATEFULSET: KindApi("apps/v1", "StatefulSet", "AppsV1Api", "stateful_set", True),
+    Kind.REPLICASET: KindApi("apps/v1", "ReplicaSet", "AppsV1Api", "replica_set", True),
+    Kind.SERVICE: KindApi("v1", "Service", "CoreV1Api", "service"),
+    Kind.POD: KindApi("v1", "Pod", "CoreV1Api", "pod"),
+}
+KIND_BY_NAME = {api.kind: kind for kind, api in KINDS.items()}
+
+POD_PHASES: dict[str, State] = {
+    "Pending": State.PENDING, "Running": State.RUNNING, "Succeeded": State.SUCCEEDED,
+    "Failed": State.FAILED, "Unknown": State.UNKNOWN,
+}
+# Waiting reasons that will not resolve by themselves: the pod is failed, say why.
+STUCK = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull",
+         "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"}
+
+
+class KubernetesDriver(BaseDriver):
+    name: ClassVar[str] = "kubernetes"
+    capabilities: ClassVar[frozenset[Verb]] = frozenset(
+        {Verb.LIST, Verb.GET, Verb.CREATE, Verb.DESTROY, Verb.WATCH})
+    kinds: ClassVar[tuple[Kind, ...]] = tuple(KINDS)  # owners before what they own
+
+    def __init__(self, target: Target, *, kubeconfig: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, insecure: bool = False) -> None:
+        super().__init__(target)
+        self.kubeconfig = kubeconfig
+        self.timeout = timeout
+        self.insecure = insecure
+        self._lock = threading.Lock()
+        self._api_client: Any = None
+        self._dynamic_client: Any = None
+        self._namespace: str | None = target.namespace
+        self._streams: list[EventStream] = []
+
+    # --- connection -------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        with self._lock:
+            if self._api_client is None:
+                self._api_client = self._new_client()
+            return self._api_client
+
+    def _new_client(self) -> Any:
+        client, config = _import_kubernetes()
+        configuration = client.Configuration()
+        with self._boundary("reading the kubeconfig"):
+            if self.target.context == "in-cluster":
+                config.load_incluster_config(client_configuration=configuration)
+                self._namespace = self._namespace or _in_cluster_namespace()
+            else:
+                config.load_kube_config(config_file=self.kubeconfig,
+                                        context=self.target.context,
+                                        client_configuration=configuration,
+                                        persist_config=False)
+                self._namespace = self._namespace or self._context_namespace(config)
+        configuration.retries = False  # urllib3 would retry a refused connection 3 times
+        if self.insecure:
+            configuration.verify_ssl = False
+        return client.ApiClient(configuration)
+
+    def _context_namespace(self, config: Any) -> str:
+        contexts, active = config.list_kube_config_contexts(config_file=self.kubeconfig)
+        chosen = next((c for c in contexts if c["name"] == self.target.context), active)
+        return str((chosen or {}).get("context", {}).get("namespace") or "default")
+
+    @property
+    def namespace(self) -> str:
+        self._client()
+        return self._namespace or "default"
+
+    def _typed(self, kind: Kind) -> tuple[Any, KindApi]:
+        client, _ = _import_kubernetes()
+        api = KINDS.get(kind)
+        if api is None:
+            raise self._unsupported(f"{kind}s")
+        return getattr(client, api.api_class)(self._client()), api
+
+    def _dynamic(self) -> Any:
+        from kubernetes.dynamic import DynamicClient
+
+        client = self._client()
+        with self._lock:
+            if self._dynamic_client is None:
+                with self._boundary("discovering the cluster's API"):
+                    self._dynamic_client = DynamicClient(client)
+            return self._dynamic_client
+
+    def close(self) -> None:
+        for stream in list(self._streams):
+            stream.close()
+        with self._lock:
+            client, self._api_client, self._dynamic_client = self._api_client, None, None
+        if client is not None:
+            client.close()
+
+    def version(self) -> str:
+        client, _ = _import_kubernetes()
+        with self._boundary("reaching the cluster"):
+            info = client.VersionApi(self._client()).get_code(_request_timeout=self.timeout)
+        return str(info.git_version)
+
+    # --- the error boundary -----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _boundary(self, doing: str, name: str = "") -> Iterator[None]:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.config.config_exception import ConfigException
+        from kubernetes.dynamic.exceptions import DynamicApiError
+
+        try:
+            yield
+        except VirtworkError:
+            raise
+        except (ApiException, DynamicApiError) as exc:
+            raise self._api_error(doing, name, exc) from exc
+        except ConfigException as exc:
+            raise InvalidInput(f"{doing}: {_first_line(exc)}", connection=self.uri,
+                               hint="check the context name (%k8s use-context) and "
+                                    "KUBECONFIG") from exc
+        except urllib3.exceptions.SSLError as exc:
+            raise TLSVerificationFailed(
+                f"{doing}: the API server's certificate is not trusted", connection=self.uri,
+                hint="put its CA in the kubeconfig, or connect with insecure=True for this "
+                     "one connection") from exc
+        except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, OSError) as exc:
+            raise EngineUnavailable(f"{doing} failed: the Kubernetes API server did not "
+                                    "answer", connection=self.uri,
+                                    hint="start it (python -m jupyter_virtwork.sandbox up "
+                                         "kubernetes) or check the kube context") from exc
+
+    def _api_error(self, doing: str, name: str, exc: Any) -> VirtworkError:
+        status = int(getattr(exc, "status", 0) or 0)
+        message = _status_message(exc)
+        if status == 404:
+            return NotFound(f"{doing}: {name or 'object'} not found in namespace "
+                            f"{self._namespace or 'default'}", connection=self.uri)
+        if status == 409:
+            return AlreadyExists(f"{doing}: {message}", connection=self.uri)
+        if status in (400, 422):
+            return InvalidInput(f"{doing}: {message}", connection=self.uri,
+                                hint="fix the manifest and apply again")
+        if status in (401, 403):
+            return AuthenticationFailed(f"{doing}: {message}", connection=self.uri,
+                                        hint="check the credentials of this kube context")
+        return OperationFailed(f"{doing} failed: {message}", connection=self.uri)
+
+    # --- records ----------------------------------------------------------------------
+
+    def record(self, obj: Mapping[str, Any]) -> Resource:
+        """A Resource from an object as the API returns it (JSON)."""
+        metadata = obj.get("metadata") or {}
+        kind = KIND_BY_NAME.get(str(obj.get("kind")), Kind.OBJECT)
+        state, details = _state_and_details(kind, obj)
+        if kind is Kind.OBJECT:
+            details = {"kind": obj.get("kind"), **details}
+        created = metadata.get("creationTimestamp")
+        return Resource(
+            uri=self.uri, kind=kind, id=str(metadata.get("name", "")),
+            name=str(metadata.get("name", "")), state=state,
+            labels=dict(metadata.get("labels") or {}),
+            created=datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
+            details=details, raw=dict(obj))
+
+    def _raw_list(self, kind: Kind, labels: Mapping[str, str] | None) -> dict[str, Any]:
+        api, names = self._typed(kind)
+        with self._boundary(f"listing {kind}s"):
+            response = getattr(api, f"list_namespaced_{names.snake}")(
+                self.namespace, label_selector=_selector(labels), _preload_content=False,
+                _request_timeout=self.timeout)
+            listed: dict[str, Any] = json.loads(response.data)
+        for item in listed.get("items", []):  # list items omit these; records want them
+            item.setdefault("kind", names.kind)
+            item.setdefault("apiVersion", names.api_version)
+        return listed
+
+    # --- the contract -----------------------------------------------------------------
+
+    def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList:
+        return ResourceList(self.record(i) for i in self._raw_list(kind, labels)["items"])
+
+    def get(self, kind: Kind, id: str) -> Resource:
+        return self.record(self.read(kind, id))
+
+    def read(self, kind: Kind, name: str) -> dict[str, Any]:
+        """The live object as JSON."""
+        api, names = self._typed(kind)
+        with self._boundary(f"reading {names.kind} {name!r}", f"{names.kind} {name!r}"):
+            response = getattr(api, f"read_namespaced_{names.snake}")(
+                name, self.namespace, _preload_content=False, _request_timeout=self.timeout)
+            obj: dict[str, Any] = json.loads(response.data)
+        return obj
+
+    def create(self, spec: Any) -> Resource:
+        """Apply a WorkloadSpec; the first object applied (the one the spec is about)."""
+        if not isinstance(spec, WorkloadSpec):
+            raise InvalidInput(f"the kubernetes driver cannot create {type(spec).__name__}",
+                               hint="apply YAML with %%k8s apply")
+        return self.apply(list(spec.manifests), namespace=spec.namespace)[0]
+
+    def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None:
+        self.delete(kind, id, grace_seconds=0 if force else None)
+
+    def delete(self, kind: Kind, name: str, *, propagation: str = "Background",
+               grace_seconds: int | None = None, wait: bool = False,
+               timeout: float = 60.0) -> None:
+        """Delete ``name``; dependents go too (``propagation``); ``wait`` until it is gone."""
+        api, names = self._typed(kind)
+        with self._boundary(f"deleting {names.kind} {name!r}", f"{names.kind} {name!r}"):
+            getattr(api, f"delete_namespaced_{names.snake}")(
+                name, self.namespace, propagation_policy=propagation,
+                grace_period_seconds=grace_seconds, _preload_content=False,
+                _request_timeout=self.timeout)
+        if wait:
+            self._wait_gone(kind, name, timeout)
+
+    def _wait_gone(self, kind: Kind, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.read(kind, name)
+            except NotFound:
+                return
+            time.sleep(0.25)
+        raise OperationTimeout(f"{kind} {name!r} was still there after {timeout:.0f} s",
+                               connection=self.uri)
+
+    # --- apply ------------------------------------------------------------------------
+
+    def apply(self, source: str | Sequence[Mapping[str, Any]], *,
+              labels: Mapping[str, str] | None = None, namespace: str | None = None,
+              dry_run: bool = False) -> ResourceList:
+        """Server-side apply of a YAML text or manifests, all-or-nothing as far as the
+        server's dry run can tell; the objects as applied (or as they would be)."""
+        manifests = k8s_manifests.parse(source) if isinstance(source, str) else \
+            [k8s_manifests.check_manifest(dict(m), i + 1) for i, m in enumerate(source)]
+        stamped = [k8s_manifests.with_labels(m, labels or {}) for m in manifests]
+        planned = [self._apply_one(m, namespace, dry_run=True) for m in stamped]
+        if dry_run:
+            return ResourceList(self.record(p) for p in planned)
+        return ResourceList(self.record(self._apply_one(m, namespace)) for m in stamped)
+
+    def diff(self, source: str, *, labels: Mapping[str, str] | None = None,
+             namespace: str | None = None) -> str:
+        """What applying ``source`` would change, as a unified diff per object."""
+        parts = []
+        for manifest in k8s_manifests.parse(source):
+            stamped = k8s_manifests.with_labels(manifest, labels or {})
+            planned = self._apply_one(stamped, namespace, dry_run=True)
+            name = f"{manifest['kind']}/{manifest['metadata']['name']}"
+            parts.append(k8s_manifests.diff(name, self._live(stamped, namespace), planned))
+        return "".join(parts)
+
+    def _resource_api(self, manifest: Mapping[str, Any]) -> Any:
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+        try:
+            return self._dynamic().resources.get(api_version=manifest["apiVersion"],
+                                                 kind=manifest["kind"])
+        except ResourceNotFoundError:
+            raise InvalidInput(f"unknown kind {manifest['kind']!r} in apiVersion "
+                               f"{manifest['apiVersion']!r}", connection=self.uri,
+                               hint="check the spelling; kubectl api-resources lists kinds"
+                               ) from None
+
+    def _apply_one(self, manifest: Mapping[str, Any], namespace: str | None, *,
+                   dry_run: bool = False) -> dict[str, Any]:
+        name = f"{manifest['kind']} {manifest['metadata']['name']!r}"
+        with self._boundary(f"applying {name}", name):
+            api = self._resource_api(manifest)
+            ns = (namespace or manifest["metadata"].get("namespace") or self.namespace) \
+                if api.namespaced else None
+            applied = api.server_side_apply(
+                body=dict(manifest), namespace=ns, field_manager=FIELD_MANAGER,
+                force_conflicts=True, dry_run="All" if dry_run else None,
+                _request_timeout=self.timeout)
+            result: dict[str, Any] = applied.to_dict()
+        return result
+
+    def _live(self, manifest: Mapping[str, Any], namespace: str | None) -> dict[str, Any] | None:
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        api = self._resource_api(manifest)
+        ns = (namespace or manifest["metadata"].get("namespace") or self.namespace) \
+            if api.namespaced else None
+        with self._boundary(f"reading {manifest['kind']}"):
+            try:
+                live: dict[str, Any] = api.get(name=manifest["metadata"]["name"],
+                                               namespace=ns).to_dict()
+            except NotFoundError:
+                return None
+        return live
+
+    # --- scale and rollout --------------------------------------------------------------
+
+    def scale(self, kind: Kind, name: str, replicas: int, *, wait: bool = False,
+              timeout: float = 120.0, on_progress: Callable[[Progress], None] | None = None,
+              stopper: Stopper | None = None) -> Resource:
+        """Set the replica count; with ``wait``, follow the rollout until every replica is
+        ready (``on_progress`` hears "ready k of n"), ``timeout`` passes or ``stopper``
+        stops."""
+        api, names = self._typed(kind)
+        if not names.scalable:
+            raise self._unsupported(f"scale {kind}")
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+            raise InvalidInput(f"replicas {replicas!r} is impossible",
+                               hint="give a whole number, 0 or more")
+        with self._boundary(f"scaling {names.kind} {name!r}", f"{names.kind} {name!r}"):
+            getattr(api, f"patch_namespaced_{names.snake}_scale")(
+                name, self.namespace, {"spec": {"replicas": replicas}},
+                _preload_content=False, _request_timeout=self.timeout)
+        if wait:
+            return self.wait_rollout(kind, name, timeout=timeout, on_progress=on_progress,
+                                     stopper=stopper)
+        return self.get(kind, name)
+
+    def wait_rollout(self, kind: Kind, name: str, *, timeout: float = 120.0,
+                     on_progress: Callable[[Progress], None] | None = None,
+                     stopper: Stopper | None = None) -> Resource:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while True:
+            obj = self.read(kind, name)
+            ready, desired, done = _rollout(obj)
+            message = f"{ready} of {desired} replicas ready"
+            if on_progress and message != last:
+                on_progress(Progress("rollout", message, ready, desired, done=done))
+                last = message
+            if done:
+                return self.record(obj)
+            if stopper is not None and stopper.stopped:
+                raise Cancelled(f"stopped waiting for {kind} {name!r} ({message}); "
+                                "the rollout goes on in the cluster", connection=self.uri)
+            if time.monotonic() > deadline:
+                raise OperationTimeout(f"{kind} {name!r} rollout not done after "
+                                       f"{timeout:.0f} s ({message})", connection=self.uri,
+                                       hint="look at its pods' events: %k8s get pods")
+            time.sleep(0.25)
+
+    # --- pods: logs and exec ------------------------------------------------------------
+
+    def logs(self, pod: str, *, tail: int | None = None, follow: bool = False,
+             container: str | None = None, stopper: Stopper | None = None) -> Iterator[str]:
+        client, _ = _import_kubernetes()
+        core = client.CoreV1Api(self._client())
+        with self._boundary(f"reading logs of pod {pod!r}", f"pod {pod!r}"):
+            response = core.read_namespaced_pod_log(
+                pod, self.namespace, follow=follow, tail_lines=tail, container=container,
+                _preload_content=False,
+                _request_timeout=None if follow else self.timeout)
+        if stopper is not None:
+            stopper.on_stop(response.close)
+        with self._boundary(f"reading logs of pod {pod!r}", f"pod {pod!r}"):
+            yield from _lines(response)
+
+    def exec(self, pod: str, command: Sequence[str] | str, *, container: str | None = None,
+             timeout: float = 60.0) -> ExecResult:
+        client, _ = _import_kubernetes()
+        from kubernetes.stream import stream
+
+        argv = shlex.split(command) if isinstance(command, str) else [*command]
+        core = client.CoreV1Api(self._client())
+        with self._boundary(f"exec in pod {pod!r}", f"pod {pod!r}"):
+            ws = stream(core.connect_get_namespaced_pod_exec, pod, self.namespace,
+                        command=argv, container=container, stderr=True, stdout=True,
+                        stdin=False, tty=False, _preload_content=False)
+            out, err = [], []
+            deadline = time.monotonic() + timeout
+            while ws.is_open() and time.monotonic() < deadline:
+                ws.update(timeout=1)
+                out.append(ws.read_stdout(timeout=0) if ws.peek_stdout() else "")
+                err.append(ws.read_stderr(timeout=0) if ws.peek_stderr() else "")
+            if ws.is_open():
+                ws.close()
+                raise OperationTimeout(f"exec in pod {pod!r} ran over {timeout:.0f} s",
+                                       connection=self.uri)
+            code = ws.returncode
+        return ExecResult(int(code or 0), "".join(out), "".join(err))
+
+    # --- watch ------------------------------------------------------------------------
+
+    def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream:
+        self._typed(kind)  # unsupported kinds fail here, not in the thread
+        wanted = dict(labels or {})
+
+        def list_all() -> tuple[ResourceList, str | None]:
+            listed = self._raw_list(kind, wanted)
+            version = (listed.get("metadata") or {}).get("resourceVersion")
+            return ResourceList(self.record(i) for i in listed["items"]), version
+
+        def follow(since: str | None, emit: Emit, stopper: Stopper) -> None:
+            self._follow(kind, wanted, since, emit, stopper)
+
+        stream = Watcher(list_all, follow, name=f"k8s-{kind}").start()
+        self._streams.append(stream)
+        return stream
+
+    def _follow(self, kind: Kind, labels: Mapping[str, str], version: str | None,
+                emit: Emit, stopper: Stopper) -> None:
+        """Watch from ``version`` until the server says 410 Gone (then return: the
+        Watcher re-lists) or the connection breaks (then raise)."""
+        api, names = self._typed(kind)
+        list_fn = getattr(api, f"list_namespaced_{names.snake}")
+        while not stopper.stopped:
+            with self._boundary(f"watching {kind}s"):
+                response = list_fn(self.namespace, label_selector=_selector(labels),
+                                   watch=True, resource_version=version,
+                                   allow_watch_bookmarks=True, timeout_seconds=WATCH_SECONDS,
+                                   _preload_content=False,
+                                   _request_timeout=(self.timeout, WATCH_SECONDS + 30))
+                stopper.on_stop(response.close)
+                try:
+                    for line in _lines(response):
+                        if not line.strip():
+                            continue
+                        native = json.loads(line)
+                        obj = native.get("object") or {}
+                        if native.get("type") == "ERROR":
+                            if obj.get("code") == 410:
+                                return  # too old: re-list
+                            raise OperationFailed(f"watch failed: {obj.get('message')}")
+                        version = (obj.get("metadata") or {}).get("resourceVersion", version)
+                        if native.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                            obj.setdefault("kind", names.kind)
+                            emit(Event(EventType(native["type"]), self.record(obj)))
+                finally:
+                    stopper.forget(response.close)
+                    response.release_conn()
+            if stopper.stopped:
+                return
+
+    # --- teaching -----------------------------------------------------------------------
+
+    def command(self, verb: str, *args: str) -> str:
+        context = ["--context", self.target.context] if self.target.context else []
+        namespace = ["-n", self._namespace] if self._namespace else []
+        words = {"list": ["get"], "destroy": ["delete"], "create": ["apply", "-f"]}.get(
+            verb, [verb])
+        return shlex.join(["kubectl", *context, *namespace, *words, *args])
+
+
+def _import_kubernetes() -> tuple[Any, Any]:
+    try:
+        from kubernetes import client, config
+    except ImportError as exc:  # pragma: no cover - kubernetes is a dependency
+        raise MissingDependency("the kubernetes client is not installed",
+                                hint="pip install kubernetes") from exc
+    return client, config
+
+
+def _in_cluster_namespace() -> str:
+    path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+    try:
+        with open(path) as handle:
+            return handle.read().strip() or "default"
+    except OSError:
+        return "default"
+
+
+def _selector(labels: Mapping[str, str] | None) -> str | None:
+    return ",".join(f"{k}={v}" for k, v in labels.items()) if labels else None
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__
+
+
+def _status_message(exc: Any) -> str:
+    """The API's own message from a Status body, else the HTTP reason."""
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            status = json.loads(body)
+            causes = (status.get("details") or {}).get("causes") or []
+            fields = "; ".join(f"{c.get('field', '')}: {c.get('message', '')}".strip(": ")
+                               for c in causes)
+            return str(fields or status.get("message") or body).replace("\n", " ")
+        except (ValueError, AttributeError):
+            return _first_line(body)
+    return _first_line(getattr(exc, "reason", None) or exc)
+
+
+def _lines(response: Any) -> Iterator[str]:
+    pending = b""
+    for chunk in response.stream(4096, decode_content=False):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.decode(errors="replace")
+    if pending:
+        yield pending.decode(errors="replace")
+
+
+def _rollout(obj: Mapping[str, Any]) -> tuple[int, int, bool]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    desired = int(spec.get("replicas", 1))
+    ready = int(status.get("readyReplicas", 0))
+    updated = int(status.get("updatedReplicas", 0))
+    current = int(status.get("replicas", 0))
+    observed = int(status.get("observedGeneration", 0))
+    generation = int((obj.get("metadata") or {}).get("generation", 0))
+    done = observed >= generation and ready == desired and current == desired and \
+        (updated == desired or obj.get("kind") == "ReplicaSet")
+    return ready, desired, done
+
+
+def _state_and_details(kind: Kind, obj: Mapping[str, Any]) -> tuple[State, dict[str, Any]]:
+    spec = obj.get("spec") or {}
+    if kind is Kind.POD:
+        return _pod_state(obj)
+    if kind in (Kind.DEPLOYMENT, Kind.STATEFULSET, Kind.REPLICASET):
+        ready, desired, done = _rollout(obj)
+        containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+        state = State.STOPPED if desired == 0 and done else (
+            State.AVAILABLE if done else State.PROGRESSING)
+        return state, {"ready": f"{ready}/{desired}",
+                       "image": ", ".join(c.get("image", "") for c in containers)}
+    if kind is Kind.SERVICE:
+        ports = ", ".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}"
+                          for p in spec.get("ports") or [])
+        return State.AVAILABLE, {"type": spec.get("type", ""),
+                                 "cluster_ip": spec.get("clusterIP", ""), "ports": ports}
+    return State.AVAILABLE, {}
+
+
+def _pod_state(obj: Mapping[str, Any]) -> tuple[State, dict[str, Any]]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    reasons = [((s.get("state") or {}).get("waiting") or {}).get("reason") for s in statuses]
+    stuck = next((r for r in reasons if r in STUCK), None)
+    state = POD_PHASES.get(str(status.get("phase")), State.UNKNOWN)
+    reason = stuck or next((r for r in reasons if r), "") or status.get("reason", "")
+    if stuck:
+        state = State.FAILED
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        state, reason = State.STOPPED, "Terminating"
+    ready = sum(1 for s in statuses if s.get("ready"))
+    total = len(spec.get("containers") or statuses)
+    return state, {"ready": f"{ready}/{total}", "node": spec.get("nodeName", ""),
+                   "ip": status.get("podIP", ""),
+                   "restarts": sum(int(s.get("restartCount", 0)) for s in statuses),
+                   "reason": reason}

@@ -1,0 +1,22 @@
+"""Integration tests run against the sandbox's real engines.
+
+``ensure_up`` starts the named engines through the sandbox CLI only when they are not ready
+already (the README's test command has started them; a single test file run by hand may
+not have).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from jupyter_virtwork.sandbox.__main__ import statuses
+
+
+def ensure_up(*names: str) -> None:
+    not_ready = [s.name for s in statuses(names) if not s.ready]
+    if not not_ready:
+        return
+    proc = subprocess.run([sys.executable, "-m", "jupyter_virtwork.sandbox", "up", *not_ready],
+                          capture_output=True, text=True, timeout=3600, check=False)
+    assert proc.returncode == 0, f"sandbox up {' '.join(not_ready)} failed:\n{proc.stderr[-3000:]}"
