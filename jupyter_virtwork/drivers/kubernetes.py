@@ -140,7 +140,7 @@ class KubernetesDriver(BaseDriver):
         with self._lock:
             if self._dynamic_client is None:
                 with self._boundary("discovering the cluster's API"):
-                    self._dynamic_client = DynamicClient(client)
+                    self._dynamic_client = DynamicClient(client)  # type: ignore[no-untyped-call]
             return self._dynamic_client
 
     def close(self) -> None:

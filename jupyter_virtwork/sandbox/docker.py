@@ -107,6 +107,7 @@ class DockerEngine(Engine):
     def start(self) -> None:
         ours = process.running_pid(DAEMON)
         if ours is not None and ping():
+            _install_wrapper()  # a running dockerd picks up a newer wrapper at the next create
             say(self.name, f"dockerd already running (pid {ours})")
             return
         if ours is None and ping():

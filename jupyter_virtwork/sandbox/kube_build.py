@@ -32,8 +32,9 @@ BUILD_DAEMON = "kube-build"  # process name: pid file and log in the run dir
 
 # golang-go: the compiler; rsync/jq: used by hack/ scripts; reflect2: the crash fix below;
 # gcc: the static pause binary; etcd: the cluster's store; openssl: the PKI; iptables and
-# conntrack: kube-proxy and the kubelet's network setup; dpkg-dev: `apt-get source` unpacks.
-BUILD_PACKAGES = ("golang-go", "rsync", "jq", "make", "gcc", "libc6-dev", "dpkg-dev",
+# conntrack: kube-proxy and the kubelet's network setup; libc6-dev: libc.a for -static.
+# No dpkg-dev: the source is only downloaded, and its orig tarball untarred here.
+BUILD_PACKAGES = ("golang-go", "rsync", "jq", "make", "gcc", "libc6-dev",
                   "golang-github-modern-go-reflect2-dev")
 RUNTIME_PACKAGES = ("etcd-server", "etcd-client", "openssl", "iptables", "conntrack",
                     "iproute2")
