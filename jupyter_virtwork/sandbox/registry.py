@@ -60,7 +60,11 @@ class RegistryEngine(Engine):
         apt_install(["docker-registry"], engine=self.name)
 
     def start(self) -> None:
-        if process.running_pid(DAEMON) is None and answers():
+        ours = process.running_pid(DAEMON)
+        if ours is not None and answers():
+            say(self.name, f"docker-registry already running (pid {ours})")
+            return
+        if ours is None and answers():
             say(self.name, f"using the registry that already answers on {ADDRESS}")
             return
         require_root_debian(self.name)
