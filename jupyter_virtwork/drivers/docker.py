@@ -301,7 +301,8 @@ class DockerDriver(BaseDriver):
                 dockerfile=docker_build.DOCKERFILE_NAME, tag=spec.tag, labels=dict(spec.labels),
                 buildargs=dict(spec.buildargs) or None, rm=True, forcerm=True, pull=False,
                 decode=True)
-            docker_build.read_build(chunks, on_progress, spec.tag, self.uri)
+            docker_build.read_build(chunks, on_progress, spec.tag, self.uri,
+                                    docker_build.count_steps(spec.dockerfile))
         return self.get(Kind.IMAGE, spec.tag)
 
     def tag(self, image: str, reference: str) -> Resource:

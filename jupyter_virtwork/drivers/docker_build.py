@@ -44,6 +44,11 @@ def base_images(dockerfile: str) -> list[str]:
     return images
 
 
+def count_steps(dockerfile: str) -> int:
+    """How many instructions the user wrote (the engine adds LABEL steps of its own)."""
+    return sum(1 for line in _logical_lines(dockerfile) if line.strip())
+
+
 def _logical_lines(dockerfile: str) -> Iterable[str]:
     """Lines with backslash continuations joined and comments dropped."""
     pending = ""
@@ -84,8 +89,12 @@ def _skip_vcs(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
 
 
 def read_build(chunks: Iterable[Mapping[str, Any]], on_progress: ProgressCallback | None,
-               tag: str, connection: str) -> str:
-    """Follow a build stream to its end; the image id, or BuildError with the log."""
+               tag: str, connection: str, steps: int) -> str:
+    """Follow a build stream to its end; the image id, or BuildError with the log.
+
+    Steps are numbered out of the ``steps`` the user wrote: the legacy builder counts the
+    LABEL steps it appends for our ownership labels too, which would confuse a learner
+    ("step 3/5" of a three-line Dockerfile)."""
     log: list[str] = []
     step: str | None = None
     image_id = ""
@@ -99,11 +108,15 @@ def read_build(chunks: Iterable[Mapping[str, Any]], on_progress: ProgressCallbac
         if text:
             log.append(text)
             match = _STEP.match(text.strip())
-            if match:
-                step = f"step {match.group(1)}/{match.group(2)} ({match.group(3)})"
+            if match and int(match.group(1)) <= steps:
+                number = int(match.group(1))
+                step = f"step {number}/{steps} ({match.group(3)})"
                 if on_progress:
-                    on_progress(Progress("build", match.group(3), int(match.group(1)),
-                                         int(match.group(2))))
+                    on_progress(Progress("build", match.group(3), number, steps))
+            elif match:
+                step = "labelling the image"
+                if on_progress:
+                    on_progress(Progress("build", step))
             elif on_progress and text.strip():
                 on_progress(Progress("build", text.strip()))
         aux = chunk.get("aux")
