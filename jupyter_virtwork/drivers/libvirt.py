@@ -512,14 +512,14 @@ class LibvirtDriver(BaseDriver):
         return self.get(kind, id)
 
     def pause(self, kind: Kind, id: str) -> Resource:
-        return self._domain_verb(kind, id, "pausing", "suspend")
+        return self._domain_verb(kind, id, Verb.PAUSE, "suspend")
 
     def resume(self, kind: Kind, id: str) -> Resource:
-        return self._domain_verb(kind, id, "resuming", "resume")
+        return self._domain_verb(kind, id, Verb.RESUME, "resume")
 
-    def _domain_verb(self, kind: Kind, id: str, doing: str, method: str) -> Resource:
-        self._check_kind(kind, doing)
-        with self._boundary(f"{doing} VM {id!r}", id):
+    def _domain_verb(self, kind: Kind, id: str, verb: Verb, method: str) -> Resource:
+        self._check_kind(kind, str(verb))
+        with self._boundary(f"{verb} VM {id!r}", id):
             getattr(self._lookup(self._conn(), id), method)()
         return self.get(kind, id)
 
