@@ -54,6 +54,26 @@ def check_manifest(document: Any, number: int = 1) -> dict[str, Any]:
     return document
 
 
+def with_protocols(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy with ``protocol: TCP`` written out on every port list.
+
+    Server-side apply before Kubernetes 1.21 rejects a port without ``protocol`` ("associative
+    list with keys has an element that omits key field"), although the API defaults it to TCP;
+    kubectl's client-side apply never met this. Writing the default out is what the server
+    would store anyway.
+    """
+    filled = copy.deepcopy(dict(manifest))
+    spec = filled.get("spec") or {}
+    for port in spec.get("ports") or [] if filled.get("kind") == "Service" else []:
+        port.setdefault("protocol", "TCP")
+    pod_spec = spec if filled.get("kind") == "Pod" else \
+        ((spec.get("template") or {}).get("spec") or {})
+    for container in (pod_spec.get("containers") or []) + (pod_spec.get("initContainers") or []):
+        for port in container.get("ports") or []:
+            port.setdefault("protocol", "TCP")
+    return filled
+
+
 def with_labels(manifest: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
     """A copy of ``manifest`` carrying ``labels`` (and its pod template too)."""
     stamped = copy.deepcopy(dict(manifest))

@@ -11,8 +11,10 @@ document leaves nothing half-applied.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shlex
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -195,7 +197,9 @@ class KubernetesDriver(BaseDriver):
                             f"{self._namespace or 'default'}", connection=self.uri)
         if status == 409:
             return AlreadyExists(f"{doing}: {message}", connection=self.uri)
-        if status in (400, 422):
+        # Before 1.21, server-side apply answers a manifest its schema rejects with a 500
+        # "failed to create typed patch object"; it is the user's input all the same.
+        if status in (400, 422) or (status == 500 and "typed patch object" in message):
             return InvalidInput(f"{doing}: {message}", connection=self.uri,
                                 hint="fix the manifest and apply again")
         if status in (401, 403):
@@ -259,10 +263,12 @@ class KubernetesDriver(BaseDriver):
     def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None:
         self.delete(kind, id, grace_seconds=0 if force else None)
 
-    def delete(self, kind: Kind, name: str, *, propagation: str = "Background",
+    def delete(self, kind: Kind, name: str, *, propagation: str | None = None,
                grace_seconds: int | None = None, wait: bool = False,
-               timeout: float = 60.0) -> None:
-        """Delete ``name``; dependents go too (``propagation``); ``wait`` until it is gone."""
+               timeout: float = 90.0) -> None:
+        """Delete ``name`` and its dependents. With ``wait``, return once it is gone, and
+        (Foreground propagation) its pods with it."""
+        propagation = propagation or ("Foreground" if wait else "Background")
         api, names = self._typed(kind)
         with self._boundary(f"deleting {names.kind} {name!r}", f"{names.kind} {name!r}"):
             getattr(api, f"delete_namespaced_{names.snake}")(
@@ -292,7 +298,8 @@ class KubernetesDriver(BaseDriver):
         server's dry run can tell; the objects as applied (or as they would be)."""
         manifests = k8s_manifests.parse(source) if isinstance(source, str) else \
             [k8s_manifests.check_manifest(dict(m), i + 1) for i, m in enumerate(source)]
-        stamped = [k8s_manifests.with_labels(m, labels or {}) for m in manifests]
+        stamped = [k8s_manifests.with_protocols(k8s_manifests.with_labels(m, labels or {}))
+                   for m in manifests]
         planned = [self._apply_one(m, namespace, dry_run=True) for m in stamped]
         if dry_run:
             return ResourceList(self.record(p) for p in planned)
@@ -303,7 +310,8 @@ class KubernetesDriver(BaseDriver):
         """What applying ``source`` would change, as a unified diff per object."""
         parts = []
         for manifest in k8s_manifests.parse(source):
-            stamped = k8s_manifests.with_labels(manifest, labels or {})
+            stamped = k8s_manifests.with_protocols(
+                k8s_manifests.with_labels(manifest, labels or {}))
             planned = self._apply_one(stamped, namespace, dry_run=True)
             name = f"{manifest['kind']}/{manifest['metadata']['name']}"
             parts.append(k8s_manifests.diff(name, self._live(stamped, namespace), planned))
@@ -407,7 +415,7 @@ class KubernetesDriver(BaseDriver):
                 _preload_content=False,
                 _request_timeout=None if follow else self.timeout)
         if stopper is not None:
-            stopper.on_stop(response.close)
+            stopper.on_stop(lambda: _interrupt(response))
         with self._boundary(f"reading logs of pod {pod!r}", f"pod {pod!r}"):
             yield from _lines(response)
 
@@ -466,7 +474,8 @@ class KubernetesDriver(BaseDriver):
                                    allow_watch_bookmarks=True, timeout_seconds=WATCH_SECONDS,
                                    _preload_content=False,
                                    _request_timeout=(self.timeout, WATCH_SECONDS + 30))
-                stopper.on_stop(response.close)
+                closer = functools.partial(_interrupt, response)
+                stopper.on_stop(closer)
                 try:
                     for line in _lines(response):
                         if not line.strip():
@@ -482,7 +491,7 @@ class KubernetesDriver(BaseDriver):
                             obj.setdefault("kind", names.kind)
                             emit(Event(EventType(native["type"]), self.record(obj)))
                 finally:
-                    stopper.forget(response.close)
+                    stopper.forget(closer)
                     response.release_conn()
             if stopper.stopped:
                 return
@@ -537,6 +546,21 @@ def _status_message(exc: Any) -> str:
         except (ValueError, AttributeError):
             return _first_line(body)
     return _first_line(getattr(exc, "reason", None) or exc)
+
+
+def _interrupt(response: Any) -> None:
+    """Wake a thread blocked reading ``response`` from another thread.
+
+    ``response.close()`` cannot: on a TLS socket it waits for the reader's lock, so it
+    returns only when the server next sends something (a watch may be silent for a minute).
+    Shutting the socket down ends the blocked read at once; the reader then closes it.
+    """
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if sock is None:
+        response.close()
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _lines(response: Any) -> Iterator[str]:
