@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import defaults, registry
 from . import labels as ownership_labels
-from . import registry
 from . import uri as uri_module
 from .drivers.base import Driver, Verb
 from .errors import InvalidInput, NotFound, VirtworkError
@@ -34,12 +34,14 @@ class ConnectionInfo:
 
 class Session:
     def __init__(self, session_id: str | None = None,
-                 default_uri: Callable[[str], str | None] | None = None) -> None:
+                 default: Callable[[str], defaults.DefaultConnection | None]
+                 = defaults.for_family) -> None:
         self.id = session_id or ownership_labels.session_id_for()
         self._drivers: dict[str, Driver] = {}
         self._current: dict[str, str] = {}  # family -> alias
         self._lock = threading.RLock()
-        self._default_uri = default_uri
+        self._default = default
+        self.on_default: Callable[[str], None] | None = None  # told which default was picked
 
     @property
     def labels(self) -> dict[str, str]:
@@ -72,11 +74,14 @@ class Session:
             alias = self._current.get(alias_or_family)
             if alias is not None:
                 return self._drivers[alias]
-        default = self._default_uri(alias_or_family) if self._default_uri else None
+        default = self._default(alias_or_family)
         if default is None:
             raise InvalidInput(f"no connection named {alias_or_family!r}",
                                hint="connect first with %vw connect URI --as ALIAS")
-        return self.connect(default, make_current=True)
+        driver = self.connect(default.uri, alias_or_family, **default.options)
+        if self.on_default is not None:
+            self.on_default(f"using {default.uri} ({default.why}) for {alias_or_family}")
+        return driver
 
     def connections(self) -> list[ConnectionInfo]:
         with self._lock:

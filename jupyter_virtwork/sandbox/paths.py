@@ -13,13 +13,17 @@ Three places, each with an environment override so tests and CI can move them:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 
 def _dir(env: str, default: Path) -> Path:
     path = Path(os.environ.get(env) or default)
-    path.mkdir(parents=True, exist_ok=True)
+    # Readers (a notebook kernel of another user, looking for the sandbox's connection
+    # facts) may not be allowed to create it; only writers need it to exist.
+    with contextlib.suppress(PermissionError):
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
