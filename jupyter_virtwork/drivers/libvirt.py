@@ -148,7 +148,9 @@ class LibvirtDriver(BaseDriver):
             if conn is not None and _alive(conn):
                 return conn
             self._connection = self._open()
-        if conn is not None:
+        if conn is not None:  # dead: make sure its late close event wakes no new watch
+            with contextlib.suppress(Exception):
+                conn.unregisterCloseCallback()
             with contextlib.suppress(Exception):
                 conn.close()
         return self._connection
@@ -277,7 +279,11 @@ class LibvirtDriver(BaseDriver):
 
     def _record(self, dom: Any, stats: Mapping[str, Any], *, with_xml: bool = False) -> Resource:
         """A VM record from ``getAllDomainStats`` output, asking the domain for what the
-        hypervisor's stats lack (the test driver reports the state only)."""
+        hypervisor's stats lack (the test driver reports the state only).
+
+        Labels are read for every record, one small metadata call each: a list record
+        without them would differ from the same VM's record in a watch event. ``raw`` is
+        the stats, plus the domain XML when ``with_xml`` (``get``; lists skip the XML)."""
         if "state.state" in stats:
             state = state_of(int(stats["state.state"]), int(stats.get("state.reason", 0)))
         else:

@@ -230,6 +230,26 @@ def test_a_failed_start_leaves_nothing(qemu_driver: LibvirtDriver, tiny_guest: g
     assert (_domains(QEMU), _volumes()) == before
 
 
+def test_a_disk_image_becomes_a_thin_overlay(qemu_driver: LibvirtDriver, tmp_path: Path,
+                                            labels: dict[str, str], qemu_cleanup: None) -> None:
+    """The image stays untouched: the VM's volume is a qcow2 overlay backed by it."""
+    base = tmp_path / "base.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "1G"], check=True,
+                   timeout=30)
+    vm = qemu_driver.create(VMSpec(_name(), memory=128 * MiB, image=base, disk=2 * GiB,
+                                   labels=labels))
+    assert vm.state is State.RUNNING
+    conn = _sdk().open(QEMU)
+    try:
+        volume = conn.storagePoolLookupByName("virtwork").storageVolLookupByName(
+            f"{vm.name}.qcow2")
+        assert volume.info()[1] == 2 * GiB and f"<path>{base}</path>" in volume.XMLDesc(0)
+    finally:
+        conn.close()
+    qemu_driver.destroy(Kind.VM, vm.id, force=True)
+    assert base.exists() and f"{vm.name}.qcow2" not in _volumes()
+
+
 def test_reconfigure_refuses_shrinking_and_bad_sizes(test_driver: LibvirtDriver,
                                                      labels: dict[str, str],
                                                      test_cleanup: None) -> None:
