@@ -1,0 +1,38 @@
+"""jupyter_virtwork: drive real containers and VMs from notebooks.
+
+``%load_ext jupyter_virtwork`` registers the magics and imports no engine SDK; the
+Kubernetes client, the slowest to import, is warmed in the background so the first
+``%k8s`` is quick.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .magics import ALL
+
+    for magics in ALL:
+        ipython.register_magics(magics)
+    threading.Thread(target=_warm_kubernetes, name="virtwork-warm-k8s", daemon=True).start()
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics.base import reset_session
+
+    reset_session()
+
+
+def _warm_kubernetes() -> None:
+    """Import the client and build its API classes now (about 1.4 s), not on first use."""
+    try:
+        from kubernetes import client, dynamic  # noqa: F401 - imported to be warm
+
+        for api in ("CoreV1Api", "AppsV1Api", "VersionApi"):  # lazy attributes: touch them
+            getattr(client, api)
+    except Exception:  # noqa: BLE001 - warming is an optimisation; the real call reports
+        pass

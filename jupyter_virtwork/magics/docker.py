@@ -1,0 +1,232 @@
+"""``%docker`` and ``%%dockerfile``: the docker CLI's everyday verbs, through the driver."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import cell_magic, line_magic, magics_class
+
+from ..errors import OperationTimeout
+from ..models import ContainerSpec, ImageSpec, Kind, ResourceList, State
+from .base import (
+    Parser,
+    VirtworkMagics,
+    parse_assignments,
+    reports_errors,
+    session,
+    show_command,
+    with_common,
+)
+from .live import progress_view, status_table
+
+DEFAULT_REGISTRY = "127.0.0.1:5000"  # the sandbox's; override with %config DockerMagics.registry
+RUN_WAIT_SECONDS = 60.0  # a foreground `%docker run` that runs longer keeps running, detached
+
+
+def _parser() -> Parser:
+    parser = Parser("%docker", "Build, push, run and manage containers on the current "
+                               "Docker connection.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
+    build = with_common(verbs.add_parser("build", help="build an image from a directory"))
+    build.add_argument("-t", "--tag", required=True)
+    build.add_argument("-f", "--file", help="the Dockerfile (default PATH/Dockerfile)")
+    build.add_argument("path")
+    push = with_common(verbs.add_parser("push", help="push an image to a registry"))
+    push.add_argument("image")
+    run = with_common(verbs.add_parser("run", help="create and start a container"))
+    run.add_argument("-d", "--detach", action="store_true")
+    run.add_argument("-i", "--interactive", action="store_true",
+                     help="accepted for the docker CLI's sake; a cell has no terminal")
+    run.add_argument("-t", "--tty", action="store_true", help="as -i")
+    run.add_argument("--name")
+    run.add_argument("-e", "--env", action="append", default=[])
+    run.add_argument("-p", "--publish", action="append", default=[])
+    run.add_argument("-l", "--label", action="append", default=[])
+    run.add_argument("--network")
+    run.add_argument("image")
+    run.add_argument("command", nargs=argparse.REMAINDER)
+    execute = with_common(verbs.add_parser("exec", help="run a command in a container"))
+    execute.add_argument("-i", "--interactive", action="store_true")
+    execute.add_argument("-t", "--tty", action="store_true")
+    execute.add_argument("container")
+    execute.add_argument("command", nargs=argparse.REMAINDER)
+    logs = with_common(verbs.add_parser("logs", help="a container's output"))
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--tail", type=int)
+    logs.add_argument("container")
+    for verb in ("start", "stop", "restart", "pause", "unpause", "rm"):
+        simple = with_common(verbs.add_parser(verb, help=f"{verb} containers"))
+        if verb == "rm":
+            simple.add_argument("-f", "--force", action="store_true")
+        simple.add_argument("containers", nargs="+")
+    ps = with_common(verbs.add_parser("ps", help="list containers"))
+    ps.add_argument("-a", "--all", action="store_true")
+    ps.add_argument("--watch", action="store_true", help="a live table")
+    with_common(verbs.add_parser("images", help="list images"))
+    return parser
+
+
+def _dockerfile_parser() -> Parser:
+    parser = Parser("%%dockerfile", "The cell is a Dockerfile: build it.")
+    parser.add_argument("-t", "--tag", required=True)
+    parser.add_argument("--push", action="store_true", help="push after a good build")
+    parser.add_argument("--show-command", action="store_true")
+    parser.add_argument("context", nargs="?", help="build context directory (default: none)")
+    return parser
+
+
+@magics_class
+class DockerMagics(VirtworkMagics):
+    @line_magic
+    @reports_errors
+    def docker(self, line: str) -> Any:
+        """%docker build|push|run|exec|logs|start|stop|restart|pause|unpause|rm|ps|images"""
+        args = _parser().parse_line(line)
+        driver = session().driver("docker")
+        handler = getattr(self, f"_{args.verb}", None) or self._simple
+        return handler(driver, args)
+
+    @cell_magic
+    @reports_errors
+    def dockerfile(self, line: str, cell: str) -> Any:
+        """%%dockerfile -t NAME [--push] [CONTEXT]: the cell is the Dockerfile."""
+        args = _dockerfile_parser().parse_line(line)
+        driver = session().driver("docker")
+        spec = ImageSpec(args.tag, cell, context=Path(args.context) if args.context else None,
+                         labels=session().labels)
+        show_command(args.show_command, driver, "build", "-t", args.tag, args.context or "-")
+        image = self._build(driver, spec)
+        if args.push:
+            self._push_reference(driver, args.tag)
+        return image
+
+    # --- verbs --------------------------------------------------------------------------
+
+    def _build(self, driver: Any, spec: ImageSpec) -> Any:
+        view = progress_view(f"building {spec.tag}")
+        try:
+            image = driver.build(spec, on_progress=view)
+        except BaseException as exc:
+            view.fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise
+        view.done(f"built {spec.tag}")
+        return image
+
+    def _build_cmd(self, driver: Any, args: argparse.Namespace) -> Any:
+        context = Path(args.path)
+        dockerfile = Path(args.file) if args.file else context / "Dockerfile"
+        if not dockerfile.is_file():
+            raise UsageError(f"%docker build: no Dockerfile at {dockerfile}")
+        show_command(args.show_command, driver, "build", "-t", args.tag, args.path)
+        spec = ImageSpec(args.tag, dockerfile.read_text(), context=context,
+                         labels=session().labels)
+        return self._build(driver, spec)
+
+    def _push(self, driver: Any, args: argparse.Namespace) -> Any:
+        show_command(args.show_command, driver, "push", args.image)
+        return self._push_reference(driver, args.image)
+
+    def _push_reference(self, driver: Any, image: str) -> str:
+        """Push ``image``; a name without a registry goes to the default registry, as the
+        source document's ``docker push my-docker-image`` means on the local sandbox."""
+        first = image.split("/", 1)[0]
+        has_registry = "/" in image and ("." in first or ":" in first or first == "localhost")
+        reference = image if has_registry else f"{self.registry}/{image}"
+        if reference != image:
+            driver.tag(image, reference)
+        view = progress_view(f"pushing {reference}")
+        try:
+            digest: str = driver.push(reference, on_progress=view)
+        except BaseException as exc:
+            view.fail(str(exc))
+            raise
+        view.done(f"pushed to {reference} ({digest})")
+        return reference
+
+    def _run(self, driver: Any, args: argparse.Namespace) -> Any:
+        spec = ContainerSpec(
+            args.image, name=args.name, command=tuple(args.command),
+            env=parse_assignments(args.env, "-e"), ports=_ports(args.publish),
+            network=args.network,
+            labels={**parse_assignments(args.label, "-l"), **session().labels})
+        flags = ["-d"] if args.detach else []
+        show_command(args.show_command, driver, "run", *flags,
+                     *(["--name", args.name] if args.name else []), args.image, *args.command)
+        if args.interactive or args.tty:
+            print("note: a cell has no terminal: -i/-t are ignored; use %docker exec to run "
+                  "commands in the container")
+        container = driver.create(spec)
+        if args.detach:
+            return container
+        return self._wait_and_print(driver, container)
+
+    def _wait_and_print(self, driver: Any, container: Any) -> Any:
+        """Foreground run: wait for the container to finish (bounded) and show its output."""
+        deadline = time.monotonic() + RUN_WAIT_SECONDS
+        current = container
+        while current.state is State.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.2)
+            current = driver.get(Kind.CONTAINER, container.id)
+        for line in driver.logs(container.id):
+            print(line)
+        if current.state is State.RUNNING:
+            raise OperationTimeout(f"{container.name} still runs after "
+                                   f"{RUN_WAIT_SECONDS:.0f} s; it goes on, detached",
+                                   connection=driver.uri,
+                                   hint="use %docker run -d for services, %docker logs -f")
+        return current
+
+    def _exec(self, driver: Any, args: argparse.Namespace) -> Any:
+        if not args.command:
+            raise UsageError("%docker exec: give a command to run")
+        show_command(args.show_command, driver, "exec", args.container, *args.command)
+        return driver.exec(args.container, args.command)
+
+    def _logs(self, driver: Any, args: argparse.Namespace) -> None:
+        show_command(args.show_command, driver, "logs", *(["-f"] if args.follow else []),
+                     args.container)
+        # Ctrl-C (the kernel's interrupt) ends a follow; the stream is closed with it.
+        for line in driver.logs(args.container, tail=args.tail, follow=args.follow):
+            print(line, flush=True)
+
+    def _simple(self, driver: Any, args: argparse.Namespace) -> Any:
+        verb = {"unpause": "resume", "rm": "destroy"}.get(args.verb, args.verb)
+        show_command(args.show_command, driver, args.verb,
+                     *(["-f"] if getattr(args, "force", False) else []), *args.containers)
+        results = ResourceList()
+        for name in args.containers:
+            if verb == "destroy":
+                driver.destroy(Kind.CONTAINER, name, force=args.force)
+            else:
+                results.append(getattr(driver, verb)(Kind.CONTAINER, name))
+        return results or None
+
+    def _ps(self, driver: Any, args: argparse.Namespace) -> Any:
+        show_command(args.show_command, driver, "ps", *(["-a"] if args.all else []))
+        if args.watch:
+            return status_table([(driver, Kind.CONTAINER, None)], title="containers")
+        found = driver.list(Kind.CONTAINER)
+        return found if args.all else ResourceList(r for r in found
+                                                   if r.state is State.RUNNING)
+
+    def _images(self, driver: Any, args: argparse.Namespace) -> Any:
+        show_command(args.show_command, driver, "images")
+        return driver.list(Kind.IMAGE)
+
+    registry = DEFAULT_REGISTRY
+
+
+def _ports(publish: list[str]) -> dict[str, int]:
+    """``-p 8080:80`` -> {"80/tcp": 8080}."""
+    ports: dict[str, int] = {}
+    for item in publish:
+        host, sep, inside = item.rpartition(":")
+        if not sep or not host.isdigit() or not inside.split("/")[0].isdigit():
+            raise UsageError(f"-p {item!r} is not HOST_PORT:CONTAINER_PORT")
+        key = inside if "/" in inside else f"{inside}/tcp"
+        ports[key] = int(host)
+    return ports

@@ -1,0 +1,187 @@
+"""``%k8s`` and ``%%k8s apply``: kubectl's everyday verbs, through the Kubernetes driver."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import line_cell_magic, magics_class
+
+from ..models import Kind
+from .base import (
+    Parser,
+    VirtworkMagics,
+    parse_assignments,
+    reports_errors,
+    session,
+    show_command,
+    with_common,
+)
+from .live import progress_view, status_table
+
+KIND_WORDS = {
+    "pod": Kind.POD, "pods": Kind.POD, "po": Kind.POD,
+    "deployment": Kind.DEPLOYMENT, "deployments": Kind.DEPLOYMENT, "deploy": Kind.DEPLOYMENT,
+    "statefulset": Kind.STATEFULSET, "statefulsets": Kind.STATEFULSET, "sts": Kind.STATEFULSET,
+    "replicaset": Kind.REPLICASET, "replicasets": Kind.REPLICASET, "rs": Kind.REPLICASET,
+    "service": Kind.SERVICE, "services": Kind.SERVICE, "svc": Kind.SERVICE,
+}
+
+
+def _parser() -> Parser:
+    parser = Parser("%k8s", "Apply, scale and inspect workloads on the current Kubernetes "
+                            "connection.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
+    apply = with_common(verbs.add_parser("apply", help="apply YAML (the cell, or -f FILE)"))
+    apply.add_argument("-f", "--filename")
+    apply.add_argument("-n", "--namespace")
+    apply.add_argument("--dry-run", action="store_true")
+    apply.add_argument("--diff", action="store_true", help="show what would change")
+    scale = with_common(verbs.add_parser("scale", help="set a workload's replicas"))
+    scale.add_argument("--replicas", type=int, required=True)
+    scale.add_argument("target", help="deployment/NAME")
+    scale.add_argument("-n", "--namespace")
+    scale.add_argument("--wait", action="store_true", help="follow the rollout")
+    scale.add_argument("--timeout", type=float, default=120.0)
+    get = with_common(verbs.add_parser("get", help="list pods, deployments, services"))
+    get.add_argument("kind")
+    get.add_argument("name", nargs="?")
+    get.add_argument("-n", "--namespace")
+    get.add_argument("-l", "--selector", action="append", default=[])
+    get.add_argument("--watch", "-w", action="store_true")
+    logs = with_common(verbs.add_parser("logs", help="a pod's output"))
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--tail", type=int)
+    logs.add_argument("-c", "--container")
+    logs.add_argument("-n", "--namespace")
+    logs.add_argument("pod")
+    execute = with_common(verbs.add_parser("exec", help="run a command in a pod"))
+    execute.add_argument("-c", "--container")
+    execute.add_argument("-n", "--namespace")
+    execute.add_argument("pod")
+    execute.add_argument("command", nargs=argparse.REMAINDER)
+    delete = with_common(verbs.add_parser("delete", help="delete KIND/NAME"))
+    delete.add_argument("target")
+    delete.add_argument("-n", "--namespace")
+    delete.add_argument("--wait", action="store_true")
+    use = verbs.add_parser("use-context", help="switch to another kube context")
+    use.add_argument("context")
+    use.add_argument("-n", "--namespace")
+    return parser
+
+
+@magics_class
+class K8sMagics(VirtworkMagics):
+    @line_cell_magic
+    @reports_errors
+    def k8s(self, line: str, cell: str | None = None) -> Any:
+        """%k8s apply|scale|get|logs|exec|delete|use-context; %%k8s apply: the cell is YAML."""
+        args = _parser().parse_line(line)
+        if cell is not None and args.verb != "apply":
+            raise UsageError("%%k8s takes the cell as YAML for apply only")
+        if args.verb == "use-context":
+            return self._use_context(args)
+        driver = _driver(getattr(args, "namespace", None))
+        return getattr(self, "_" + args.verb.replace("-", "_"))(driver, args, cell)
+
+    def _apply(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
+        if (cell is None) == (args.filename is None):
+            raise UsageError("%k8s apply: give the YAML as the cell (%%k8s apply) or "
+                             "with -f FILE, not both")
+        text = cell if cell is not None else _read(args.filename)
+        show_command(args.show_command, driver, "apply", "-f", args.filename or "-",
+                     *(["--dry-run=server"] if args.dry_run else []))
+        if args.diff:
+            diff = driver.diff(text, labels=session().labels)
+            print(diff or "no changes")
+            return None
+        return driver.apply(text, labels=session().labels, dry_run=args.dry_run)
+
+    def _scale(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
+        kind, name = _target(args.target)
+        show_command(args.show_command, driver, "scale", f"--replicas={args.replicas}",
+                     args.target)
+        if not args.wait:
+            return driver.scale(kind, name, args.replicas)
+        view = progress_view(f"scaling {args.target} to {args.replicas}")
+        try:
+            done = driver.scale(kind, name, args.replicas, wait=True, timeout=args.timeout,
+                                on_progress=view)
+        except BaseException as exc:
+            view.fail(str(exc))
+            raise
+        view.done(f"{args.target}: {args.replicas} of {args.replicas} ready")
+        return done
+
+    def _get(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
+        kind = _kind(args.kind)
+        labels = parse_assignments(args.selector, "-l") or None
+        show_command(args.show_command, driver, "get", args.kind,
+                     *([args.name] if args.name else []),
+                     *(f"-l={s}" for s in args.selector), *(["--watch"] if args.watch else []))
+        if args.name:
+            return driver.get(kind, args.name)
+        if args.watch:
+            return status_table([(driver, kind, labels)], title=f"{kind}s")
+        return driver.list(kind, labels=labels)
+
+    def _logs(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
+        show_command(args.show_command, driver, "logs", *(["-f"] if args.follow else []),
+                     args.pod)
+        for line in driver.logs(args.pod, tail=args.tail, follow=args.follow,
+                                container=args.container):
+            print(line, flush=True)
+
+    def _exec(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
+        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        if not command:
+            raise UsageError("%k8s exec: give the command after --, e.g. "
+                             "%k8s exec POD -- ls /")
+        show_command(args.show_command, driver, "exec", args.pod, "--", *command)
+        return driver.exec(args.pod, command, container=args.container)
+
+    def _delete(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
+        kind, name = _target(args.target)
+        show_command(args.show_command, driver, "delete", args.target)
+        driver.delete(kind, name, wait=args.wait)
+        print(f"{args.target} deleted")
+
+    def _use_context(self, args: argparse.Namespace) -> None:
+        current = session().driver("kubernetes")
+        uri = f"k8s://{args.context}/{args.namespace or ''}".rstrip("/")
+        session().connect(uri, "kubernetes", kubeconfig=getattr(current, "kubeconfig", None))
+        print(f"now using {uri}")
+
+
+def _driver(namespace: str | None) -> Any:
+    """The current Kubernetes connection, or a sibling of it for another namespace."""
+    current: Any = session().driver("kubernetes")
+    if not namespace or namespace == current.namespace:
+        return current
+    context = current.target.context or ""
+    return session().connect(f"k8s://{context}/{namespace}", f"kubernetes/{namespace}",
+                             make_current=False, kubeconfig=current.kubeconfig)
+
+
+def _kind(word: str) -> Kind:
+    kind = KIND_WORDS.get(word.lower())
+    if kind is None:
+        raise UsageError(f"%k8s: unknown kind {word!r}; use pods, deployments, "
+                         "statefulsets, replicasets or services")
+    return kind
+
+
+def _target(text: str) -> tuple[Kind, str]:
+    kind_word, sep, name = text.partition("/")
+    if not sep or not name:
+        raise UsageError(f"%k8s: {text!r} is not KIND/NAME, e.g. deployment/web")
+    return _kind(kind_word), name
+
+
+def _read(filename: str) -> str:
+    try:
+        return Path(filename).read_text()
+    except OSError as exc:
+        raise UsageError(f"%k8s apply: cannot read {filename}: {exc.strerror}") from None

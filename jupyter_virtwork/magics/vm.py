@@ -1,0 +1,179 @@
+"""``%vm``: create, configure and run VMs on vSphere or libvirt, the same verbs for both.
+
+The source document's ``vmware-vcli create/config/start`` and ``xm create/dom-config/start``
+become ``%vm create``, ``%vm config`` and ``%vm start`` with ``--on`` naming the connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import line_magic, magics_class
+
+from .. import uri as uri_module
+from ..models import Kind, VMSpec
+from .base import Parser, VirtworkMagics, reports_errors, session, show_command, with_common
+from .live import progress_view, status_table
+
+VM_FAMILIES = ("vsphere", "libvirt")
+
+
+def _parser() -> Parser:
+    parser = Parser("%vm", "Create and run virtual machines on vSphere or libvirt.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
+    create = with_common(verbs.add_parser("create", help="create (and start) a VM"))
+    create.add_argument("name")
+    _on(create)
+    create.add_argument("--os", default="other linux", help='guest OS, e.g. "ubuntu 18.04"')
+    create.add_argument("--cpus", default="1")
+    create.add_argument("--memory", default="512M", help="e.g. 4G, 4 GB, 512M")
+    create.add_argument("--disk", help="e.g. 100G; thin-provisioned")
+    create.add_argument("--kernel", type=Path, help="boot this kernel (libvirt)")
+    create.add_argument("--initrd", type=Path)
+    create.add_argument("--tiny-guest", action="store_true",
+                        help="boot the sandbox's tiny Linux guest (libvirt)")
+    create.add_argument("--no-start", action="store_true", help="define it, do not start")
+    create.add_argument("--dry-run", action="store_true", help="show the definition only")
+    config = with_common(verbs.add_parser("config", help="change CPUs, memory, disk"))
+    config.add_argument("name")
+    _on(config)
+    config.add_argument("--cpus")
+    config.add_argument("--memory")
+    config.add_argument("--disk")
+    for verb in ("start", "stop", "suspend", "resume", "delete"):
+        simple = with_common(verbs.add_parser(verb, help=f"{verb} a VM"))
+        simple.add_argument("name")
+        _on(simple)
+        if verb in ("stop", "delete"):
+            simple.add_argument("--force", action="store_true")
+    ls = with_common(verbs.add_parser("ls", help="list VMs"))
+    _on(ls)
+    ls.add_argument("--watch", action="store_true")
+    console = with_common(verbs.add_parser("console", help="what the guest printed"))
+    console.add_argument("name")
+    _on(console)
+    console.add_argument("--wait-for", help="wait until the console shows this text")
+    console.add_argument("--timeout", type=float, default=60.0)
+    return parser
+
+
+def _on(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--on", dest="connection",
+                        help="vsphere, libvirt, a connection alias or URI")
+
+
+@magics_class
+class VMMagics(VirtworkMagics):
+    _last_connection: str | None = None
+
+    @line_magic
+    @reports_errors
+    def vm(self, line: str) -> Any:
+        """%vm create|config|start|stop|suspend|resume|delete|ls|console NAME [--on CONN]"""
+        args = _parser().parse_line(line)
+        driver = self._driver(args.connection)
+        return getattr(self, f"_{args.verb}")(driver, args)
+
+    def _driver(self, connection: str | None) -> Any:
+        """``--on`` as a family, alias or URI; else the VM connection used last; else
+        libvirt's default."""
+        chosen = connection or self._last_connection or "libvirt"
+        if "://" in chosen:
+            target = uri_module.parse(chosen)
+            if target.family not in VM_FAMILIES:
+                raise UsageError(f"%vm: {chosen} is not a vSphere or libvirt connection")
+            driver = session().connect(chosen, chosen)
+        else:
+            driver = session().driver(chosen)
+            if driver.target.family not in VM_FAMILIES:
+                raise UsageError(f"%vm: {chosen!r} is a {driver.target.family} connection")
+        VMMagics._last_connection = chosen
+        return driver
+
+    def _create(self, driver: Any, args: argparse.Namespace) -> Any:
+        kernel, initrd = args.kernel, args.initrd
+        if args.tiny_guest:
+            from ..sandbox.guest import guest_files
+
+            files = guest_files()
+            kernel, initrd = files.kernel, files.initrd
+        spec = VMSpec.parse(args.name, cpus=args.cpus, memory=args.memory, disk=args.disk,
+                            guest_os=args.os, kernel=kernel, initrd=initrd,
+                            labels=session().labels)
+        show_command(args.show_command, driver, "create", args.name)
+        if args.dry_run:
+            print(_render(driver, spec))
+            return None
+        view = progress_view(f"creating {args.name}")
+        vm = _with_progress(driver.create, view, spec)
+        if not args.no_start and vm.state.value != "running":
+            vm = _with_progress(driver.start, view, Kind.VM, vm.id)
+        view.done(f"{args.name}: {vm.state}")
+        return vm
+
+    def _config(self, driver: Any, args: argparse.Namespace) -> Any:
+        if args.cpus is None and args.memory is None and args.disk is None:
+            raise UsageError("%vm config: give --cpus, --memory or --disk")
+        show_command(args.show_command, driver, "config", args.name)
+        return driver.reconfigure(args.name, cpus=args.cpus, memory=args.memory,
+                                  disk=args.disk)
+
+    def _start(self, driver: Any, args: argparse.Namespace) -> Any:
+        return self._verb(driver, args, "start", driver.start)
+
+    def _stop(self, driver: Any, args: argparse.Namespace) -> Any:
+        return self._verb(driver, args, "stop", driver.stop)
+
+    def _suspend(self, driver: Any, args: argparse.Namespace) -> Any:
+        return self._verb(driver, args, "suspend", driver.pause)
+
+    def _resume(self, driver: Any, args: argparse.Namespace) -> Any:
+        return self._verb(driver, args, "resume", driver.resume)
+
+    def _delete(self, driver: Any, args: argparse.Namespace) -> None:
+        show_command(args.show_command, driver, "destroy", args.name)
+        driver.destroy(Kind.VM, args.name, force=args.force)
+        print(f"{args.name} deleted")
+
+    def _verb(self, driver: Any, args: argparse.Namespace, verb: str,
+              method: Callable[..., Any]) -> Any:
+        show_command(args.show_command, driver, verb, args.name)
+        if getattr(args, "force", False):
+            return method(Kind.VM, args.name, force=True)
+        return method(Kind.VM, args.name)
+
+    def _ls(self, driver: Any, args: argparse.Namespace) -> Any:
+        show_command(args.show_command, driver, "list")
+        if args.watch:
+            return status_table([(driver, Kind.VM, None)], title="VMs")
+        return driver.list(Kind.VM)
+
+    def _console(self, driver: Any, args: argparse.Namespace) -> None:
+        console = getattr(driver, "console", None)
+        if console is None:
+            raise UsageError(f"%vm console: the {driver.name} driver has no serial console")
+        show_command(args.show_command, driver, "console", args.name)
+        print(console(args.name, wait_for=args.wait_for, timeout=args.timeout), end="")
+
+
+def _render(driver: Any, spec: VMSpec) -> str:
+    for method in ("render", "create_command"):
+        render = getattr(driver, method, None)
+        if render is not None:
+            return str(render(spec))
+    return repr(spec)
+
+
+def _with_progress(method: Callable[..., Any], view: Any, *args: Any) -> Any:
+    """Call a driver verb, handing it the progress view where it reports tasks."""
+    accepts = "on_progress" in inspect.signature(method).parameters
+    try:
+        return method(*args, on_progress=view) if accepts else method(*args)
+    except BaseException as exc:
+        view.fail(str(exc))
+        raise

@@ -1,0 +1,97 @@
+"""``%vw``: every connection at once: connect, list connections, what this notebook
+created, and cleanup of exactly that."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from IPython.core.magic import line_magic, magics_class
+
+from ..drivers.base import Verb
+from ..errors import VirtworkError
+from ..models import Kind, ResourceList
+from .base import Parser, VirtworkMagics, reports_errors, session
+from .live import status_table
+
+STATUS_KINDS = (Kind.CONTAINER, Kind.POD, Kind.VM)
+
+
+def _parser() -> Parser:
+    parser = Parser("%vw", "All connections: connect, status, created, cleanup.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
+    connect = verbs.add_parser("connect", help="open a connection (a URI)")
+    connect.add_argument("uri")
+    connect.add_argument("--as", dest="alias")
+    connect.add_argument("--insecure", action="store_true",
+                         help="skip TLS verification for this one connection")
+    connect.add_argument("--kubeconfig")
+    verbs.add_parser("connections", help="the open connections")
+    status = verbs.add_parser("status", help="containers, pods and VMs everywhere")
+    status.add_argument("--watch", action="store_true")
+    verbs.add_parser("created", help="what this notebook created")
+    cleanup = verbs.add_parser("cleanup", help="remove what this notebook created")
+    cleanup.add_argument("--yes", action="store_true", help="really remove it")
+    return parser
+
+
+@magics_class
+class VWMagics(VirtworkMagics):
+    @line_magic
+    @reports_errors
+    def vw(self, line: str) -> Any:
+        """%vw connect URI [--as ALIAS] | connections | status [--watch] | created |
+        cleanup [--yes]"""
+        args = _parser().parse_line(line)
+        return getattr(self, f"_{args.verb}")(args)
+
+    def _connect(self, args: argparse.Namespace) -> str:
+        options: dict[str, Any] = {}
+        if args.insecure:
+            options["insecure"] = True
+        if args.kubeconfig:
+            options["kubeconfig"] = args.kubeconfig
+        driver = session().connect(args.uri, args.alias, **options)
+        return f"connected to {driver.uri}" + (f" as {args.alias}" if args.alias else "")
+
+    def _connections(self, args: argparse.Namespace) -> Any:
+        import pandas
+
+        rows = [c.to_dict() for c in session().connections()]
+        return pandas.DataFrame(rows, columns=["alias", "uri", "family", "current"])
+
+    def _status(self, args: argparse.Namespace) -> Any:
+        sources = [(driver, kind, None) for driver in _drivers() for kind in STATUS_KINDS
+                   if kind in driver.kinds and Verb.LIST in driver.capabilities]
+        if args.watch:
+            return status_table(sources, title="everything")
+        rows = ResourceList()
+        for driver, kind, _ in sources:
+            rows.extend(driver.list(kind))
+        return rows
+
+    def _created(self, args: argparse.Namespace) -> ResourceList:
+        return session().created()
+
+    def _cleanup(self, args: argparse.Namespace) -> ResourceList:
+        if not args.yes:
+            found = session().created()
+            print(f"{len(found)} resources would be removed; run %vw cleanup --yes")
+            return found
+        removed = session().cleanup()
+        print(f"removed {len(removed)} resources created by this notebook")
+        return removed
+
+
+def _drivers() -> list[Any]:
+    """Every open connection; with none open yet, the default of each family that has one."""
+    current = session().connections()
+    if current:
+        return [session().driver(c.alias) for c in current]
+    found = []
+    for family in ("docker", "kubernetes", "libvirt", "vsphere"):
+        try:
+            found.append(session().driver(family))
+        except VirtworkError:  # a family without a default is just not shown
+            continue
+    return found
