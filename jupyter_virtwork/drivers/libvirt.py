@@ -501,11 +501,13 @@ class LibvirtDriver(BaseDriver):
                 dom.create()
         return self.get(kind, id)
 
-    def stop(self, kind: Kind, id: str, *, timeout: float | None = None) -> Resource:
+    def stop(self, kind: Kind, id: str, *, force: bool = False,
+             timeout: float | None = None) -> Resource:
         """Graceful ACPI shutdown; destroyed (powered off) if still running after
-        ``timeout`` seconds (default: the driver's ``shutdown_timeout``)."""
+        ``timeout`` seconds (default: the driver's ``shutdown_timeout``), or at once with
+        ``force`` (the vSphere driver's meaning of force, too)."""
         self._check_kind(kind, "stop")
-        wait = self.shutdown_timeout if timeout is None else timeout
+        wait = 0.0 if force else self.shutdown_timeout if timeout is None else timeout
         with self._boundary(f"stopping VM {id!r}", id):
             dom = self._lookup(self._conn(), id)
             if dom.isActive():

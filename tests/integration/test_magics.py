@@ -1,0 +1,235 @@
+"""The magics in a real IPython shell, on the sandbox's real engines.
+
+Each test types what a notebook user types; results are checked on the engines themselves
+(docker-py, the Kubernetes driver), not only on what the magic printed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing.globalipapp import start_ipython
+
+from jupyter_virtwork import labels as ownership
+from jupyter_virtwork.errors import VirtworkError
+from jupyter_virtwork.magics import base
+from jupyter_virtwork.models import Kind, ResourceList, State
+
+from .conftest import ensure_up
+
+BUSYBOX = "localbase/busybox:1.35"
+
+
+@pytest.fixture(scope="module")
+def ip() -> Iterator[Any]:
+    ensure_up("docker", "registry", "images", "kubernetes", "libvirt")
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "jupyter_virtwork")
+    yield shell
+    shell.run_line_magic("vw", "cleanup --yes")
+    shell.run_line_magic("unload_ext", "jupyter_virtwork")
+
+
+@pytest.fixture
+def docker_client() -> Iterator[Any]:
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+def _name(prefix: str = "vw-magic") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def _err(capsys: pytest.CaptureFixture[str]) -> str:
+    return capsys.readouterr().err
+
+
+# --- docker ---------------------------------------------------------------------------------
+
+
+def test_dockerfile_cell_build_push_run_exec(ip: Any, docker_client: Any,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    image, container = _name("vw-image"), _name()
+    built = ip.run_cell_magic("dockerfile", f"-t {image}",
+                              f"FROM {BUSYBOX}\nRUN echo built > /built.txt\n"
+                              'CMD ["sleep", "300"]\n')
+    assert built.name == f"{image}:latest" or built.name == image
+    pushed = ip.run_line_magic("docker", f"push {image}")
+    assert pushed == f"127.0.0.1:5000/{image}"
+    run = ip.run_line_magic("docker", f"run -d --name {container} --network none {image}")
+    assert run.state is State.RUNNING
+    live = docker_client.containers.get(container)
+    assert ownership.is_ours(live.labels, base.session().id)
+    result = ip.run_line_magic("docker", f"exec {container} cat /built.txt")
+    assert (result.stdout, result.exit_code) == ("built\n", 0)
+    ip.run_line_magic("docker", f"pause {container}")
+    live.reload()
+    assert live.status == "paused"
+    ip.run_line_magic("docker", f"unpause {container}")
+    ip.run_line_magic("docker", f"stop {container}")
+    live.reload()
+    assert live.status == "exited"
+    ps = ip.run_line_magic("docker", "ps -a")
+    assert container in {r.name for r in ps}
+    assert container not in {r.name for r in ip.run_line_magic("docker", "ps")}
+    ip.run_line_magic("docker", f"rm {container}")
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(container)
+
+
+def test_foreground_run_prints_the_output(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    ip.run_line_magic("docker", f"run --network none --name {_name()} {BUSYBOX} echo hi there")
+    assert "hi there" in capsys.readouterr().out
+
+
+def test_show_command(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    name = _name()
+    ip.run_line_magic("docker", f"run -d --show-command --network none --name {name} {BUSYBOX} "
+                                "sleep 30")
+    assert f"docker run -d --name {name} {BUSYBOX} sleep 30" in capsys.readouterr().out
+    ip.run_line_magic("docker", f"rm -f {name}")
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    (f"run --name 'x;rm -rf /' {BUSYBOX}", "is not a valid name"),
+    ("run localbase/never-built:1", "pulling is disabled"),
+    ("exec no-such-container-here ls", "no such object"),
+    ("rm no-such-container-here", "no such object"),
+    ("run Uppercase/Image", "lowercase"),
+])
+def test_docker_bad_input_is_one_line(ip: Any, capsys: pytest.CaptureFixture[str],
+                                      docker_client: Any, line: str, words: str) -> None:
+    before = {c.id for c in docker_client.containers.list(all=True)}
+    capsys.readouterr()
+    assert ip.run_line_magic("docker", line) is None
+    err = _err(capsys)
+    assert words in err and err.count("\n") == 1 and "Traceback" not in err
+    assert {c.id for c in docker_client.containers.list(all=True)} == before
+
+
+def test_bad_dockerfile_cell(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert ip.run_cell_magic("dockerfile", f"-t {_name()}", f"FROM {BUSYBOX}\nFORM x\n") is None
+    assert "unknown instruction" in _err(capsys)
+
+
+@pytest.mark.parametrize("line", ["frobnicate", "run", "ps --bogus", "run -p nope busybox",
+                                  "run -e NOEQUALS localbase/busybox:1.35"])
+def test_usage_errors(ip: Any, line: str) -> None:
+    with pytest.raises(UsageError):
+        ip.run_line_magic("docker", line)
+
+
+def test_short_errors_off_shows_the_exception(ip: Any) -> None:
+    ip.run_line_magic("config", "VirtworkMagics.short_errors = False")
+    try:
+        with pytest.raises(VirtworkError):
+            ip.run_line_magic("docker", "rm no-such-container-here")
+    finally:
+        ip.run_line_magic("config", "VirtworkMagics.short_errors = True")
+
+
+# --- kubernetes -----------------------------------------------------------------------------
+
+
+def test_k8s_apply_scale_get_logs_exec_delete(ip: Any) -> None:
+    name = _name("web")
+    applied = ip.run_cell_magic("k8s", "apply", f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: web
+        image: {BUSYBOX}
+        imagePullPolicy: IfNotPresent
+        command: [sh, -c, "echo serving; exec httpd -f -p 8080"]
+""")
+    assert [r.name for r in applied] == [name]
+    done = ip.run_line_magic("k8s", f"scale --replicas=3 deployment/{name} --wait")
+    assert done.details["ready"] == "3/3"
+    pods = ip.run_line_magic("k8s", f"get pods -l app={name}")
+    assert len(pods) == 3
+    assert ip.run_line_magic("k8s", f"exec {pods[0].name} -- echo inside").stdout == "inside\n"
+    ip.run_line_magic("k8s", f"delete deployment/{name} --wait")
+    assert ip.run_line_magic("k8s", f"get pods -l app={name}") == ResourceList()
+
+
+def test_k8s_bad_yaml(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert ip.run_cell_magic("k8s", "apply", "kind: Pod\n  metadata: [") is None
+    assert "malformed" in _err(capsys)
+    with pytest.raises(UsageError):
+        ip.run_line_magic("k8s", "scale --replicas=3 web")
+
+
+# --- VMs and %vw ------------------------------------------------------------------------------
+
+
+def test_vm_walkthrough_on_the_test_driver(ip: Any) -> None:
+    name = _name("my-xen-vm")
+    vm = ip.run_line_magic("vm", f"create {name} --on test:///default --os 'ubuntu 18.04' "
+                                 "--cpus 2 --memory 4G --disk 100G")
+    assert vm.state is State.RUNNING
+    assert (vm.details["cpus"], vm.details["memory"]) == (2, 4 * 1024**3)
+    assert ip.run_line_magic("vm", f"suspend {name}").state is State.PAUSED
+    assert ip.run_line_magic("vm", f"resume {name}").state is State.RUNNING
+    ip.run_line_magic("vm", f"stop {name} --force")
+    configured = ip.run_line_magic("vm", f"config {name} --cpus 1 --memory 2G")
+    assert configured.details["cpus"] == 1
+    ip.run_line_magic("vm", f"delete {name}")
+    assert name not in {r.name for r in ip.run_line_magic("vm", "ls")}
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("create vm-a --on test:///default --cpus 0", "0 CPUs is impossible"),
+    ("create vm-a --on test:///default --cpus 10000", "10000 CPUs"),
+    ("create vm-a --on test:///default --memory lots", "not a size"),
+    ("create vm-a --on test:///default --disk=-5G", "not a size"),
+    ("create 'vm;reboot' --on test:///default", "not a valid name"),
+])
+def test_vm_bad_input(ip: Any, capsys: pytest.CaptureFixture[str], line: str,
+                      words: str) -> None:
+    capsys.readouterr()
+    assert ip.run_line_magic("vm", line) is None
+    assert words in _err(capsys)
+    assert "vm-a" not in {r.name for r in ip.run_line_magic("vm", "ls --on test:///default")}
+
+
+def test_created_and_cleanup_touch_only_ours(ip: Any, docker_client: Any) -> None:
+    stranger = docker_client.containers.run(BUSYBOX, "sleep 60", detach=True,
+                                            network_mode="none", name=_name("stranger"))
+    try:
+        mine = _name()
+        ip.run_line_magic("docker", f"run -d --network none --name {mine} {BUSYBOX} sleep 60")
+        created = ip.run_line_magic("vw", "created")
+        assert mine in {r.name for r in created}
+        assert stranger.name not in {r.name for r in created}
+        removed = ip.run_line_magic("vw", "cleanup --yes")
+        assert mine in {r.name for r in removed}
+        assert ip.run_line_magic("vw", "created") == ResourceList()
+        stranger.reload()
+        assert stranger.status == "running"
+    finally:
+        stranger.remove(force=True)
+
+
+def test_status_spans_every_connection(ip: Any) -> None:
+    rows = ip.run_line_magic("vw", "status")
+    assert {r.kind for r in rows} >= {Kind.VM}
+    frame = rows.to_dataframe()
+    assert list(frame.columns[:3]) == ["kind", "name", "state"]
