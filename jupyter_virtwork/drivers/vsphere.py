@@ -65,6 +65,8 @@ STATE_MAP: dict[str, State] = {
 POWER = "runtime.powerState"
 # vCenter ids look like vm-42, ESXi's like 42; anything else can only be a name.
 MOID = re.compile(r"^(vm-)?\d+$")
+DOING = {"start": "starting", "stop": "stopping", "pause": "suspending",
+         "resume": "resuming", "reset": "resetting"}
 TASK_TIMEOUT = 600.0
 SHUTDOWN_TIMEOUT = 120.0
 
@@ -307,7 +309,7 @@ class VSphereDriver(BaseDriver):
               stopper: Stopper | None = None) -> Resource:
         def decide(state: str, name: str) -> str | None:
             return None if state == "poweredOn" else "PowerOnVM_Task"
-        return self._power(kind, id, "starting", decide, on_progress, stopper)
+        return self._power(kind, id, "start", decide, on_progress, stopper)
 
     def pause(self, kind: Kind, id: str, *, on_progress: ProgressCallback | None = None,
               stopper: Stopper | None = None) -> Resource:
@@ -317,7 +319,7 @@ class VSphereDriver(BaseDriver):
                 raise OperationFailed(f"VM {name!r} is stopped: there is nothing to suspend",
                                       connection=self.uri, hint="start it first")
             return None if state == "suspended" else "SuspendVM_Task"
-        return self._power(kind, id, "suspending", decide, on_progress, stopper)
+        return self._power(kind, id, "pause", decide, on_progress, stopper)
 
     def resume(self, kind: Kind, id: str, *, on_progress: ProgressCallback | None = None,
                stopper: Stopper | None = None) -> Resource:
@@ -326,7 +328,7 @@ class VSphereDriver(BaseDriver):
                 raise OperationFailed(f"VM {name!r} is stopped, not suspended",
                                       connection=self.uri, hint="start it instead")
             return None if state == "poweredOn" else "PowerOnVM_Task"
-        return self._power(kind, id, "resuming", decide, on_progress, stopper)
+        return self._power(kind, id, "resume", decide, on_progress, stopper)
 
     def reset(self, kind: Kind, id: str, *, on_progress: ProgressCallback | None = None,
               stopper: Stopper | None = None) -> Resource:
@@ -336,7 +338,7 @@ class VSphereDriver(BaseDriver):
                 raise OperationFailed(f"VM {name!r} is not running: there is nothing to reset",
                                       connection=self.uri, hint="start it instead")
             return "ResetVM_Task"
-        return self._power(kind, id, "resetting", decide, on_progress, stopper)
+        return self._power(kind, id, "reset", decide, on_progress, stopper)
 
     def stop(self, kind: Kind, id: str, *, force: bool = False,
              timeout: float = SHUTDOWN_TIMEOUT, on_progress: ProgressCallback | None = None,
@@ -352,7 +354,7 @@ class VSphereDriver(BaseDriver):
                 raise OperationFailed(f"VM {name!r} is suspended: its guest cannot shut down",
                                       connection=self.uri, hint="use force=True to power it off")
             return "ShutdownGuest"
-        return self._power(kind, id, "stopping", decide, on_progress, stopper, timeout)
+        return self._power(kind, id, "stop", decide, on_progress, stopper, timeout)
 
     def _shutdown_guest(self, vm: Any, doing: str, timeout: float,
                         on_progress: ProgressCallback | None, stopper: Stopper | None) -> None:
@@ -377,7 +379,7 @@ class VSphereDriver(BaseDriver):
                timeout: float = SHUTDOWN_TIMEOUT) -> Resource:
         """Call the power method ``decide(power_state, name)`` names (None: already there)."""
         self._check_kind(kind, verb)
-        doing = f"{verb} VM {id!r}"
+        doing = f"{DOING[verb]} VM {id!r}"
         with self._boundary(doing, id):
             vm, props = self._call(lambda content: self._lookup(content, id))
             method = decide(str(props.get(POWER)), str(props.get("name")))
@@ -457,7 +459,7 @@ class VSphereDriver(BaseDriver):
 
     def revert(self, id: str, snapshot: str, *, on_progress: ProgressCallback | None = None,
                stopper: Stopper | None = None) -> Resource:
-        """Go back to ``snapshot`` (a name or id); the VM takes its power state."""
+        """Go back to ``snapshot`` (a name or id); vSphere restores its power state too."""
         doing = f"reverting VM {id!r} to snapshot {snapshot!r}"
         with self._boundary(doing, id):
             vm, props = self._call(lambda content: self._lookup(content, id))

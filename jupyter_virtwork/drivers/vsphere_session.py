@@ -221,19 +221,37 @@ class Session:
         self._cache = {}
 
     def call(self, fn: Callable[[Any], T]) -> T:
-        """``fn(content)``; once more after logging in again if the session expired."""
-        vim, _ = sdk()
+        """``fn(content)``; again after logging in anew if the session expired, and again
+        after remaking a cached object (the listing's view) that died with the session."""
+        vim, vmodl = sdk()
+        relogged = remade = False
+        while True:
+            content = self.content()
+            generation = self.generation
+            try:
+                return fn(content)
+            except vim.fault.NotAuthenticated:
+                if relogged:
+                    raise
+                relogged = True
+                self._relogin(generation)
+            except vmodl.fault.ManagedObjectNotFound as exc:
+                if remade or not self._forget(exc.obj):
+                    raise
+                remade = True
+            except OSError:
+                self.drop(generation)
+                raise
 
-        content = self.content()
-        generation = self.generation
-        try:
-            return fn(content)
-        except vim.fault.NotAuthenticated:
-            self._relogin(generation)
-            return fn(self.content())
-        except OSError:
-            self.drop(generation)
-            raise
+    def _forget(self, obj: Any) -> bool:
+        """Drop the cache if ``obj`` is in it; True if it was."""
+        moid = getattr(obj, "_moId", None)
+        with self._lock:
+            if moid is None or all(getattr(v, "_moId", None) != moid
+                                   for v in self._cache.values()):
+                return False
+            self._cache = {}
+            return True
 
     def _relogin(self, generation: int) -> None:
         """Log in again on the same stub, unless another thread already has."""

@@ -49,12 +49,14 @@ def wait(task: Any, what: str, collector: Any, *,
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = FIRST_POLL
     try:
+        report.submitted()
         while True:
+            # Stop first: a caller who gave up must not get a result, even a finished one.
+            if stopper is not None and stopper.stopped:
+                raise KeyboardInterrupt
             info = _info(collector, task)
             if report.state(info):
                 return info.get("info.result")
-            if stopper is not None and stopper.stopped:
-                raise KeyboardInterrupt
             if deadline is not None and time.monotonic() > deadline:
                 raise OperationTimeout(f"{what} did not finish within {timeout:g} s",
                                        hint="it may still finish: list the VMs to see")
@@ -84,6 +86,10 @@ class _Reporter:
         self.what = what
         self.on_progress = on_progress
         self.last: tuple[str, int | None] | None = None
+
+    def submitted(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(Progress("task", f"{self.what}: submitted", 0.0, 100.0))
 
     def state(self, info: dict[str, Any]) -> bool:
         """Report ``info``; True when the task is over (the fault is raised here)."""
