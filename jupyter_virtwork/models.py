@@ -32,6 +32,7 @@ class Kind(str, Enum):
     STATEFULSET = "statefulset"
     REPLICASET = "replicaset"
     SERVICE = "service"
+    EVENT = "event"  # Kubernetes events: read-only, never created by the toolkit
     VM = "vm"
     VOLUME = "volume"
     OBJECT = "object"  # any other Kubernetes object applied from YAML (details["kind"])

@@ -62,6 +62,7 @@ KINDS: dict[Kind, KindApi] = {
     Kind.REPLICASET: KindApi("apps/v1", "ReplicaSet", "AppsV1Api", "replica_set", True),
     Kind.SERVICE: KindApi("v1", "Service", "CoreV1Api", "service"),
     Kind.POD: KindApi("v1", "Pod", "CoreV1Api", "pod"),
+    Kind.EVENT: KindApi("v1", "Event", "CoreV1Api", "event"),
 }
 KIND_BY_NAME = {api.kind: kind for kind, api in KINDS.items()}
 
@@ -78,7 +79,9 @@ class KubernetesDriver(BaseDriver):
     name: ClassVar[str] = "kubernetes"
     capabilities: ClassVar[frozenset[Verb]] = frozenset(
         {Verb.LIST, Verb.GET, Verb.CREATE, Verb.DESTROY, Verb.WATCH})
-    kinds: ClassVar[tuple[Kind, ...]] = tuple(KINDS)  # owners before what they own
+    # What the toolkit creates, owners before what they own (cleanup's order); events can
+    # be listed and watched but are the cluster's own.
+    kinds: ClassVar[tuple[Kind, ...]] = tuple(k for k in KINDS if k is not Kind.EVENT)
 
     def __init__(self, target: Target, *, kubeconfig: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT, insecure: bool = False) -> None:
@@ -598,6 +601,12 @@ def _state_and_details(kind: Kind, obj: Mapping[str, Any]) -> tuple[State, dict[
             State.AVAILABLE if done else State.PROGRESSING)
         return state, {"ready": f"{ready}/{desired}",
                        "image": ", ".join(c.get("image", "") for c in containers)}
+    if kind is Kind.EVENT:
+        involved = obj.get("involvedObject") or {}
+        return State.AVAILABLE, {
+            "type": obj.get("type", ""), "reason": obj.get("reason", ""),
+            "object": f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+            "message": obj.get("message", ""), "count": obj.get("count", 1)}
     if kind is Kind.SERVICE:
         ports = ", ".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}"
                           for p in spec.get("ports") or [])

@@ -27,6 +27,7 @@ KIND_WORDS = {
     "statefulset": Kind.STATEFULSET, "statefulsets": Kind.STATEFULSET, "sts": Kind.STATEFULSET,
     "replicaset": Kind.REPLICASET, "replicasets": Kind.REPLICASET, "rs": Kind.REPLICASET,
     "service": Kind.SERVICE, "services": Kind.SERVICE, "svc": Kind.SERVICE,
+    "event": Kind.EVENT, "events": Kind.EVENT, "ev": Kind.EVENT,
 }
 
 
@@ -45,7 +46,8 @@ def _parser() -> Parser:
     scale.add_argument("-n", "--namespace")
     scale.add_argument("--wait", action="store_true", help="follow the rollout")
     scale.add_argument("--timeout", type=float, default=120.0)
-    get = with_common(verbs.add_parser("get", help="list pods, deployments, services"))
+    get = with_common(verbs.add_parser("get", help="list pods, deployments, services, "
+                                                   "events"))
     get.add_argument("kind")
     get.add_argument("name", nargs="?")
     get.add_argument("-n", "--namespace")
@@ -169,7 +171,7 @@ def _kind(word: str) -> Kind:
     kind = KIND_WORDS.get(word.lower())
     if kind is None:
         raise UsageError(f"%k8s: unknown kind {word!r}; use pods, deployments, "
-                         "statefulsets, replicasets or services")
+                         "statefulsets, replicasets, services or events")
     return kind
 
 

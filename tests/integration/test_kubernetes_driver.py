@@ -150,6 +150,21 @@ def test_watch_sees_pods_of_a_scaled_deployment(driver: KubernetesDriver,
         assert len(seen) == 2
 
 
+def test_events_of_a_pod_are_listed(driver: KubernetesDriver,
+                                    labels: dict[str, str]) -> None:
+    name = _name()
+    manifest = _pod(name)
+    manifest["metadata"]["labels"] = labels
+    driver.create(WorkloadSpec((manifest,)))
+    deadline = time.monotonic() + 30
+    reasons: set[str] = set()
+    while "Started" not in reasons and time.monotonic() < deadline:
+        reasons = {e.details["reason"] for e in driver.list(Kind.EVENT)
+                   if e.details["object"] == f"pod/{name}"}
+        time.sleep(0.5)
+    assert {"Scheduled", "Started"} <= reasons
+
+
 # --- bad input: one line, nothing created ---------------------------------------------------
 
 
