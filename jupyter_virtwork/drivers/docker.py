@@ -10,6 +10,7 @@ Docker Hub and a silent pull would hang a cell. Every SDK exception is translate
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shlex
 import threading
@@ -259,8 +260,16 @@ class DockerDriver(BaseDriver):
     def start(self, kind: Kind, id: str) -> Resource:
         return self._container_verb("start", kind, id)
 
-    def stop(self, kind: Kind, id: str) -> Resource:
-        return self._container_verb("stop", kind, id)
+    def stop(self, kind: Kind, id: str, *, force: bool = False,
+             timeout: float | None = None) -> Resource:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds (docker's 10 by default; at
+        once with ``force``)."""
+        if kind is not Kind.CONTAINER:
+            raise UnsupportedOperation(self.name, f"stop {kind}", connection=self.uri)
+        wait = 0 if force else 10 if timeout is None else timeout
+        with self._boundary(f"stop container {id!r}", id):
+            self._api().stop(id, timeout=math.ceil(wait))  # the API takes whole seconds
+        return self.get(kind, id)
 
     def pause(self, kind: Kind, id: str) -> Resource:
         return self._container_verb("pause", kind, id)

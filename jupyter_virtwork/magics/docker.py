@@ -62,6 +62,9 @@ def _parser() -> Parser:
         simple = with_common(verbs.add_parser(verb, help=f"{verb} containers"))
         if verb == "rm":
             simple.add_argument("-f", "--force", action="store_true")
+        if verb == "stop":
+            simple.add_argument("-t", "--time", type=int,
+                                help="seconds to wait before killing it (default 10)")
         simple.add_argument("containers", nargs="+")
     ps = with_common(verbs.add_parser("ps", help="list containers"))
     ps.add_argument("-a", "--all", action="store_true")
@@ -201,6 +204,8 @@ class DockerMagics(VirtworkMagics):
         for name in args.containers:
             if verb == "destroy":
                 driver.destroy(Kind.CONTAINER, name, force=args.force)
+            elif verb == "stop":
+                results.append(driver.stop(Kind.CONTAINER, name, timeout=args.time))
             else:
                 results.append(getattr(driver, verb)(Kind.CONTAINER, name))
         return results or None

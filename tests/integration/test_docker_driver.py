@@ -72,8 +72,10 @@ def test_ping_reports_the_engine_version(driver: DockerDriver) -> None:
 
 def test_container_lifecycle(driver: DockerDriver, labels: dict[str, str],
                              cleanup: None) -> None:
-    spec = ContainerSpec(BUSYBOX, name=_name(), command=("sleep", "300"), labels=labels,
-                         network="none", env={"GREETING": "hello"})
+    # PID 1 ignores SIGTERM unless it traps it: trap it, so stop is quick and graceful.
+    spec = ContainerSpec(BUSYBOX, name=_name(),
+                         command=("sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"),
+                         labels=labels, network="none", env={"GREETING": "hello"})
     container = driver.create(spec)
     assert container.state is State.RUNNING and container.name == spec.name
     assert driver.pause(Kind.CONTAINER, container.id).state is State.PAUSED

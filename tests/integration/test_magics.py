@@ -72,7 +72,7 @@ def test_dockerfile_cell_build_push_run_exec(ip: Any, docker_client: Any,
     live.reload()
     assert live.status == "paused"
     ip.run_line_magic("docker", f"unpause {container}")
-    ip.run_line_magic("docker", f"stop {container}")
+    ip.run_line_magic("docker", f"stop -t 1 {container}")
     live.reload()
     assert live.status == "exited"
     ps = ip.run_line_magic("docker", "ps -a")
