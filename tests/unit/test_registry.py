@@ -1,0 +1,58 @@
+"""The driver registry is lazy: a connection imports its own SDK and no other."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from jupyter_virtwork import registry
+from jupyter_virtwork.errors import InvalidInput
+
+SDKS = ("docker", "kubernetes", "pyVmomi", "libvirt", "ipywidgets", "jsonschema")
+
+
+def _imported_after(code: str) -> set[str]:
+    """The SDK modules a fresh interpreter holds after running ``code``."""
+    probe = (f"{code}\nimport json, sys\n"
+             f"print(json.dumps([m for m in {SDKS!r} if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    return set(json.loads(out.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("uri", ["docker://", "k8s://", "vsphere://u@h", "test:///default"])
+def test_connecting_imports_no_sdk_until_the_first_call(uri: str) -> None:
+    assert _imported_after(f"from jupyter_virtwork.registry import connect\n"
+                           f"connect({uri!r})") == set()
+
+
+def test_a_call_imports_that_family_s_sdk_and_no_other() -> None:
+    # libvirt's test driver runs in-process: a real call without any daemon.
+    assert _imported_after("from jupyter_virtwork.registry import connect\n"
+                           "from jupyter_virtwork.models import Kind\n"
+                           "connect('test:///default').list(Kind.VM)") == {"libvirt"}
+
+
+def test_loading_the_extension_imports_no_sdk() -> None:
+    code = ("import threading\n"
+            "from IPython.testing.globalipapp import start_ipython\n"
+            "ip = start_ipython()\n"
+            "ip.run_line_magic('load_ext', 'jupyter_virtwork')\n"
+            "for t in threading.enumerate():\n"
+            "    if t.name == 'virtwork-warm-k8s':\n"
+            "        t.join()\n")
+    # The background warm-up imports the Kubernetes client on purpose; nothing else.
+    assert _imported_after(code) == {"kubernetes"}
+
+
+def test_every_family_has_a_driver() -> None:
+    for family in ("docker", "kubernetes", "vsphere", "libvirt"):
+        assert callable(registry.driver_class(family))
+
+
+def test_unknown_scheme() -> None:
+    with pytest.raises(InvalidInput):
+        registry.connect("carrier-pigeon://coop")
