@@ -1,0 +1,72 @@
+"""The Session on libvirt's test driver (a real libvirt driver, in-process, no daemon):
+aliases, defaults, and cleanup that removes exactly what the session made."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+import pytest
+
+from jupyter_virtwork.defaults import DefaultConnection
+from jupyter_virtwork.errors import InvalidInput
+from jupyter_virtwork.models import Kind, VMSpec
+from jupyter_virtwork.session import Session
+
+TEST = "test:///default"
+
+
+def _vm(session: Session | None, name: str) -> VMSpec:
+    labels = session.labels if session else {}
+    return VMSpec.parse(name, cpus=1, memory="128M", labels=labels)
+
+
+def test_aliases_and_current_connection() -> None:
+    session = Session("s1", default=lambda family: None)
+    first = session.connect(TEST, "lab")
+    assert session.driver("lab") is first
+    assert session.driver("libvirt") is first  # the family's current connection
+    assert [c.alias for c in session.connections()] == ["lab"]
+    session.close()
+    assert session.connections() == []
+
+
+def test_a_default_is_used_and_announced() -> None:
+    said: list[str] = []
+    session = Session("s2", default=lambda family: DefaultConnection(TEST, why="testing"))
+    session.on_default = said.append
+    assert session.driver("libvirt").uri == TEST
+    assert said == [f"using {TEST} (testing) for libvirt"]
+    session.close()
+
+
+def test_no_default_is_a_one_line_error() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        Session("s3", default=lambda family: None).driver("vsphere")
+    assert "%vw connect" in str(caught.value)
+
+
+def test_cleanup_removes_exactly_what_this_session_created() -> None:
+    mine = Session(f"mine-{uuid.uuid4().hex[:6]}", default=lambda family: None)
+    other = Session(f"other-{uuid.uuid4().hex[:6]}", default=lambda family: None)
+    driver = mine.connect(TEST)
+    other_driver = other.connect(TEST)
+    ours = driver.create(_vm(mine, f"ours-{uuid.uuid4().hex[:6]}"))
+    theirs = other_driver.create(_vm(other, f"theirs-{uuid.uuid4().hex[:6]}"))
+    unlabelled = driver.create(_vm(None, f"plain-{uuid.uuid4().hex[:6]}"))
+    try:
+        assert [r.name for r in mine.created()] == [ours.name]
+        assert [r.name for r in mine.cleanup()] == [ours.name]
+        names = {r.name for r in driver.list(Kind.VM)}
+        assert ours.name not in names and {theirs.name, unlabelled.name} <= names
+    finally:
+        for vm in (theirs, unlabelled):
+            driver.destroy(Kind.VM, vm.id, force=True)
+        mine.close()
+        other.close()
+
+
+def test_session_labels_are_stamped_by_the_caller() -> None:
+    session = Session("stamp", default=lambda family: None)
+    spec = dataclasses.replace(_vm(None, "x"), labels=session.labels)
+    assert spec.labels["virtwork.io/session"] == "stamp"
