@@ -36,3 +36,14 @@ def _warm_kubernetes() -> None:
             getattr(client, api)
     except Exception:  # noqa: BLE001 - warming is an optimisation; the real call reports
         pass
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """jupyter_server loads the REST and event handlers from this module (lazily: nothing
+    of jupyter_server is imported here)."""
+    return [{"module": "jupyter_virtwork.server.extension"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The built side panel, for ``jupyter labextension develop`` and shared-data."""
+    return [{"src": "labextension", "dest": "jupyter-virtwork"}]

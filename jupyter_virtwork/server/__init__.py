@@ -1,0 +1,16 @@
+"""The jupyter_server extension behind the JupyterLab "Virtwork" side panel.
+
+REST handlers for connections, resources and actions, and one WebSocket of live events, all
+fed by the same drivers and watchers as the notebook widgets. Nothing here is imported by
+``import jupyter_virtwork``: jupyter_server loads ``jupyter_virtwork.server.extension``.
+
+    config.py      the admin's settings (VirtworkServer) and the policy of allowed URIs
+    connections.py the server's drivers by alias, opened on first use
+    records.py     a Resource as the panel's JSON row: actions, equivalent commands
+    errors.py      VirtworkError -> HTTP status and {code, message}, in one place
+    redact.py      secrets never leave: responses, WebSocket messages, logs
+    feeds.py       one watcher per connection and kind, shared by every browser tab
+    handlers.py    the REST handlers
+    stream.py      the WebSocket handler
+    extension.py   _load_jupyter_server_extension: wires the above into the server
+"""

@@ -1,0 +1,45 @@
+"""VirtworkError -> HTTP status and a JSON body ``{code, message}``: the one place.
+
+``code`` is the error's class name (``NotFound``), so a client can tell an engine that
+refused credentials (AuthenticationFailed, 403) from a URI the admin refused
+(RefusedConnection, 403). The table runs from specific to general: the first match wins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    EngineUnavailable,
+    InvalidInput,
+    NotFound,
+    OperationTimeout,
+    UnsupportedOperation,
+    VirtworkError,
+)
+from .config import RefusedConnection
+
+STATUS: tuple[tuple[type[VirtworkError], int], ...] = (
+    (InvalidInput, 400),
+    (RefusedConnection, 403),
+    (AuthenticationFailed, 403),  # the engine refused; 401 would mean Jupyter's own login
+    (NotFound, 404),
+    (AlreadyExists, 409),
+    (UnsupportedOperation, 501),
+    (OperationTimeout, 504),
+    (EngineUnavailable, 503),  # TLSVerificationFailed too: the engine cannot be used
+)
+
+
+def http_status(error: VirtworkError) -> int:
+    for cls, status in STATUS:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def body(error: VirtworkError) -> dict[str, Any]:
+    """The JSON body; ``message`` is the notebook's one line (what, where, what to do)."""
+    return {"code": type(error).__name__, "message": error.one_line()}
