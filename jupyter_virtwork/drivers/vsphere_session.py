@@ -20,10 +20,10 @@ certificate at each start).
 from __future__ import annotations
 
 import getpass
+import http.client
 import importlib
 import logging
 import os
-import socket
 import ssl
 import sys
 import threading
@@ -180,6 +180,19 @@ def tls_context(found: Settings) -> ssl.SSLContext:
                            hint="give a PEM certificate file as cafile=") from None
 
 
+def _probe(found: Settings, context: ssl.SSLContext) -> None:
+    """Ask SmartConnect's first question (which API versions?) with our timeout: pyVim asks
+    it without one, so a host that drops packets, or accepts and never answers, would hold
+    the cell for minutes. Any HTTP answer will do; TLS is verified here already."""
+    connection = http.client.HTTPSConnection(found.host, found.port, context=context,
+                                             timeout=found.timeout)
+    try:
+        connection.request("GET", "/sdk/vimServiceVersions.xml")
+        connection.getresponse().read()
+    finally:
+        connection.close()
+
+
 class Session:
     """The live login; thread-safe. ``generation`` changes at every (re)login, so objects
     that belong to a login (ContainerViews) can be cached against it."""
@@ -210,12 +223,11 @@ class Session:
             self._password = find_password(
                 self.settings, self._given.reveal() if self._given else None)
         found = self.settings
-        # SmartConnect's first request (API version discovery) has no timeout: a host that
-        # drops packets would hold the cell for minutes. Reach the port first, bounded.
-        socket.create_connection((found.host, found.port), timeout=found.timeout).close()
-        self._si = pyvim_connect().SmartConnect(host=found.host, port=found.port, user=found.user,
-                                pwd=self._password.reveal(), sslContext=tls_context(found),
-                                httpConnectionTimeout=found.timeout)
+        context = tls_context(found)
+        _probe(found, context)
+        self._si = pyvim_connect().SmartConnect(
+            host=found.host, port=found.port, user=found.user, pwd=self._password.reveal(),
+            sslContext=context, httpConnectionTimeout=found.timeout)
         self._content = self._si.RetrieveContent()
         self.generation += 1
         self._cache = {}

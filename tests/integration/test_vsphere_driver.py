@@ -7,8 +7,10 @@ captured output. TLS is verified against the certificate each simulator exports.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -40,7 +42,6 @@ from .contract import DriverContract
 pytestmark = pytest.mark.engines("vcsim")
 RESTART_NAME = "vcsim-vw-restart"  # a private simulator for the restart test
 RESTART_PORT = 8996
-CLOSED_PORT = 8997  # nothing listens here
 
 
 @pytest.fixture(scope="module")
@@ -332,11 +333,25 @@ def test_wrong_password(instance: Instance) -> None:
 
 
 def test_unreachable_vcenter_fails_within_the_bounded_wait(sandbox: None) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind((vcsim.HOST, 0))
+        closed = probe.getsockname()[1]
     started = time.monotonic()
     with pytest.raises(EngineUnavailable) as caught:
-        connect(_uri(vcsim.VCENTER, CLOSED_PORT), password="x", timeout=5).list(Kind.VM)
+        connect(_uri(vcsim.VCENTER, closed), password="x", timeout=5).list(Kind.VM)
     assert time.monotonic() - started < 6
-    assert f"127.0.0.1:{CLOSED_PORT}" in str(caught.value) and "\n" not in str(caught.value)
+    assert f"127.0.0.1:{closed}" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_server_that_never_answers(sandbox: None) -> None:
+    with socket.socket() as silent:  # accepts connections (the kernel does), says nothing
+        silent.bind((vcsim.HOST, 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(EngineUnavailable, match="no answer within 2 s"):
+            connect(_uri(vcsim.VCENTER, port), password="x", timeout=2).list(Kind.VM)
+        assert time.monotonic() - started < 3
 
 
 def test_untrusted_certificate(sandbox: None) -> None:
@@ -351,13 +366,23 @@ def test_untrusted_certificate(sandbox: None) -> None:
 
 
 def test_govc_environment(sandbox: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = vcsim.credentials()[1]
     monkeypatch.setenv("GOVC_URL", f"https://{vcsim.HOST}:{vcsim.PORT}/sdk")
     monkeypatch.setenv("GOVC_USERNAME", vcsim.USERNAME)
-    monkeypatch.setenv("GOVC_PASSWORD", vcsim.credentials()[1])
+    monkeypatch.setenv("GOVC_PASSWORD", secret)
     monkeypatch.setenv("GOVC_TLS_CA_CERTS", str(vcsim.VCENTER.cafile))
     with VSphereDriver.from_env() as driver:
         assert driver.list(Kind.VM)
         assert driver.uri == f"vsphere://{vcsim.USERNAME}@{vcsim.HOST}:{vcsim.PORT}"
+    # govc's other spelling: user and password in GOVC_URL, and GOVC_INSECURE
+    user = urllib.parse.quote(vcsim.USERNAME, safe="")
+    monkeypatch.setenv("GOVC_URL", f"https://{user}:{secret}@{vcsim.HOST}:{vcsim.PORT}/sdk")
+    for name in ("GOVC_USERNAME", "GOVC_PASSWORD", "GOVC_TLS_CA_CERTS"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GOVC_INSECURE", "1")
+    with VSphereDriver.from_env() as driver:
+        assert driver.list(Kind.VM) and driver.settings.insecure
+        assert secret not in driver.uri + driver.command("list")
 
 
 def test_watch_survives_a_simulator_restart(sandbox: None) -> None:
@@ -385,3 +410,4 @@ def test_show_command(driver: VSphereDriver) -> None:
     line = driver.create_command(VMSpec.parse("my-vmware-vm", cpus=2, memory="4G",
                                               disk="100G", guest_os="ubuntu 18.04"))
     assert line.endswith("-on=false -c 2 -m 4096 -g ubuntu64Guest -disk 100GB my-vmware-vm")
+    assert vcsim.credentials()[1] not in line
