@@ -251,7 +251,7 @@ class Session:
                 if remade or not self._forget(exc.obj):
                     raise
                 remade = True
-            except OSError:
+            except (OSError, http.client.HTTPException):  # the connection broke: start afresh
                 self.drop(generation)
                 raise
 
