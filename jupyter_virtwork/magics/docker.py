@@ -102,14 +102,14 @@ class DockerMagics(VirtworkMagics):
         spec = ImageSpec(args.tag, cell, context=Path(args.context) if args.context else None,
                          labels=session().labels)
         show_command(args.show_command, driver, "build", "-t", args.tag, args.context or "-")
-        image = self._build(driver, spec)
+        image = self._build_image(driver, spec)
         if args.push:
             self._push_reference(driver, args.tag)
         return image
 
     # --- verbs --------------------------------------------------------------------------
 
-    def _build(self, driver: Any, spec: ImageSpec) -> Any:
+    def _build_image(self, driver: Any, spec: ImageSpec) -> Any:
         view = progress_view(f"building {spec.tag}")
         try:
             image = driver.build(spec, on_progress=view)
@@ -119,7 +119,7 @@ class DockerMagics(VirtworkMagics):
         view.done(f"built {spec.tag}")
         return image
 
-    def _build_cmd(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _build(self, driver: Any, args: argparse.Namespace) -> Any:
         context = Path(args.path)
         dockerfile = Path(args.file) if args.file else context / "Dockerfile"
         if not dockerfile.is_file():
@@ -127,7 +127,7 @@ class DockerMagics(VirtworkMagics):
         show_command(args.show_command, driver, "build", "-t", args.tag, args.path)
         spec = ImageSpec(args.tag, dockerfile.read_text(), context=context,
                          labels=session().labels)
-        return self._build(driver, spec)
+        return self._build_image(driver, spec)
 
     def _push(self, driver: Any, args: argparse.Namespace) -> Any:
         show_command(args.show_command, driver, "push", args.image)

@@ -3,7 +3,6 @@ they can render, else plain text lines (a terminal IPython, nbconvert)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,7 +28,7 @@ class TextProgress:
         print(message or f"{self.title}: done", flush=True)
 
     def fail(self, message: str) -> None:
-        print(f"{self.title}: failed: {message}", file=sys.stderr, flush=True)
+        """Nothing to add: the magic prints the error itself, as its one line."""
 
 
 def _has_frontend() -> bool:

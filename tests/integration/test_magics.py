@@ -83,6 +83,17 @@ def test_dockerfile_cell_build_push_run_exec(ip: Any, docker_client: Any,
         docker_client.containers.get(container)
 
 
+def test_build_from_a_directory(ip: Any, tmp_path: Any) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM {BUSYBOX}\nCOPY page.html /www/index.html\n")
+    (tmp_path / "page.html").write_text("<h1>hello</h1>\n")
+    image = _name("vw-dir-image")
+    built = ip.run_line_magic("docker", f"build -t {image} {tmp_path}")
+    assert built.name.startswith(image)
+    out = ip.run_line_magic("docker", f"run --network none --name {_name()} {image} "
+                                      "cat /www/index.html")
+    assert out.state is State.STOPPED
+
+
 def test_foreground_run_prints_the_output(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     ip.run_line_magic("docker", f"run --network none --name {_name()} {BUSYBOX} echo hi there")

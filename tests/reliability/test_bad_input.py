@@ -1,0 +1,178 @@
+"""A corpus of bad input across the magics: each answered with one line that says what is
+wrong, and the engines' state compared before and after: unchanged.
+
+Usage mistakes (unknown flags, missing arguments) are IPython UsageErrors, which IPython
+shows as one line; everything else is a VirtworkError printed as one line on stderr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing.globalipapp import start_ipython
+
+from jupyter_virtwork.registry import connect
+from jupyter_virtwork.sandbox import kube_pki
+
+from ..integration.conftest import ensure_up
+
+B = "localbase/busybox:1.35"
+GOOD_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bad-input-probe}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: probe}}
+  template:
+    metadata: {labels: {app: probe}}
+    spec: {containers: [{name: c, image: localbase/busybox:1.35, imagePullPolicy: Never}]}
+"""
+
+# (magic, line, cell or None, words the one line must contain)
+CORPUS: list[tuple[str, str, str | None, str]] = [
+    # docker: names, images, flags, Dockerfiles
+    ("docker", f"run --name 'a;b' {B}", None, "not a valid name"),
+    ("docker", f"run --name '$(reboot)' {B}", None, "not a valid name"),
+    ("docker", f"run --name 'a b' {B}", None, "not a valid name"),
+    ("docker", f"run --name '-x' {B}", None, ""),
+    ("docker", "run localbase/never-built:1", None, "pulling is disabled"),
+    ("docker", "run Upper/Case", None, "lowercase"),
+    ("docker", "run 'busybox;rm'", None, "lowercase"),
+    ("docker", f"run -p abc {B}", None, "HOST_PORT"),
+    ("docker", f"run -p 80 {B}", None, "HOST_PORT"),
+    ("docker", f"run -e NOVALUE {B}", None, "KEY=VALUE"),
+    ("docker", f"run --bogus {B}", None, "unrecognized"),
+    ("docker", "run", None, "required"),
+    ("docker", "frobnicate", None, "invalid choice"),
+    ("docker", "exec no-such-container-x ls", None, "no such object"),
+    ("docker", "exec no-such-container-x", None, "give a command"),
+    ("docker", "logs no-such-container-x", None, "no such object"),
+    ("docker", "stop no-such-container-x", None, ""),
+    ("docker", "pause no-such-container-x", None, ""),
+    ("docker", "rm no-such-container-x", None, "no such object"),
+    ("docker", "push localbase/never-built:1", None, ""),
+    ("docker", "build -t x /nonexistent/dir", None, "no Dockerfile"),
+    ("docker", "build /tmp", None, "required"),
+    ("docker", "ps --bogus", None, "unrecognized"),
+    ("docker", "run 'unterminated", None, "quotation"),
+    ("dockerfile", "-t bad-df-1", f"FROM {B}\nFORM x\n", "unknown instruction"),
+    ("dockerfile", "-t bad-df-2", "RUN echo no from\n", "no FROM line"),
+    ("dockerfile", "-t bad-df-3", "FROM localbase/never-built:9\n", "pulling is disabled"),
+    ("dockerfile", "-t bad-df-4", f"FROM {B}\nRUN exit 3\n", "step 2/2"),
+    ("dockerfile", "-t Bad-Tag", f"FROM {B}\n", "lowercase"),
+    ("dockerfile", "-t bad-df-5", "", "empty"),
+    ("dockerfile", "", f"FROM {B}\n", "required"),
+    # kubernetes: YAML, kinds, fields, targets
+    ("k8s", "apply", "kind: Pod\n  metadata: [", "malformed"),
+    ("k8s", "apply", "", "cell body is empty"),  # IPython's own one line
+    ("k8s", "apply", "# only a comment\n", "holds no object"),
+    ("k8s", "apply", "- a\n- b\n", "not a mapping"),
+    ("k8s", "apply", "apiVersion: v1\nkind: Pod\n", "metadata.name"),
+    ("k8s", "apply", "apiVersion: v1\nkind: Pdo\nmetadata: {name: x}\n", "unknown kind"),
+    ("k8s", "apply", "apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\n",
+     "not a valid name"),
+    ("k8s", "apply", "apiVersion: v1\nkind: Pod\nmetadata: {name: 'x;y'}\n",
+     "not a valid name"),
+    ("k8s", "apply", GOOD_DEPLOYMENT.replace("replicas: 1", "replicas: three"), ""),
+    ("k8s", "apply", GOOD_DEPLOYMENT.replace("image: localbase", "imagex: localbase"), ""),
+    ("k8s", "apply -f /nonexistent.yaml", None, "cannot read"),
+    ("k8s", "apply", None, "give the YAML"),
+    ("k8s", "scale --replicas=3 deployment/no-such-deployment", None, "not found"),
+    ("k8s", "scale --replicas=3 web", None, "KIND/NAME"),
+    ("k8s", "scale --replicas=three deployment/web", None, "invalid int"),
+    ("k8s", "scale --replicas=-1 deployment/web", None, "impossible"),
+    ("k8s", "scale --replicas=3 pod/web", None, "does not support"),
+    ("k8s", "get widgets", None, "unknown kind"),
+    ("k8s", "get pods --bogus", None, "unrecognized"),
+    ("k8s", "logs no-such-pod-x", None, "not found"),
+    ("k8s", "exec no-such-pod-x", None, "give the command"),
+    ("k8s", "exec no-such-pod-x -- ls", None, "not found"),
+    ("k8s", "delete deployment/no-such-deployment", None, "not found"),
+    ("k8s", "delete nonsense", None, "KIND/NAME"),
+    # VMs
+    ("vm", "create vm-bad --on test:///default --cpus 0", None, "0 CPUs"),
+    ("vm", "create vm-bad --on test:///default --cpus 10000", None, "10000 CPUs"),
+    ("vm", "create vm-bad --on test:///default --cpus two", None, "not a whole number"),
+    ("vm", "create vm-bad --on test:///default --memory lots", None, "not a size"),
+    ("vm", "create vm-bad --on test:///default --memory 1K", None, "impossible"),
+    ("vm", "create vm-bad --on test:///default --disk=-5G", None, "not a size"),
+    ("vm", "create 'vm;reboot' --on test:///default", None, "not a valid name"),
+    ("vm", "create 'vm $(id)' --on test:///default", None, "not a valid name"),
+    ("vm", "create vm-bad --on docker://", None, "not a vSphere or libvirt"),
+    ("vm", "create vm-bad --on ftp://x", None, "unknown connection scheme"),
+    ("vm", "create vm-bad --on xen:///system", None, "no Xen hypervisor"),
+    ("vm", "start no-such-vm-x --on test:///default", None, ""),
+    ("vm", "config no-such-vm-x --on test:///default --cpus 2", None, ""),
+    ("vm", "config vm-bad --on test:///default", None, "give --cpus"),
+    ("vm", "delete no-such-vm-x --on test:///default", None, ""),
+    ("vm", "console no-such-vm-x --on test:///default", None, ""),
+    ("vm", "teleport vm-bad", None, "invalid choice"),
+    # %vw
+    ("vw", "connect vsphere://admin:hunter2@vc", None, "must not contain a password"),
+    ("vw", "connect nonsense", None, "not a connection URI"),
+    ("vw", "frobnicate", None, "invalid choice"),
+]
+
+
+def _state() -> dict[str, Any]:
+    """What the engines hold, as comparable sets."""
+    client = docker.from_env()
+    kube: Any = connect(f"k8s://{kube_pki.CONTEXT}/default",
+                        kubeconfig=str(kube_pki.kubeconfig_path()))
+    from jupyter_virtwork.models import Kind
+
+    try:
+        return {
+            "containers": {c["Id"] for c in client.api.containers(all=True)},
+            "images": {i["Id"] for i in client.api.images(all=True)},
+            "k8s": {(k.value, r.name) for k in (Kind.POD, Kind.DEPLOYMENT, Kind.SERVICE)
+                    for r in kube.list(k)},
+            "test-vms": {r.name for r in connect("test:///default").list(Kind.VM)},
+            "qemu-vms": {r.name for r in connect("qemu:///system").list(Kind.VM)},
+        }
+    finally:
+        client.close()
+        kube.close()
+
+
+@pytest.fixture(scope="module")
+def ip() -> Iterator[Any]:
+    ensure_up("docker", "registry", "images", "kubernetes", "libvirt")
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "jupyter_virtwork")
+    for magic, line in (("docker", "ps"), ("k8s", "get pods"), ("vm", "ls")):
+        shell.run_line_magic(magic, line)  # first use says which connection: not here
+    yield shell
+    shell.run_line_magic("unload_ext", "jupyter_virtwork")
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 60
+
+
+@pytest.mark.parametrize(("magic", "line", "cell", "words"), CORPUS,
+                         ids=[f"{m}:{line[:40]}" for m, line, _, _ in CORPUS])
+def test_bad_input_is_one_line_and_changes_nothing(
+        ip: Any, capsys: pytest.CaptureFixture[str], magic: str, line: str, cell: str | None,
+        words: str) -> None:
+    before = _state()
+    capsys.readouterr()
+    try:
+        if cell is None:
+            result = ip.run_line_magic(magic, line)
+        else:
+            result = ip.run_cell_magic(magic, line, cell)
+        message = capsys.readouterr().err
+        assert result is None
+        assert message.startswith("error: ") and message.count("\n") == 1, message
+    except UsageError as exc:
+        message = str(exc)
+        assert "\n" not in message.strip(), message
+    assert "Traceback" not in message
+    assert words in message
+    assert "hunter2" not in message
+    assert _state() == before
