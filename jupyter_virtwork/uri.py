@@ -6,7 +6,8 @@
     k8s://                        the kubeconfig's current context, its namespace
     k8s://<context>/<namespace>   a named context and namespace; ``in-cluster`` as context
                                   uses the pod's service account
-    vsphere://user@host[:port]    vCenter or ESXi; the password never goes in the URI
+    vsphere://user@host[:port]    vCenter or ESXi; the password never goes in the URI;
+                                  ``vsphere://`` alone is govc's GOVC_URL
     qemu:///system, qemu+ssh://h/system, xen:///system, test:///default, ...
                                   libvirt URIs exactly as libvirt spells them
 
@@ -90,8 +91,6 @@ def parse(uri: str) -> Target:
         port = parts.port
     except ValueError:
         raise InvalidInput(f"{uri!r} has an invalid port") from None
-    if family == "vsphere" and not parts.hostname:
-        raise InvalidInput(f"{uri!r} names no host", hint="write vsphere://USER@HOST")
     params = dict(urllib.parse.parse_qsl(parts.query))
     # Keep the URI as the user spelled it (libvirt compares URIs textually), minus secrets.
     return Target(uri=text, family=family, scheme=scheme, user=parts.username,

@@ -47,8 +47,13 @@ def test_password_in_uri_is_refused_without_echoing_it() -> None:
     assert "password" in str(caught.value)
 
 
+def test_bare_vsphere_means_govc_url() -> None:
+    target = uri.parse("vsphere://")
+    assert (target.family, target.host) == ("vsphere", None)
+
+
 @pytest.mark.parametrize("text", ["ftp://x", "nonsense", "qemu+carrier-pigeon:///system",
-                                  "vsphere://", "docker+tcp://h:99999"])
+                                  "docker+tcp://h:99999"])
 def test_bad_uris_are_one_line_errors(text: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         uri.parse(text)
