@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from ..errors import (
     AlreadyExists,
+    Cancelled,
     EngineUnavailable,
     InvalidInput,
     MissingDependency,
@@ -304,8 +305,9 @@ class DockerDriver(BaseDriver):
         for base in docker_build.base_images(spec.dockerfile):
             with self._boundary(f"building {spec.tag}", base):
                 self._api().inspect_image(base)
-        with self._boundary(f"building {spec.tag}", spec.tag):
-            chunks = self._api(streaming=True).build(
+        with self._boundary(f"building {spec.tag}", spec.tag), self._own_stream(
+                f"the build of {spec.tag}") as api:
+            chunks = api.build(
                 fileobj=docker_build.context_tar(spec), custom_context=True,
                 dockerfile=docker_build.DOCKERFILE_NAME, tag=spec.tag, labels=dict(spec.labels),
                 buildargs=dict(spec.buildargs) or None, rm=True, forcerm=True, pull=False,
@@ -313,6 +315,22 @@ class DockerDriver(BaseDriver):
             docker_build.read_build(chunks, on_progress, spec.tag, self.uri,
                                     docker_build.count_steps(spec.dockerfile))
         return self.get(Kind.IMAGE, spec.tag)
+
+    @contextlib.contextmanager
+    def _own_stream(self, work: str) -> Iterator[Any]:
+        """A client of its own for one long stream (a build, a push), closed afterwards.
+
+        Closing its connection is how the engine learns the client gave up: dockerd cancels
+        a build (and removes its intermediate containers), the registry a push. So Ctrl-C
+        cancels the work for real, and says so."""
+        api = self._new_client(None)
+        try:
+            yield api
+        except KeyboardInterrupt:
+            api.close()
+            raise Cancelled(f"interrupted: {work} was cancelled", connection=self.uri) from None
+        finally:
+            api.close()
 
     def tag(self, image: str, reference: str) -> Resource:
         repository, _, tag = reference.rpartition(":") if _has_tag(reference) \
@@ -326,10 +344,10 @@ class DockerDriver(BaseDriver):
         """Push ``reference`` (registry host included); the pushed digest."""
         repository, _, tag = reference.rpartition(":") if _has_tag(reference) \
             else (reference, "", "latest")
-        with self._boundary(f"pushing {reference}", reference):
-            self._api().inspect_image(reference)
-            chunks = self._api(streaming=True).push(repository, tag=tag, stream=True,
-                                                    decode=True)
+        with self._boundary(f"pushing {reference}", reference), self._own_stream(
+                f"the push of {reference}") as api:
+            api.inspect_image(reference)
+            chunks = api.push(repository, tag=tag, stream=True, decode=True)
             return docker_build.read_push(chunks, on_progress, reference, self.uri)
 
     def exec(self, id: str, command: Sequence[str] | str) -> ExecResult:

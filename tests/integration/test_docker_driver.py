@@ -210,3 +210,33 @@ def test_show_command(driver: DockerDriver) -> None:
     assert driver.command("resume", "web") == "docker unpause web"
     assert driver.command("create", "--name", "a b", BUSYBOX) == \
         f"docker run -d --name 'a b' {BUSYBOX}"
+
+
+def test_interrupting_a_build_cancels_it_in_the_engine(driver: DockerDriver,
+                                                       labels: dict[str, str],
+                                                       cleanup: None) -> None:
+    """Interrupting a kernel sends SIGINT to it: sent here for real, to this process."""
+    import os
+    import signal
+
+    from jupyter_virtwork.errors import Cancelled
+
+    tag = f"{_name('vw-slow')}:1"
+    marker = uuid.uuid4().hex
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(Cancelled) as caught:
+        driver.build(ImageSpec(tag, f"FROM {BUSYBOX}\nRUN echo {marker} && sleep 60\n",
+                               labels=labels))
+    assert "cancelled" in str(caught.value)
+    import docker
+
+    client = docker.APIClient()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(
+            marker in " ".join(c.get("Command", "").split()) for c in
+            client.containers(all=True)):
+        time.sleep(0.2)
+    assert not any(marker in c.get("Command", "") for c in client.containers(all=True))
+    with pytest.raises(NotFound):
+        driver.get(Kind.IMAGE, tag)
