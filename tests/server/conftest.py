@@ -17,7 +17,8 @@ from pytest_jupyter.jupyter_server import *  # noqa: F403 - the fixtures and asy
 
 from tests.integration.conftest import ensure_up
 
-BUSYBOX = "localbase/busybox:1.35"
+from . import engines
+
 API = ("virtwork", "api")
 
 
@@ -65,13 +66,8 @@ def labels() -> dict[str, str]:
 @pytest.fixture
 def busybox(docker_client: Any, labels: dict[str, str]) -> Iterator[Any]:
     """A running busybox container with no network, started from outside the toolkit."""
-    container = docker_client.containers.run(
-        BUSYBOX, ["sleep", "300"], name=f"vw-server-{uuid.uuid4().hex[:8]}", detach=True,
-        network_mode="none", labels=labels)
-    yield container
-    for leftover in docker_client.containers.list(
-            all=True, filters={"label": [f"{k}={v}" for k, v in labels.items()]}):
-        leftover.remove(force=True)
+    yield engines.run_busybox(docker_client, labels)
+    engines.remove_labelled(docker_client, labels)
 
 
 @pytest.fixture(autouse=True)
