@@ -3,10 +3,30 @@
 // Plain DOM: the list is redrawn (at most once a frame) from the model; the header, with
 // the filter box and its focus, stays put.
 import { Clipboard, Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import {
+  LabIcon,
+  copyIcon,
+  deleteIcon,
+  pauseIcon,
+  refreshIcon,
+  runIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { ApiError, IRow, act } from './api';
 import { IGroup, VirtworkModel } from './model';
+
+// Icons, not words: the left area is narrow, and the names need the room.
+const ICONS: Record<string, LabIcon> = {
+  start: runIcon,
+  stop: stopIcon,
+  pause: pauseIcon,
+  resume: runIcon,
+  delete: deleteIcon,
+  copy: copyIcon,
+  refresh: refreshIcon
+};
 
 const KIND_LABEL: Record<string, string> = {
   container: 'container',
@@ -29,7 +49,7 @@ export class VirtworkPanel extends Widget {
     const header = document.createElement('div');
     header.className = 'jp-VirtworkPanel-header';
     header.innerHTML = '<h2>Virtwork</h2>';
-    const refresh = button('⟳', 'Reconnect and re-read the connections', () =>
+    const refresh = button('refresh', 'Reconnect and re-read the connections', () =>
       model.refresh()
     );
     refresh.classList.add('jp-VirtworkPanel-refresh');
@@ -113,29 +133,29 @@ export class VirtworkPanel extends Widget {
     element.dataset.name = row.name;
     element.dataset.kind = row.kind;
     element.dataset.state = row.state;
-    element.title = `${KIND_LABEL[row.kind] ?? row.kind} ${row.name} (${row.id})`;
+    element.title = `${KIND_LABEL[row.kind] ?? row.kind} ${row.name} (${row.id}), ${row.state}`;
+    element.classList.toggle('jp-mod-busy', busy);
 
+    // The group already says which engine (and so which kind): the name gets the room.
     const name = text('span', row.name, 'jp-VirtworkPanel-name');
-    const kind = text('span', KIND_LABEL[row.kind] ?? row.kind, 'jp-VirtworkPanel-kind');
     const actions = document.createElement('span');
     actions.className = 'jp-VirtworkPanel-actions';
     for (const action of row.actions) {
-      const run = button(action, row.commands[action] || action, () => this._act(row, action));
-      run.dataset.action = action;
+      const title = `${action}: ${row.commands[action] || row.name}`;
+      const run = button(action, title, () => this._act(row, action));
       run.disabled = busy;
       actions.appendChild(run);
     }
     const primary = row.actions.find(a => a !== 'delete') ?? 'get';
     const command = row.commands[primary] || row.commands.get;
     if (command) {
-      const copy = button('⧉', `Copy: ${command}`, () => {
+      const copy = button('copy', `Copy the equivalent command: ${command}`, () => {
         Clipboard.copyToSystem(command);
         Notification.info(`Copied: ${command}`, { autoClose: 3000 });
       });
-      copy.dataset.action = 'copy';
       actions.appendChild(copy);
     }
-    element.append(badge(busy ? 'working' : row.state), name, kind, actions);
+    element.append(badge(busy ? 'working' : row.state), name, actions);
     return element;
   }
 
@@ -201,11 +221,18 @@ function note(content: string, className = 'jp-VirtworkPanel-note'): HTMLElement
   return text('div', content, className);
 }
 
-function button(label: string, title: string, onClick: () => void): HTMLButtonElement {
+function button(action: string, title: string, onClick: () => void): HTMLButtonElement {
   const element = document.createElement('button');
   element.className = 'jp-VirtworkPanel-button';
-  element.textContent = label;
+  element.dataset.action = action;
   element.title = title;
+  element.setAttribute('aria-label', title);
+  const icon = ICONS[action];
+  if (icon) {
+    icon.element({ container: element, tag: 'span', elementSize: 'normal' });
+  } else {
+    element.textContent = action;
+  }
   element.addEventListener('click', onClick);
   return element;
 }
