@@ -17,6 +17,8 @@ test: deps engines lint
 deps:
 	@dpkg-query -W -f='$${db:Status-Abbrev}\n' libvirt-dev pkg-config 2>/dev/null | grep -c '^ii' | grep -qx 2 \
 	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libvirt-dev pkg-config)
+# The browser tests (tests/ui) drive Debian's chromium: Playwright cannot download its own here.
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation)
 	$(PY) -m pip install -q -e '.[test]'
 
 engines:
