@@ -76,6 +76,18 @@ def test_clicking_stop_stops_it_for_real(page: Any, docker_client: Any,
     page.get_by_text(f"stop {name}: stopped").first.wait_for(timeout=5_000)
 
 
+def test_delete_asks_first_then_removes_it(page: Any, docker_client: Any,
+                                           labels: dict[str, str], outside: list[Any]) -> None:
+    name = engines.name("vw-ui")
+    engines.run_busybox(docker_client, labels, name)
+    _row(page, "docker", name).locator('button[data-action="delete"]').click(timeout=10_000)
+    dialog = page.locator(".jp-Dialog")
+    assert f"docker rm -f {name}" in dialog.inner_text()  # the command it would run
+    dialog.get_by_role("button", name="Delete").click()
+    _row(page, "docker", name).wait_for(state="detached", timeout=15_000)
+    assert docker_client.containers.list(all=True, filters={"name": name}) == []
+
+
 def test_filter_and_copy_the_command(page: Any, docker_client: Any,
                                      labels: dict[str, str], outside: list[Any]) -> None:
     names = [engines.name("vw-ui") for _ in range(2)]
