@@ -12,13 +12,27 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+_warming: threading.Thread | None = None
+
 
 def load_ipython_extension(ipython: Any) -> None:
+    global _warming
     from .magics import ALL
 
     for magics in ALL:
         ipython.register_magics(magics)
-    threading.Thread(target=_warm_kubernetes, name="virtwork-warm-k8s", daemon=True).start()
+    _warming = threading.Thread(target=_warm_kubernetes, name="virtwork-warm-k8s", daemon=True)
+    _warming.start()
+
+
+def wait_for_warm_imports(timeout: float = 30.0) -> None:
+    """Let the background import finish before anything imports another SDK: the Kubernetes
+    client and docker-py both import ``requests``, and two threads importing it at once
+    hand one of them a half-initialised module ("cannot import name 'parse_dict_header'
+    from partially initialized module 'requests.utils'")."""
+    thread = _warming
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(timeout)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
