@@ -452,8 +452,9 @@ class DockerDriver(BaseDriver):
 
     def command(self, verb: str, *args: str) -> str:
         """The docker CLI line that does the same, e.g. ``command("pause", "web")``."""
-        words = {"list": ["ps", "-a"], "images": ["images"], "resume": ["unpause"],
-                 "destroy": ["rm", "-f"], "create": ["run", "-d"]}.get(verb, [verb])
+        words = {"list": ["ps", "-a"], "get": ["inspect"], "images": ["images"],
+                 "resume": ["unpause"], "destroy": ["rm", "-f"],
+                 "create": ["run", "-d"]}.get(verb, [verb])
         host = self._base_url()
         prefix = ["docker", "-H", host] if host and not host.startswith("unix://") else ["docker"]
         return shlex.join([*prefix, *words, *args])

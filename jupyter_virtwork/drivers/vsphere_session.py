@@ -158,7 +158,11 @@ def _keyring_password(found: Settings) -> str | None:
 
 
 def _can_prompt() -> bool:
-    """A terminal, or a Jupyter kernel (ipykernel routes getpass to the notebook)."""
+    """A terminal, or a Jupyter kernel (ipykernel routes getpass to the notebook), asked
+    from the main thread. Other threads never prompt: a server's worker or a widget's watcher
+    would block on a prompt nobody sees (a Jupyter server started from a terminal has one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
     if getattr(getpass.getpass, "__module__", "").startswith("ipykernel"):
         return True
     return sys.stdin is not None and sys.stdin.isatty()

@@ -208,6 +208,7 @@ def test_an_engine_that_is_down_fails_fast_and_clearly() -> None:
 
 def test_show_command(driver: DockerDriver) -> None:
     assert driver.command("resume", "web") == "docker unpause web"
+    assert driver.command("get", "web") == "docker inspect web"
     assert driver.command("create", "--name", "a b", BUSYBOX) == \
         f"docker run -d --name 'a b' {BUSYBOX}"
 
