@@ -7,8 +7,9 @@ connection), stamps the ownership labels on everything created through it, and a
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from . import defaults, registry
 from . import labels as ownership_labels
 from . import uri as uri_module
 from .drivers.base import Driver, Verb
-from .errors import InvalidInput, NotFound, VirtworkError
+from .errors import EngineUnavailable, InvalidInput, NotFound, VirtworkError
 from .models import Resource, ResourceList
 
 
@@ -42,6 +43,7 @@ class Session:
         self._lock = threading.RLock()
         self._default = default
         self.on_default: Callable[[str], None] | None = None  # told which default was picked
+        self.on_skip: Callable[[str], None] | None = None  # told which connection was skipped
 
     @property
     def labels(self) -> dict[str, str]:
@@ -95,8 +97,9 @@ class Session:
         for driver in self._open_drivers():
             if Verb.LIST not in driver.capabilities:
                 continue
-            for kind in driver.kinds:
-                found.extend(driver.list(kind, labels=self.labels))
+            with self._skipping_unreachable(driver):
+                for kind in driver.kinds:
+                    found.extend(driver.list(kind, labels=self.labels))
         return found
 
     def cleanup(self) -> ResourceList:
@@ -105,11 +108,22 @@ class Session:
         for driver in self._open_drivers():
             # `kinds` runs from owners to owned (deployments before their pods), so owned
             # resources are usually gone by the time their turn comes.
-            for kind in driver.kinds:
-                for resource in driver.list(kind, labels=self.labels):
-                    if self._destroy(driver, resource):
-                        removed.append(resource)
+            with self._skipping_unreachable(driver):
+                for kind in driver.kinds:
+                    for resource in driver.list(kind, labels=self.labels):
+                        if self._destroy(driver, resource):
+                            removed.append(resource)
         return removed
+
+    @contextlib.contextmanager
+    def _skipping_unreachable(self, driver: Driver) -> Iterator[None]:
+        """A connection whose engine does not answer (``%vm create --on xen:///system`` on a
+        machine without Xen) holds nothing to list or remove: say so, go on with the others."""
+        try:
+            yield
+        except EngineUnavailable as exc:
+            if self.on_skip is not None:
+                self.on_skip(f"skipped {driver.uri}: {exc.message}")
 
     @staticmethod
     def _destroy(driver: Driver, resource: Resource) -> bool:

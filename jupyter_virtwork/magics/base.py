@@ -35,6 +35,7 @@ def session() -> Session:
         if _session is None:
             _session = Session()
             _session.on_default = note
+            _session.on_skip = note
         return _session
 
 

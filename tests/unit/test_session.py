@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from jupyter_virtwork.defaults import DefaultConnection
-from jupyter_virtwork.errors import InvalidInput
+from jupyter_virtwork.drivers.base import Verb
+from jupyter_virtwork.errors import EngineUnavailable, InvalidInput
 from jupyter_virtwork.models import Kind, VMSpec
 from jupyter_virtwork.session import Session
 
@@ -70,3 +71,33 @@ def test_session_labels_are_stamped_by_the_caller() -> None:
     session = Session("stamp", default=lambda family: None)
     spec = dataclasses.replace(_vm(None, "x"), labels=session.labels)
     assert spec.labels["virtwork.io/session"] == "stamp"
+
+
+class _Unreachable:
+    """A connection whose engine never answers (xen:/// on a machine without Xen)."""
+
+    uri = "xen:///system"
+    kinds = (Kind.VM,)
+    capabilities = frozenset(Verb)
+
+    def list(self, kind: Kind, labels: object = None) -> list[object]:
+        raise EngineUnavailable("there is no Xen hypervisor on this machine",
+                                connection=self.uri)
+
+    def close(self) -> None:
+        pass
+
+
+def test_cleanup_skips_a_connection_that_never_answered() -> None:
+    session = Session(f"skip-{uuid.uuid4().hex[:6]}", default=lambda family: None)
+    said: list[str] = []
+    session.on_skip = said.append
+    driver = session.connect(TEST)
+    session._drivers["xen"] = _Unreachable()  # type: ignore[assignment]
+    ours = driver.create(_vm(session, f"ours-{uuid.uuid4().hex[:6]}"))
+    try:
+        assert [r.name for r in session.created()] == [ours.name]
+        assert [r.name for r in session.cleanup()] == [ours.name]
+        assert said == ["skipped xen:///system: there is no Xen hypervisor on this machine"] * 2
+    finally:
+        session.close()
