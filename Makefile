@@ -11,7 +11,7 @@ lab: deps
 	jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root --notebook-dir=notebooks
 
 test: deps engines lint
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests notebooks --nbval-lax
 
 # libvirt-python compiles against libvirt's headers: they must exist before pip runs.
 deps:
