@@ -1,0 +1,128 @@
+"""The StatusTable's bookkeeping, apart from any widget: the rows keyed by (uri, kind, id),
+one status line per source, and what a batch of events changed, so that only that travels
+to the front end.
+
+Pure data handling: no widget and no engine here, so the rules are cheap to test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..models import Event, EventType, Resource, ResourceList
+
+CONNECTING = "connecting"
+LIVE = "live"
+DISCONNECTED = "disconnected, retrying"
+
+Row = dict[str, Any]  # what the front end gets for one resource: {"key", "cells"}
+
+
+def row_key(resource: Resource) -> str:
+    """(uri, kind, id) as one string: widget state is JSON, whose keys are strings."""
+    return f"{resource.uri}|{resource.kind.value}|{resource.id}"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+@dataclass
+class SourceStatus:
+    label: str  # "docker:// containers"
+    text: str = CONNECTING
+
+    @property
+    def ok(self) -> bool:
+        return self.text == LIVE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "text": self.text, "ok": self.ok}
+
+
+@dataclass
+class Changes:
+    """What one batch of events changed: rows to (re)draw, keys to drop, whether the
+    status lines or the columns changed."""
+
+    upsert: dict[str, Resource] = field(default_factory=dict)
+    remove: list[str] = field(default_factory=list)
+    status: bool = False
+    columns: bool = False
+
+    @property
+    def rows_changed(self) -> bool:
+        return bool(self.upsert or self.remove)
+
+
+class TableRows:
+    """The current rows of a live table and the status of each of its sources."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        self.resources: dict[str, Resource] = {}
+        self.origin: dict[str, int] = {}  # row key -> the source (driver) it came from
+        self.sources = [SourceStatus(label) for label in labels]
+        self.columns: list[str] = list(ResourceList.COLUMNS)
+
+    def apply(self, source: int, events: Iterable[Event]) -> Changes:
+        changes = Changes()
+        for event in events:
+            if event.resource is None:
+                changes.status |= self._status(source, event)
+            else:
+                self._row(source, event.type, event.resource, changes)
+        return changes
+
+    def _status(self, source: int, event: Event) -> bool:
+        status = self.sources[source]
+        before = status.text
+        if event.type is EventType.ERROR:
+            # The Watcher's message already starts with "disconnected, retrying: ...".
+            message = event.message or DISCONNECTED
+            status.text = message if message.startswith(DISCONNECTED) \
+                else f"{DISCONNECTED}: {message}"
+        elif event.type is EventType.SYNCED:
+            status.text = LIVE
+        return status.text != before
+
+    def _row(self, source: int, kind: EventType, resource: Resource,
+             changes: Changes) -> None:
+        key = row_key(resource)
+        if kind is EventType.DELETED:
+            self.origin.pop(key, None)
+            if self.resources.pop(key, None) is not None:
+                changes.upsert.pop(key, None)
+                changes.remove.append(key)
+            return
+        if key in changes.remove:  # deleted and re-added within one batch
+            changes.remove.remove(key)
+        self.resources[key] = resource
+        self.origin[key] = source
+        changes.upsert[key] = resource
+        changes.columns |= self._add_columns(resource)
+
+    def _add_columns(self, resource: Resource) -> bool:
+        """Kind-specific columns (ports, image, ready...) go before id, uri and created,
+        as in ResourceList; True if a new one appeared."""
+        new = [k for k in resource.details if k not in self.columns]
+        if not new:
+            return False
+        at = self.columns.index(ResourceList.COLUMNS[3])
+        self.columns[at:at] = new
+        return True
+
+    def row(self, key: str) -> Row:
+        values = self.resources[key].to_dict()
+        # Only the cells this row has: an empty one costs bytes on every change.
+        cells = {c: _text(values.get(c)) for c in self.columns}
+        return {"key": key, "cells": {c: v for c, v in cells.items() if v}}
+
+    def rows(self, keys: Iterable[str] | None = None) -> list[Row]:
+        return [self.row(k) for k in (self.resources if keys is None else keys)]
+
+    def ordered(self) -> ResourceList:
+        """The rows as the table shows them: by connection, kind and name."""
+        return ResourceList(sorted(self.resources.values(),
+                                   key=lambda r: (r.uri, r.kind.value, r.name, r.id)))

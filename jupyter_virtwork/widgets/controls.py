@@ -1,0 +1,169 @@
+"""ControlPanel: start, stop, pause, resume and delete for the selected row of a StatusTable,
+or for one resource.
+
+A verb runs in a background thread, so the notebook stays responsive while an engine takes
+its time (a graceful stop waits up to ten seconds). A failure shows the VirtworkError's one
+line, never a traceback. Buttons are disabled for verbs the driver lacks (``capabilities``)
+and for verbs that make no sense in the resource's state, with the same rules as the side
+panel (``server.records``). Delete asks first, showing the equivalent command.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+import ipywidgets  # type: ignore[import-untyped]
+
+from ..drivers.base import Driver
+from ..errors import InvalidInput, VirtworkError
+from ..models import Resource, State
+from ..server.records import VERBS, WHEN, Action, command_for, run
+from ._display import close_tree
+
+if TYPE_CHECKING:
+    from .status_table import StatusTable
+
+log = logging.getLogger(__name__)
+
+DONE = {Action.START: "started", Action.STOP: "stopped", Action.PAUSE: "paused",
+        Action.RESUME: "resumed", Action.DELETE: "deleted"}
+ERROR_STYLE = "color:#cf222e"
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, VirtworkError):
+        return str(exc)
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}".rstrip(": ")
+
+
+class ControlPanel(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    def __init__(self, table: StatusTable | None = None, *, driver: Driver | None = None,
+                 resource: Resource | None = None) -> None:
+        if (table is None) == (driver is None or resource is None):
+            raise InvalidInput("a ControlPanel needs a StatusTable, or a driver and a resource")
+        self._table = table
+        self._fixed = None if driver is None or resource is None else (driver, resource)
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self.buttons = {action: ipywidgets.Button(description=action.value,
+                                                  layout=ipywidgets.Layout(width="auto"))
+                        for action in Action}
+        for action, button in self.buttons.items():
+            button.on_click(lambda _b, action=action: self._clicked(action))
+        self.target = ipywidgets.HTML()
+        self.message = ipywidgets.HTML()
+        self._question = ipywidgets.HTML()
+        self._yes = ipywidgets.Button(description="delete", button_style="danger")
+        self._no = ipywidgets.Button(description="cancel")
+        self._yes.on_click(lambda _b: self._confirmed())
+        self._no.on_click(lambda _b: self._ask(False))
+        self.confirm = ipywidgets.HBox([self._question, self._yes, self._no])
+        super().__init__([self.target, ipywidgets.HBox(list(self.buttons.values())),
+                          self.confirm, self.message])
+        self._ask(False)
+        if table is not None:
+            table.on_selection_change(self.refresh)
+        self.refresh()
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def selection(self) -> tuple[Driver, Resource] | None:
+        return self._fixed if self._table is None else self._table.selection()
+
+    def refresh(self) -> None:
+        """Redraw the target line and enable what the driver and the state allow."""
+        selected = self.selection()
+        if selected is None:
+            self.target.value = "<i>select a row to act on it</i>"
+        else:
+            resource = selected[1]
+            self.target.value = (f"{html.escape(resource.kind.value)} "
+                                 f"<b>{html.escape(resource.name)}</b> ({resource.state.value})")
+        for action, button in self.buttons.items():
+            button.disabled, button.tooltip = self._availability(action, selected)
+
+    def _availability(self, action: Action, selected: tuple[Driver, Resource] | None,
+                      ) -> tuple[bool, str]:
+        """(disabled, tooltip) of one button."""
+        if selected is None:
+            return True, ""
+        driver, resource = selected
+        if resource.state is State.DELETED:
+            return True, "deleted"
+        if VERBS[action] not in driver.capabilities:
+            return True, f"the {driver.name} driver does not support {action.value}"
+        states = WHEN[action]
+        if states is not None and resource.state not in states:
+            return True, f"not while {resource.state.value}"
+        return self.busy, command_for(driver, resource, action)
+
+    # --- running a verb -----------------------------------------------------------------
+
+    def _clicked(self, action: Action) -> None:
+        selected = self.selection()
+        if selected is None:
+            return
+        if action is Action.DELETE:
+            driver, resource = selected
+            command = command_for(driver, resource, action)
+            self._question.value = (f"delete {html.escape(resource.kind.value)} "
+                                    f"<b>{html.escape(resource.name)}</b>?"
+                                    + (f" <code>{html.escape(command)}</code>" if command else ""))
+            self._ask(True)
+            return
+        self._start(action, selected)
+
+    def _ask(self, shown: bool) -> None:
+        self.confirm.layout.display = "" if shown else "none"
+
+    def _confirmed(self) -> None:
+        self._ask(False)
+        selected = self.selection()
+        if selected is not None:
+            self._start(Action.DELETE, selected)
+
+    def _start(self, action: Action, selected: tuple[Driver, Resource]) -> None:
+        with self._lock:
+            if self.busy:
+                return
+            self.message.value = f"{action.value} {html.escape(selected[1].name)}…"
+            self._worker = threading.Thread(target=self._run, args=(action, *selected),
+                                            name=f"virtwork-{action.value}", daemon=True)
+            self._worker.start()
+        self.refresh()
+
+    def _run(self, action: Action, driver: Driver, resource: Resource) -> None:
+        try:
+            result = run(driver, resource.kind, resource.id, action)
+        except Exception as exc:  # shown as one line; the traceback goes to the log only
+            log.debug("%s %s failed", action.value, resource.name, exc_info=True)
+            self.message.value = f"<span style='{ERROR_STYLE}'>{html.escape(_one_line(exc))}</span>"
+        else:
+            self.message.value = f"{DONE[action]} {html.escape(resource.name)}"
+            if self._fixed is not None:
+                self._fixed = (driver, result)
+        finally:
+            self._worker = None
+            self.refresh()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the running verb, if any; True when none is running any more."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+        return not self.busy
+
+    def close(self) -> None:
+        for child in self.children:
+            close_tree(child)
+        for part in (self.layout, getattr(self, "style", None)):
+            if part is not None:
+                part.close()
+        super().close()
+
