@@ -49,6 +49,7 @@ class ControlPanel(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._fixed = None if driver is None or resource is None else (driver, resource)
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
+        self._after: tuple[Resource, Resource] | None = None  # (row before, verb's result)
         self.buttons = {action: ipywidgets.Button(description=action.value,
                                                   layout=ipywidgets.Layout(width="auto"))
                         for action in Action}
@@ -74,7 +75,15 @@ class ControlPanel(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         return self._worker is not None and self._worker.is_alive()
 
     def selection(self) -> tuple[Driver, Resource] | None:
-        return self._fixed if self._table is None else self._table.selection()
+        """The driver and resource to act on. After a verb, its result stands in for the
+        table's row until an event replaces that row: the engine's event may come later
+        than the verb's answer (or, for a racy engine, say less)."""
+        if self._table is None:
+            return self._fixed
+        selected = self._table.selection()
+        if selected is not None and self._after is not None and selected[1] is self._after[0]:
+            return selected[0], self._after[1]
+        return selected
 
     def refresh(self) -> None:
         """Redraw the target line and enable what the driver and the state allow."""
@@ -133,12 +142,15 @@ class ControlPanel(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             if self.busy:
                 return
             self.message.value = f"{action.value} {html.escape(selected[1].name)}…"
-            self._worker = threading.Thread(target=self._run, args=(action, *selected),
-                                            name=f"virtwork-{action.value}", daemon=True)
+            row = self._table.selection() if self._table is not None else None
+            self._worker = threading.Thread(
+                target=self._run, args=(action, *selected, row[1] if row else None),
+                name=f"virtwork-{action.value}", daemon=True)
             self._worker.start()
         self.refresh()
 
-    def _run(self, action: Action, driver: Driver, resource: Resource) -> None:
+    def _run(self, action: Action, driver: Driver, resource: Resource,
+             row: Resource | None) -> None:
         try:
             result = run(driver, resource.kind, resource.id, action)
         except Exception as exc:  # shown as one line; the traceback goes to the log only
@@ -148,6 +160,8 @@ class ControlPanel(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             self.message.value = f"{DONE[action]} {html.escape(resource.name)}"
             if self._fixed is not None:
                 self._fixed = (driver, result)
+            elif row is not None:
+                self._after = (row, result)
         finally:
             self._worker = None
             self.refresh()

@@ -136,7 +136,9 @@ function render({ model, el }) {
       const td = element("td", "", "none");
       td.colSpan = model.get("columns").length;
       td.style.fontStyle = "italic";
-      tbody.append(element("tr", "vw-none")).append(td);
+      const tr = element("tr", "vw-none");
+      tr.append(td);
+      tbody.append(tr);
     } else if (store.rows.size > 0) {
       tbody.querySelectorAll("tr.vw-none").forEach((tr) => tr.remove());
     }

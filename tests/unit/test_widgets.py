@@ -242,3 +242,21 @@ def test_progress_widgets_end_with_the_outcome() -> None:
     view.fail("web: rollout not done after 1 s")
     assert view.state == "failed" and view._bar.bar_style == "danger"
     assert "rollout not done" in view.snapshot_html() and "1 of 2" in view.snapshot_html()
+
+
+def test_the_panel_trusts_the_verbs_answer_until_an_event_replaces_the_row(
+        driver: MemoryDriver, table: StatusTable) -> None:
+    panel = _panel_on(driver, table, "vm-0000")
+    buttons = {a.value: b for a, b in panel.buttons.items()}
+    buttons["stop"].click()
+    assert panel.wait(5) and "(stopped)" in panel.target.value  # the row still says running
+    assert not buttons["start"].disabled and buttons["stop"].disabled
+    driver.streams[0].put(Event(EventType.MODIFIED, _vm("vm-0000", State.FAILED)))
+    assert table.wait_for(lambda t: t.rows[0].state is State.FAILED, 5)
+    assert "(failed)" in panel.target.value  # the engine's later word wins
+
+
+def test_the_front_end_closing_the_comm_stops_the_table(driver: MemoryDriver) -> None:
+    table = StatusTable([(driver, Kind.VM, None)])
+    table.comm.handle_close({"content": {"data": {}}})
+    assert table.closed and driver.streams[0].closed
