@@ -17,9 +17,10 @@ import html
 import logging
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import anywidget
 import ipywidgets  # type: ignore[import-untyped]
@@ -30,11 +31,10 @@ from ..models import STATE_COLOURS, Event, Kind, Resource, ResourceList, render_
 from ..watch import EventStream
 from ._display import LiveDisplay
 from ._rows import TableRows
+from .controls import ControlPanel
 
 if TYPE_CHECKING:
     import pandas
-
-    from .controls import ControlPanel
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ class StatusTable(anywidget.AnyWidget):
     selectable = traitlets.Bool(True).tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)  # a row key, set by a click
 
+    _open_tables: ClassVar[weakref.WeakSet[StatusTable]] = weakref.WeakSet()
+
     def __init__(self, sources: Sequence[Source], *, title: str = "",
                  actions: bool = True) -> None:
         self._rows = TableRows([_label(*source) for source in sources])
@@ -86,16 +88,26 @@ class StatusTable(anywidget.AnyWidget):
         self.on_msg(self._on_front_end)
         self.comm.on_close(lambda _msg: self.close())
         self._streams = self._open(sources)
+        self._start_threads()
+        self.panel = ControlPanel(self) if actions else None
+        atexit.register(self.close)  # a kernel shutdown stops the watchers too
+        StatusTable._open_tables.add(self)
+
+    @classmethod
+    def close_all(cls) -> int:
+        """Close every live table of this kernel (a magic re-run, ``%vw unwatch``); how
+        many were open."""
+        tables = list(cls._open_tables)
+        for table in tables:
+            table.close()
+        return len(tables)
+
+    def _start_threads(self) -> None:
         self._threads = [threading.Thread(target=self._follow, args=(index, stream),
                                           name=f"virtwork-table-{index}", daemon=True)
                          for index, stream in enumerate(self._streams)]
         for thread in self._threads:
             thread.start()
-        if actions:
-            from .controls import ControlPanel
-
-            self.panel = ControlPanel(self)
-        atexit.register(self.close)  # a kernel shutdown stops the watchers too
 
     def _open(self, sources: Sequence[Source]) -> list[EventStream]:
         """Every source's stream, or none: a source that cannot watch closes the others."""
@@ -240,6 +252,7 @@ class StatusTable(anywidget.AnyWidget):
                 return
             self._closed = True
         atexit.unregister(self.close)
+        StatusTable._open_tables.discard(self)
         for stream in self._streams:
             stream.close()
         for thread in self._threads:

@@ -260,3 +260,9 @@ def test_the_front_end_closing_the_comm_stops_the_table(driver: MemoryDriver) ->
     table = StatusTable([(driver, Kind.VM, None)])
     table.comm.handle_close({"content": {"data": {}}})
     assert table.closed and driver.streams[0].closed
+
+
+def test_close_all_closes_every_live_table(driver: MemoryDriver) -> None:
+    tables = [StatusTable([(driver, Kind.VM, None)]) for _ in range(2)]
+    assert StatusTable.close_all() >= 2
+    assert all(t.closed for t in tables) and StatusTable.close_all() == 0
