@@ -228,7 +228,9 @@ class StatusTable(anywidget.AnyWidget):
         if self.panel is not None and self._box is None:
             self._box = ipywidgets.VBox([self, self.panel])
         bundle = _bundle(self._box or self)
-        bundle["text/html"] = self.snapshot_html()  # for front ends that show no widgets
+        # For front ends that show no widgets (a terminal, nbconvert without widget state).
+        bundle["text/html"] = self.snapshot_html()
+        bundle["text/plain"] = repr(self)
         self._display.show(bundle)
 
     def snapshot_html(self) -> str:
