@@ -10,6 +10,7 @@ Docker Hub and a silent pull would hang a cell. Every SDK exception is translate
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import shlex
@@ -437,9 +438,20 @@ class DockerDriver(BaseDriver):
             return Event(EventType.DELETED, stub)
         try:
             resource = self.get(kind, object_id)
+            if kind is Kind.CONTAINER:
+                resource = self._with_inspected_state(resource)
         except NotFound:
             return None  # gone again before we asked; its destroy event follows
         return Event(EventType.MODIFIED, resource)
+
+    def _with_inspected_state(self, resource: Resource) -> Resource:
+        """dockerd 20.10 sends pause/unpause before its container list shows the change;
+        inspect already has it, so an event's row carries the state the event announced."""
+        with self._boundary(f"inspecting {resource.name!r}", resource.name):
+            status = str(self._api().inspect_container(resource.id)["State"]["Status"])
+        state = STATE_MAP.get(status.lower(), State.UNKNOWN)
+        return resource if state is resource.state else dataclasses.replace(resource,
+                                                                            state=state)
 
     def _image_event(self, image_id: str) -> Event:
         try:
