@@ -86,6 +86,17 @@ def _foreign_dockerd() -> int | None:
     return pid
 
 
+def _remove_stale_pid_file() -> None:
+    """dockerd refuses to start while its pid file names a process that /proc still lists,
+    and a crashed dockerd stays there as an unreaped zombie: its pid file is stale then."""
+    try:
+        pid = int(DOCKERD_PID_FILE.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if not process.alive(pid):
+        DOCKERD_PID_FILE.unlink(missing_ok=True)
+
+
 def _install_wrapper() -> Path:
     """Copy the runtime wrapper out of the package (an installed wheel may be zipped)."""
     target = paths.state_dir("docker", "runc-wrapper")
@@ -120,6 +131,7 @@ class DockerEngine(Engine):
             process.wait_until(ping, timeout=60, what="dockerd (not ours)")
             return
         require_root_debian(self.name)
+        _remove_stale_pid_file()
         wrapper = _install_wrapper()
         dockerd = which("dockerd", "/usr/sbin/dockerd", "/usr/bin/dockerd")
         if dockerd is None:

@@ -47,6 +47,12 @@ def running_pid(name: str) -> int | None:
     return pid
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs: not gone, and not a zombie nobody reaped (pid 1 here does not
+    reap orphans, so a crashed daemon's pid lingers in /proc)."""
+    return _proc_state(pid) not in ("", "Z")
+
+
 def _proc_state(pid: int) -> str:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
