@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 from jupyter_virtwork.sandbox.__main__ import statuses
 
@@ -20,3 +21,13 @@ def ensure_up(*names: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "jupyter_virtwork.sandbox", "up", *not_ready],
                           capture_output=True, text=True, timeout=3600, check=False)
     assert proc.returncode == 0, f"sandbox up {' '.join(not_ready)} failed:\n{proc.stderr[-3000:]}"
+
+
+def ipython_shell() -> Any:
+    """The test process's IPython shell with the extension loaded. ``start_ipython()`` makes
+    it once per process and answers None afterwards, so later modules ask for it again."""
+    from IPython.testing.globalipapp import get_ipython, start_ipython
+
+    shell = start_ipython() or get_ipython()
+    shell.run_line_magic("load_ext", "jupyter_virtwork")
+    return shell

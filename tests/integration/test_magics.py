@@ -13,14 +13,13 @@ from typing import Any
 import docker
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import start_ipython
 
 from jupyter_virtwork import labels as ownership
 from jupyter_virtwork.errors import VirtworkError
 from jupyter_virtwork.magics import base
 from jupyter_virtwork.models import Kind, ResourceList, State
 
-from .conftest import ensure_up
+from .conftest import ensure_up, ipython_shell
 
 BUSYBOX = "localbase/busybox:1.35"
 
@@ -28,8 +27,7 @@ BUSYBOX = "localbase/busybox:1.35"
 @pytest.fixture(scope="module")
 def ip() -> Iterator[Any]:
     ensure_up("docker", "registry", "images", "kubernetes", "libvirt")
-    shell = start_ipython()
-    shell.run_line_magic("load_ext", "jupyter_virtwork")
+    shell = ipython_shell()
     yield shell
     shell.run_line_magic("vw", "cleanup --yes")
     shell.run_line_magic("unload_ext", "jupyter_virtwork")

@@ -13,12 +13,11 @@ from typing import Any
 import docker
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import start_ipython
 
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import kube_pki
 
-from ..integration.conftest import ensure_up
+from ..integration.conftest import ensure_up, ipython_shell
 
 B = "localbase/busybox:1.35"
 GOOD_DEPLOYMENT = """apiVersion: apps/v1
@@ -142,8 +141,7 @@ def _state() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def ip() -> Iterator[Any]:
     ensure_up("docker", "registry", "images", "kubernetes", "libvirt")
-    shell = start_ipython()
-    shell.run_line_magic("load_ext", "jupyter_virtwork")
+    shell = ipython_shell()
     for magic, line in (("docker", "ps"), ("k8s", "get pods"), ("vm", "ls")):
         shell.run_line_magic(magic, line)  # first use says which connection: not here
     yield shell

@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from IPython.testing.globalipapp import start_ipython
 
 from jupyter_virtwork.sandbox import kube_pki, vcsim
 
-from ..integration.conftest import ensure_up
+from ..integration.conftest import ensure_up, ipython_shell
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +24,7 @@ def secrets() -> list[str]:
 
 @pytest.fixture
 def ip() -> Iterator[Any]:
-    shell = start_ipython()
-    shell.run_line_magic("load_ext", "jupyter_virtwork")
+    shell = ipython_shell()
     yield shell
     shell.run_line_magic("vw", "cleanup --yes")
     shell.run_line_magic("unload_ext", "jupyter_virtwork")
