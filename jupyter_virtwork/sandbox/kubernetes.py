@@ -81,6 +81,11 @@ class KubernetesEngine(Engine):
         # The node object outlives down/up in etcd, still saying Ready: only a heartbeat
         # from the kubelet started now counts.
         since = 0.0 if process.running_pid("kubelet") else time.time()
+        if since:
+            # A kubelet that was killed (not stopped by `down`) leaves its containers behind,
+            # and the next kubelet dies on them ("no PodsandBox found with Id ..."). Pods are
+            # in etcd: the new kubelet makes their containers again.
+            _remove_pod_containers()
         _start_kubelet(node_ip)
         _start_kube_proxy()
         process.wait_until(lambda: _node_ready(since), timeout=180,
