@@ -12,27 +12,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_warming: threading.Thread | None = None
-
 
 def load_ipython_extension(ipython: Any) -> None:
-    global _warming
     from .magics import ALL
 
     for magics in ALL:
         ipython.register_magics(magics)
-    _warming = threading.Thread(target=_warm_kubernetes, name="virtwork-warm-k8s", daemon=True)
-    _warming.start()
-
-
-def wait_for_warm_imports(timeout: float = 30.0) -> None:
-    """Let the background import finish before anything imports another SDK: the Kubernetes
-    client and docker-py both import ``requests``, and two threads importing it at once
-    hand one of them a half-initialised module ("cannot import name 'parse_dict_header'
-    from partially initialized module 'requests.utils'")."""
-    thread = _warming
-    if thread is not None and thread is not threading.current_thread():
-        thread.join(timeout)
+    threading.Thread(target=_warm_kubernetes, name="virtwork-warm-k8s", daemon=True).start()
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -44,7 +30,10 @@ def unload_ipython_extension(ipython: Any) -> None:
 def _warm_kubernetes() -> None:
     """Import the client and build its API classes now (about 1.4 s), not on first use."""
     try:
-        from kubernetes import client, dynamic  # noqa: F401 - imported to be warm
+        from .registry import import_sdk
+
+        import_sdk("kubernetes")  # under the SDK import lock: a first %docker may be racing
+        from kubernetes import client
 
         for api in ("CoreV1Api", "AppsV1Api", "VersionApi"):  # lazy attributes: touch them
             getattr(client, api)

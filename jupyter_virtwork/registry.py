@@ -7,6 +7,7 @@ connecting to ``docker://`` imports the docker driver and docker-py, nothing els
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,30 @@ DRIVERS: dict[str, str] = {
     "vsphere": "jupyter_virtwork.drivers.vsphere:VSphereDriver",
     "libvirt": "jupyter_virtwork.drivers.libvirt:LibvirtDriver",
 }
+
+
+# The modules each family's SDK imports on first use. Two threads importing them at once (a
+# kernel's %load_ext warm-up and its first %docker; a server's request threads) can hand one
+# of them a half-initialised module through a circular import inside requests ("cannot
+# import name 'parse_dict_header' from partially initialized module"). Every first import
+# goes through ``import_sdk``, under one lock.
+SDKS: dict[str, tuple[str, ...]] = {
+    "docker": ("requests", "docker"),
+    "kubernetes": ("kubernetes.client", "kubernetes.config", "kubernetes.dynamic"),
+    "vsphere": ("pyVmomi", "pyVim.connect"),
+    "libvirt": ("libvirt",),
+}
+_IMPORT_LOCK = threading.RLock()
+
+
+def import_sdk(family: str) -> None:
+    """Import ``family``'s SDK now, once; a missing one is the driver's to report, on use."""
+    with _IMPORT_LOCK:
+        for name in SDKS.get(family, ()):
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                return
 
 
 def driver_class(family: str) -> Callable[..., Driver]:

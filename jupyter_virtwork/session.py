@@ -59,6 +59,7 @@ class Session:
             if old is not None and old.uri == target.uri and not options:
                 driver = old
             else:
+                registry.import_sdk(target.family)  # see registry.SDKS: never two at once
                 driver = registry.connect(target.uri, **options)
                 if old is not None:
                     old.close()

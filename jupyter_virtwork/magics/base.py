@@ -28,9 +28,6 @@ _session_lock = threading.Lock()
 def session() -> Session:
     """The kernel's one Session (connections, ownership labels), made on first use."""
     global _session
-    from .. import wait_for_warm_imports
-
-    wait_for_warm_imports()  # no SDK import may race the %load_ext warm-up thread
     with _session_lock:
         if _session is None:
             _session = Session()

@@ -6,35 +6,11 @@ its aliases must not fall back to "the current connection of a family" as a Sess
 
 from __future__ import annotations
 
-import importlib
 import threading
 
 from .. import registry
 from ..drivers.base import Driver
 from .config import Endpoint, Policy
-
-# The SDK each family imports lazily on first use. The server's threads (requests, feeds)
-# would otherwise import them concurrently, and a circular import raced between two threads
-# hands one of them a half-initialised module (seen: "module 'requests' has no attribute
-# 'exceptions'" inside docker-py). They are imported once, under one lock, before any driver
-# is handed out.
-SDKS: dict[str, tuple[str, ...]] = {
-    "docker": ("requests", "docker"),
-    "kubernetes": ("kubernetes.client", "kubernetes.config", "kubernetes.dynamic"),
-    "vsphere": ("pyVmomi", "pyVim.connect"),
-    "libvirt": ("libvirt",),
-}
-_IMPORT_LOCK = threading.Lock()
-
-
-def import_sdk(family: str) -> None:
-    """Import ``family``'s SDK now (a missing one is the driver's to report, on use)."""
-    with _IMPORT_LOCK:
-        for name in SDKS.get(family, ()):
-            try:
-                importlib.import_module(name)
-            except ImportError:
-                return
 
 
 class Connections:
@@ -54,7 +30,7 @@ class Connections:
             known = self._drivers.get(endpoint.alias)
             if known is not None and known[0] == endpoint:
                 return known
-        import_sdk(endpoint.family)
+        registry.import_sdk(endpoint.family)
         driver = registry.connect(endpoint.uri, **endpoint.options)
         with self._lock:
             old = self._drivers.get(endpoint.alias)
