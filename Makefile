@@ -3,7 +3,7 @@
 PY ?= python3
 LAB_PORT ?= 8888
 
-.PHONY: lab test deps engines lint unit down status
+.PHONY: lab test deps unlink-panel engines lint unit down status
 
 lab: deps
 	$(PY) -m jupyter_virtwork.sandbox up --background-slow || true
@@ -14,12 +14,18 @@ test: deps engines lint
 	$(PY) -m pytest tests notebooks --nbval-lax
 
 # libvirt-python compiles against libvirt's headers: they must exist before pip runs.
-deps:
+deps: unlink-panel
 	@dpkg-query -W -f='$${db:Status-Abbrev}\n' libvirt-dev pkg-config 2>/dev/null | grep -c '^ii' | grep -qx 2 \
 	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libvirt-dev pkg-config)
 # The browser tests (tests/ui) drive Debian's chromium: Playwright cannot download its own here.
 	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation)
 	$(PY) -m pip install -q -e '.[test]'
+
+# `jupyter labextension develop` leaves a symlink into a source tree where pip installs the
+# built panel; pip then writes through it and fails. pip installs a copy: drop the link.
+unlink-panel:
+	@link="$$($(PY) -c 'import sys; print(sys.prefix)')/share/jupyter/labextensions/jupyter-virtwork"; \
+	  if [ -L "$$link" ]; then rm "$$link"; fi
 
 engines:
 	$(PY) -m jupyter_virtwork.sandbox up
