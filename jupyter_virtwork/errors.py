@@ -102,3 +102,10 @@ class OperationTimeout(VirtworkError, TimeoutError):
 
 class Cancelled(VirtworkError):
     """Interrupted by the user; the backend work was cancelled where the engine allows."""
+
+
+def first_line(value: object) -> str:
+    """The first line of an SDK exception's text (its type's name if it has none): what a
+    driver puts in its own one-line message."""
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__

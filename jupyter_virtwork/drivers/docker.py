@@ -30,6 +30,7 @@ from ..errors import (
     OperationFailed,
     UnsupportedOperation,
     VirtworkError,
+    first_line,
 )
 from ..models import ContainerSpec, Event, EventType, ImageSpec, Kind, Resource, ResourceList, State
 from ..uri import Target
@@ -156,12 +157,12 @@ class DockerDriver(BaseDriver):
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                 docker.errors.DockerException, ConnectionError, TimeoutError) as exc:
             raise EngineUnavailable(f"{doing} failed: the Docker engine did not answer "
-                                    f"({_first_line(exc)})", connection=self.uri,
+                                    f"({first_line(exc)})", connection=self.uri,
                                     hint="start it (python -m jupyter_virtwork.sandbox up "
                                          "docker) or check DOCKER_HOST") from exc
 
     def _api_error(self, doing: str, name: str, exc: Any) -> VirtworkError:
-        explanation = _first_line(getattr(exc, "explanation", None) or exc)
+        explanation = first_line(getattr(exc, "explanation", None) or exc)
         status = getattr(exc, "status_code", None)
         if status == 409 and "already in use" in explanation:
             return AlreadyExists(f"{name!r} already exists", connection=self.uri,
@@ -493,11 +494,6 @@ def _current_context_host() -> str | None:
         return None
     host = context.Host
     return str(host) if host else None
-
-
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0] if text else type(value).__name__
 
 
 def _ports(ports: list[Mapping[str, Any]]) -> str:

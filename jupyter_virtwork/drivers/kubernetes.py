@@ -34,6 +34,7 @@ from ..errors import (
     OperationTimeout,
     TLSVerificationFailed,
     VirtworkError,
+    first_line,
 )
 from ..models import Event, EventType, Kind, Progress, Resource, ResourceList, State, WorkloadSpec
 from ..uri import Target
@@ -178,7 +179,7 @@ class KubernetesDriver(BaseDriver):
         except (ApiException, DynamicApiError) as exc:
             raise self._api_error(doing, name, exc) from exc
         except ConfigException as exc:
-            raise InvalidInput(f"{doing}: {_first_line(exc)}", connection=self.uri,
+            raise InvalidInput(f"{doing}: {first_line(exc)}", connection=self.uri,
                                hint="check the context name (%k8s use-context) and "
                                     "KUBECONFIG") from exc
         except urllib3.exceptions.SSLError as exc:
@@ -531,11 +532,6 @@ def _selector(labels: Mapping[str, str] | None) -> str | None:
     return ",".join(f"{k}={v}" for k, v in labels.items()) if labels else None
 
 
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0] if text else type(value).__name__
-
-
 def _status_message(exc: Any) -> str:
     """The API's own message from a Status body, else the HTTP reason."""
     body = getattr(exc, "body", None)
@@ -547,8 +543,8 @@ def _status_message(exc: Any) -> str:
                                for c in causes)
             return str(fields or status.get("message") or body).replace("\n", " ")
         except (ValueError, AttributeError):
-            return _first_line(body)
-    return _first_line(getattr(exc, "reason", None) or exc)
+            return first_line(body)
+    return first_line(getattr(exc, "reason", None) or exc)
 
 
 def _interrupt(response: Any) -> None:

@@ -36,6 +36,7 @@ from ..errors import (
     OperationTimeout,
     TLSVerificationFailed,
     VirtworkError,
+    first_line,
 )
 from ..models import Event, EventType, Kind, Progress, Resource, ResourceList, State, VMSpec
 from ..sizes import MiB
@@ -147,7 +148,7 @@ class VSphereDriver(BaseDriver):
         if isinstance(exc, TimeoutError):
             why = f"no answer within {self.settings.timeout:g} s"
         else:
-            why = self._session.scrub(_first_line(exc))
+            why = self._session.scrub(first_line(exc))
         return EngineUnavailable(
             f"{doing}: cannot reach {self.settings.host}:{self.settings.port} ({why})",
             connection=self.uri,
@@ -622,9 +623,5 @@ def _fault_text(exc: Any) -> str:
     """A fault's own message; vcsim and older servers often leave ``msg`` empty."""
     messages = [str(m.message) for m in getattr(exc, "faultMessage", None) or [] if m.message]
     text = str(getattr(exc, "msg", "") or "") or "; ".join(messages)
-    return _first_line(text) if text else type(exc).__name__.rpartition(".")[2]
+    return first_line(text) if text else type(exc).__name__.rpartition(".")[2]
 
-
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0] if text else type(value).__name__
