@@ -47,7 +47,9 @@ class ControlPanel(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             raise InvalidInput("a ControlPanel needs a StatusTable, or a driver and a resource")
         self._table = table
         self._fixed = None if driver is None or resource is None else (driver, resource)
-        self._lock = threading.Lock()
+        # Guards the worker and every redraw: the worker's last redraw and one from a table
+        # event must not interleave, or a stale "busy" can be written after the final one.
+        self._lock = threading.RLock()
         self._worker: threading.Thread | None = None
         self._after: tuple[Resource, Resource] | None = None  # (row before, verb's result)
         self.buttons = {action: ipywidgets.Button(description=action.value,
@@ -87,15 +89,16 @@ class ControlPanel(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     def refresh(self) -> None:
         """Redraw the target line and enable what the driver and the state allow."""
-        selected = self.selection()
-        if selected is None:
-            self.target.value = "<i>select a row to act on it</i>"
-        else:
-            resource = selected[1]
-            self.target.value = (f"{html.escape(resource.kind.value)} "
-                                 f"<b>{html.escape(resource.name)}</b> ({resource.state.value})")
-        for action, button in self.buttons.items():
-            button.disabled, button.tooltip = self._availability(action, selected)
+        with self._lock:
+            selected = self.selection()
+            if selected is None:
+                self.target.value = "<i>select a row to act on it</i>"
+            else:
+                resource = selected[1]
+                self.target.value = (f"{html.escape(resource.kind.value)} <b>"
+                                     f"{html.escape(resource.name)}</b> ({resource.state.value})")
+            for action, button in self.buttons.items():
+                button.disabled, button.tooltip = self._availability(action, selected)
 
     def _availability(self, action: Action, selected: tuple[Driver, Resource] | None,
                       ) -> tuple[bool, str]:
@@ -163,8 +166,9 @@ class ControlPanel(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             elif row is not None:
                 self._after = (row, result)
         finally:
-            self._worker = None
-            self.refresh()
+            with self._lock:
+                self._worker = None
+                self.refresh()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the running verb, if any; True when none is running any more."""
