@@ -17,7 +17,7 @@ from . import defaults, registry
 from . import labels as ownership_labels
 from . import uri as uri_module
 from .drivers.base import Driver, Verb
-from .errors import EngineUnavailable, InvalidInput, NotFound, VirtworkError
+from .errors import EngineUnavailable, InvalidInput, NotFound, OperationFailed, VirtworkError
 from .models import Resource, ResourceList
 
 
@@ -104,16 +104,27 @@ class Session:
         return found
 
     def cleanup(self) -> ResourceList:
-        """Destroy exactly what this session created; returns what was removed."""
+        """Destroy exactly what this session created; returns what was removed.
+
+        One resource the engine refuses to remove does not stop the others: all are tried,
+        then one error names what is left and why."""
         removed = ResourceList()
+        refused: list[tuple[Resource, VirtworkError]] = []
         for driver in self._open_drivers():
             # `kinds` runs from owners to owned (deployments before their pods), so owned
             # resources are usually gone by the time their turn comes.
             with self._skipping_unreachable(driver):
                 for kind in driver.kinds:
                     for resource in driver.list(kind, labels=self.labels):
-                        if self._destroy(driver, resource):
-                            removed.append(resource)
+                        try:
+                            if self._destroy(driver, resource):
+                                removed.append(resource)
+                        except EngineUnavailable:
+                            raise  # the whole connection is gone: skip it
+                        except VirtworkError as exc:
+                            refused.append((resource, exc))
+        if refused:
+            raise _incomplete(removed, refused)
         return removed
 
     @contextlib.contextmanager
@@ -149,3 +160,13 @@ class Session:
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+
+def _incomplete(removed: ResourceList, refused: list[tuple[Resource, VirtworkError]],
+                ) -> OperationFailed:
+    resource, first = refused[0]
+    more = f" and {len(refused) - 1} more" if len(refused) > 1 else ""
+    return OperationFailed(
+        f"cleanup removed {len(removed)} but could not remove {resource.kind.value} "
+        f"{resource.name!r}{more}: {first.message}",
+        connection=resource.uri, hint="fix that, then run %vw cleanup --yes again")

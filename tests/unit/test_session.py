@@ -10,8 +10,8 @@ import pytest
 
 from jupyter_virtwork.defaults import DefaultConnection
 from jupyter_virtwork.drivers.base import Verb
-from jupyter_virtwork.errors import EngineUnavailable, InvalidInput
-from jupyter_virtwork.models import Kind, VMSpec
+from jupyter_virtwork.errors import EngineUnavailable, InvalidInput, OperationFailed
+from jupyter_virtwork.models import Kind, Resource, State, VMSpec
 from jupyter_virtwork.session import Session
 
 TEST = "test:///default"
@@ -99,5 +99,39 @@ def test_cleanup_skips_a_connection_that_never_answered() -> None:
         assert [r.name for r in session.created()] == [ours.name]
         assert [r.name for r in session.cleanup()] == [ours.name]
         assert said == ["skipped xen:///system: there is no Xen hypervisor on this machine"] * 2
+    finally:
+        session.close()
+
+
+class _Refusing(_Unreachable):
+    """A connection holding one of ours that its engine refuses to remove. A stand-in: what
+    is tested is the Session going on past a refusal, whichever engine refuses."""
+
+    uri = "test:///refusing"
+
+    def __init__(self, resource: object) -> None:
+        self.resource = resource
+
+    def list(self, kind: Kind, labels: object = None) -> list[object]:
+        return [self.resource]
+
+    def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None:
+        raise OperationFailed("the VM is locked by another task", connection=self.uri)
+
+
+def test_cleanup_goes_on_past_a_refusal_and_names_it() -> None:
+    session = Session(f"refuse-{uuid.uuid4().hex[:6]}", default=lambda family: None)
+    locked = Resource("test:///refusing", Kind.VM, "1", "locked-vm", State.RUNNING,
+                      labels=session.labels)
+    session._drivers["refusing"] = _Refusing(locked)  # type: ignore[assignment]
+    driver = session.connect(TEST)  # after the refusal, which must not stop its cleanup
+    ours = driver.create(_vm(session, f"ours-{uuid.uuid4().hex[:6]}"))
+    try:
+        with pytest.raises(OperationFailed) as caught:
+            session.cleanup()
+        assert str(caught.value).startswith(
+            "cleanup removed 1 but could not remove vm 'locked-vm': the VM is locked")
+        assert "\n" not in str(caught.value)
+        assert ours.name not in {r.name for r in driver.list(Kind.VM)}
     finally:
         session.close()
