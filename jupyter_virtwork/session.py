@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from . import labels as ownership_labels
 from . import uri as uri_module
 from .drivers.base import Driver, Verb
 from .errors import EngineUnavailable, InvalidInput, NotFound, OperationFailed, VirtworkError
-from .models import Resource, ResourceList
+from .models import Kind, Resource, ResourceList
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Session:
                 if old is not None:
                     old.close()
                 self._drivers[name] = driver
-            if make_current or target.family not in self._current:
+            if make_current:
                 self._current[target.family] = name
         return driver
 
@@ -94,13 +94,20 @@ class Session:
 
     def created(self) -> ResourceList:
         """Everything this session created, on every open connection."""
+        return self.everywhere(labels=self.labels)
+
+    def everywhere(self, kinds: Collection[Kind] | None = None,
+                   labels: Mapping[str, str] | None = None) -> ResourceList:
+        """``kinds`` (all a driver has, by default) on every open connection; one whose
+        engine does not answer is skipped, and said so."""
         found = ResourceList()
         for driver in self._open_drivers():
             if Verb.LIST not in driver.capabilities:
                 continue
             with self._skipping_unreachable(driver):
                 for kind in driver.kinds:
-                    found.extend(driver.list(kind, labels=self.labels))
+                    if kinds is None or kind in kinds:
+                        found.extend(driver.list(kind, labels=labels))
         return found
 
     def cleanup(self) -> ResourceList:

@@ -16,6 +16,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 
 from .. import uri as uri_module
+from ..errors import EngineUnavailable
 from ..models import Kind, VMSpec
 from .base import Parser, VirtworkMagics, reports_errors, session, show_command, with_common
 from .live import progress_view, status_table
@@ -76,23 +77,37 @@ class VMMagics(VirtworkMagics):
     def vm(self, line: str) -> Any:
         """%vm create|config|start|stop|suspend|resume|delete|ls|console NAME [--on CONN]"""
         args = _parser().parse_line(line)
-        driver = self._driver(args.connection)
-        return getattr(self, f"_{args.verb}")(driver, args)
+        chosen = args.connection or self._last_connection or "libvirt"
+        driver = self._driver(chosen)
+        answered = True
+        try:
+            return getattr(self, f"_{args.verb}")(driver, args)
+        except EngineUnavailable:
+            answered = False
+            raise
+        finally:
+            if answered:
+                self._remember(chosen)
 
-    def _driver(self, connection: str | None) -> Any:
-        """``--on`` as a family, alias or URI; else the VM connection used last; else
-        libvirt's default."""
-        chosen = connection or self._last_connection or "libvirt"
+    @staticmethod
+    def _remember(chosen: str) -> None:
+        """Make ``chosen`` the connection later %vm lines use. Only one whose engine answered:
+        a failed `--on xen:///system` (no Xen here) must not capture them."""
+        if "://" in chosen:
+            session().connect(chosen, chosen)  # the same driver, now the family's current
+        VMMagics._last_connection = chosen
+
+    def _driver(self, chosen: str) -> Any:
+        """``chosen`` as a family, alias or URI (``--on``, else the VM connection used
+        last, else libvirt's default)."""
         if "://" in chosen:
             target = uri_module.parse(chosen)
             if target.family not in VM_FAMILIES:
                 raise UsageError(f"%vm: {chosen} is not a vSphere or libvirt connection")
-            driver = session().connect(chosen, chosen)
-        else:
-            driver = session().driver(chosen)
-            if driver.target.family not in VM_FAMILIES:
-                raise UsageError(f"%vm: {chosen!r} is a {driver.target.family} connection")
-        VMMagics._last_connection = chosen
+            return session().connect(chosen, chosen, make_current=False)
+        driver = session().driver(chosen)
+        if driver.target.family not in VM_FAMILIES:
+            raise UsageError(f"%vm: {chosen!r} is a {driver.target.family} connection")
         return driver
 
     def _create(self, driver: Any, args: argparse.Namespace) -> Any:

@@ -61,14 +61,12 @@ class VWMagics(VirtworkMagics):
         return pandas.DataFrame(rows, columns=["alias", "uri", "family", "current"])
 
     def _status(self, args: argparse.Namespace) -> Any:
-        sources = [(driver, kind, None) for driver in _drivers() for kind in STATUS_KINDS
-                   if kind in driver.kinds and Verb.LIST in driver.capabilities]
+        drivers = _drivers()  # with nothing open yet, this opens each family's default
         if args.watch:
+            sources = [(driver, kind, None) for driver in drivers for kind in STATUS_KINDS
+                       if kind in driver.kinds and Verb.LIST in driver.capabilities]
             return status_table(sources, title="everything")
-        rows = ResourceList()
-        for driver, kind, _ in sources:
-            rows.extend(driver.list(kind))
-        return rows
+        return session().everywhere(STATUS_KINDS)
 
     def _created(self, args: argparse.Namespace) -> ResourceList:
         return session().created()

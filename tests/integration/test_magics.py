@@ -17,6 +17,7 @@ from IPython.core.error import UsageError
 from jupyter_virtwork import labels as ownership
 from jupyter_virtwork.errors import VirtworkError
 from jupyter_virtwork.magics import base
+from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind, ResourceList, State
 
 from .conftest import ensure_up, ipython_shell
@@ -217,6 +218,20 @@ def test_vm_bad_input(ip: Any, capsys: pytest.CaptureFixture[str], line: str,
     assert ip.run_line_magic("vm", line) is None
     assert words in _err(capsys)
     assert "vm-a" not in {r.name for r in ip.run_line_magic("vm", "ls --on test:///default")}
+
+
+def test_a_connection_that_never_answered_is_not_remembered(
+        ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    name = _name("vm-remembered")
+    ip.run_line_magic("vm", f"create {name} --on test:///default --memory 128M")
+    try:
+        capsys.readouterr()
+        assert ip.run_line_magic("vm", "create vm-nowhere --on xen:///system") is None
+        assert "no Xen hypervisor" in _err(capsys)
+        assert name in {r.name for r in ip.run_line_magic("vm", "ls")}
+        assert session().driver("libvirt").uri == "test:///default"
+    finally:
+        ip.run_line_magic("vm", f"delete {name} --on test:///default")
 
 
 def test_created_and_cleanup_touch_only_ours(ip: Any, docker_client: Any) -> None:
