@@ -364,9 +364,9 @@ class LibvirtDriver(BaseDriver):
         with self._boundary(f"finding VM {id!r}", id):
             return self._record(self._lookup(self._conn(), id), {}, with_xml=True)
 
-    def create(self, spec: Any) -> Resource:
-        """Define and start a VM; a disk volume or definition left by a failed later step
-        is removed before the error is raised."""
+    def create(self, spec: Any, *, start: bool = True) -> Resource:
+        """Define a VM and (unless ``start`` is false) start it; a disk volume or definition
+        left by a failed later step is removed before the error is raised."""
         if not isinstance(spec, VMSpec):
             raise InvalidInput(f"the libvirt driver cannot create {type(spec).__name__}",
                                hint="give a VMSpec")
@@ -379,7 +379,8 @@ class LibvirtDriver(BaseDriver):
                 dom = conn.defineXMLFlags(libvirt_xml.domain_xml(plan),
                                           _import_libvirt().VIR_DOMAIN_DEFINE_VALIDATE)
                 undo.append(lambda: self._undefine(dom))
-                dom.create()
+                if start:
+                    dom.create()
             except BaseException:
                 _roll_back(undo)
                 raise

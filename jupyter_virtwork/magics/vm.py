@@ -125,7 +125,9 @@ class VMMagics(VirtworkMagics):
             print(_render(driver, spec))
             return None
         view = progress_view(f"creating {args.name}")
-        vm = _with_progress(driver.create, view, spec)
+        # libvirt's create starts the VM unless told not to; vSphere's never does.
+        told = args.no_start and "start" in inspect.signature(driver.create).parameters
+        vm = _with_progress(driver.create, view, spec, **({"start": False} if told else {}))
         if not args.no_start and vm.state.value != "running":
             vm = _with_progress(driver.start, view, Kind.VM, vm.id)
         view.done(f"{args.name}: {vm.state}")
@@ -184,11 +186,12 @@ def _render(driver: Any, spec: VMSpec) -> str:
     return repr(spec)
 
 
-def _with_progress(method: Callable[..., Any], view: Any, *args: Any) -> Any:
+def _with_progress(method: Callable[..., Any], view: Any, *args: Any, **options: Any) -> Any:
     """Call a driver verb, handing it the progress view where it reports tasks."""
-    accepts = "on_progress" in inspect.signature(method).parameters
+    if "on_progress" in inspect.signature(method).parameters:
+        options["on_progress"] = view
     try:
-        return method(*args, on_progress=view) if accepts else method(*args)
+        return method(*args, **options)
     except BaseException as exc:
         view.fail(str(exc))
         raise

@@ -220,6 +220,19 @@ def test_vm_bad_input(ip: Any, capsys: pytest.CaptureFixture[str], line: str,
     assert "vm-a" not in {r.name for r in ip.run_line_magic("vm", "ls --on test:///default")}
 
 
+@pytest.mark.parametrize("uri", ["test:///default", "vsphere"])
+def test_vm_create_no_start_leaves_it_off(ip: Any, uri: str) -> None:
+    if uri.startswith("vsphere"):
+        ensure_up("vcsim")
+    name = _name("vm-off")
+    vm = ip.run_line_magic("vm", f"create {name} --on {uri} --memory 128M --no-start")
+    try:
+        assert vm.state is State.STOPPED
+        assert ip.run_line_magic("vm", f"start {name} --on {uri}").state is State.RUNNING
+    finally:
+        ip.run_line_magic("vm", f"delete {name} --on {uri}")
+
+
 def test_a_connection_that_never_answered_is_not_remembered(
         ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     name = _name("vm-remembered")
