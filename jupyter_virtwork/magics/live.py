@@ -49,14 +49,49 @@ def progress_view(title: str) -> Any:
     return TextProgress(title)
 
 
+# cell id -> (the execute request that ran it, the live tables it made). A notebook that
+# runs a cell again drops the old output, but not the old tables' watchers in the kernel:
+# the new run closes them.
+_tables_of_cell: dict[str, tuple[str, list[Any]]] = {}
+
+
+def _running_cell() -> tuple[str, str] | None:
+    """(cell id, request id) of the cell running now, when the front end says (JupyterLab
+    and Notebook 7 put ``cellId`` in the request's metadata)."""
+    from IPython.core.getipython import get_ipython
+
+    kernel: Any = getattr(get_ipython(), "kernel", None)  # type: ignore[no-untyped-call]
+    parent = kernel.get_parent("shell") if hasattr(kernel, "get_parent") else None
+    if not isinstance(parent, Mapping):
+        return None
+    cell = (parent.get("metadata") or {}).get("cellId")
+    request = (parent.get("header") or {}).get("msg_id")
+    return (cell, request) if isinstance(cell, str) and isinstance(request, str) else None
+
+
+def _replacing_older_runs(table: Any) -> Any:
+    running = _running_cell()
+    if running is None:
+        return table
+    cell, request = running
+    previous, tables = _tables_of_cell.get(cell, (request, []))
+    if previous != request:
+        for old in tables:
+            old.close()
+        tables = []
+    _tables_of_cell[cell] = (request, [*tables, table])
+    return table
+
+
 def status_table(sources: Sequence[tuple[Any, Kind, Mapping[str, str] | None]],
                  title: str = "") -> Any:
     """A live table over ``sources`` (driver, kind, labels); static when nothing can render
-    a widget (then the current rows, as a ResourceList)."""
+    a widget (then the current rows, as a ResourceList). Running the same cell again
+    closes the tables its previous run made."""
     if _has_frontend():
         from ..widgets import StatusTable
 
-        return StatusTable(list(sources), title=title)
+        return _replacing_older_runs(StatusTable(list(sources), title=title))
     from ..models import ResourceList
 
     rows = ResourceList()

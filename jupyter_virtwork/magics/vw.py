@@ -29,6 +29,7 @@ def _parser() -> Parser:
     verbs.add_parser("connections", help="the open connections")
     status = verbs.add_parser("status", help="containers, pods and VMs everywhere")
     status.add_argument("--watch", action="store_true")
+    verbs.add_parser("unwatch", help="stop every live table of this kernel")
     verbs.add_parser("created", help="what this notebook created")
     cleanup = verbs.add_parser("cleanup", help="remove what this notebook created")
     cleanup.add_argument("--yes", action="store_true", help="really remove it")
@@ -40,8 +41,8 @@ class VWMagics(VirtworkMagics):
     @line_magic
     @reports_errors
     def vw(self, line: str) -> Any:
-        """%vw connect URI [--as ALIAS] | connections | status [--watch] | created |
-        cleanup [--yes]"""
+        """%vw connect URI [--as ALIAS] | connections | status [--watch] | unwatch |
+        created | cleanup [--yes]"""
         args = _parser().parse_line(line)
         return getattr(self, f"_{args.verb}")(args)
 
@@ -67,6 +68,11 @@ class VWMagics(VirtworkMagics):
                        if kind in driver.kinds and Verb.LIST in driver.capabilities]
             return status_table(sources, title="everything")
         return session().everywhere(STATUS_KINDS)
+
+    def _unwatch(self, args: argparse.Namespace) -> str:
+        from ..widgets import StatusTable
+
+        return f"stopped {StatusTable.close_all()} live tables"
 
     def _created(self, args: argparse.Namespace) -> ResourceList:
         return session().created()

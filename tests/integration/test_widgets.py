@@ -313,3 +313,37 @@ def _next_iopub(client: Any) -> Any:
         return client.get_iopub_msg(timeout=1)
     except queue.Empty:
         return None
+
+
+def _run_cell(client: Any, code: str, cell_id: str) -> dict[str, Any]:
+    """Execute ``code`` as JupyterLab runs a cell: with its ``cellId`` in the metadata.
+    Returns the reply's user expression ``live``: how many table threads are running."""
+    live = "len([t for t in threading.enumerate() if t.name.startswith('virtwork-table')])"
+    request = client.session.msg("execute_request", {
+        "code": code, "silent": False, "store_history": True, "allow_stdin": False,
+        "user_expressions": {"live": live}, "stop_on_error": True}, metadata={"cellId": cell_id})
+    client.shell_channel.send(request)
+    while True:
+        reply = client.get_shell_msg(timeout=60)
+        if reply["parent_header"].get("msg_id") == request["header"]["msg_id"]:
+            break
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return dict(reply["content"]["user_expressions"]["live"]["data"])
+
+
+def test_a_watch_cell_run_again_replaces_its_table_and_unwatch_stops_all() -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    ensure_up("docker")
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        client.execute_interactive("import threading\n%load_ext jupyter_virtwork", timeout=60)
+        watch = "%docker ps --watch"
+        assert _run_cell(client, watch, "cell-a") == {"text/plain": "1"}
+        assert _run_cell(client, watch, "cell-a") == {"text/plain": "1"}  # replaced
+        assert _run_cell(client, f"{watch}\n{watch}", "cell-a") == {"text/plain": "2"}
+        assert _run_cell(client, watch, "cell-b") == {"text/plain": "3"}  # another cell's own
+        assert _run_cell(client, "%vw unwatch", "cell-c") == {"text/plain": "0"}
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
