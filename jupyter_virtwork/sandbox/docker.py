@@ -8,7 +8,11 @@ Machine quirks handled here (see ENGINES.md):
 - two dockerd instances fight over ``docker0``: if a dockerd we did not start already answers
   on the default socket, we use it and never stop it;
 - ``/usr/local/bin/docker`` may be a newer client than the daemon: we speak the API through the
-  ``docker`` SDK and never run the CLI.
+  ``docker`` SDK and never run the CLI;
+- a dockerd that died hard (SIGKILL, OOM) leaves its containerd's pid file, and often that
+  containerd as an unreaped zombie: the next dockerd takes the pid for a live containerd,
+  waits for its socket and gives up ("timeout waiting for containerd to start"). Before a
+  start, a containerd of a dead dockerd is stopped and its pid file removed.
 
 dockerd listens on the default socket, so ``docker://`` and the SDK's ``from_env()`` need no
 configuration.
@@ -47,6 +51,10 @@ PACKAGES = ("docker.io", "busybox-static", "iptables", "python3-minimal")
 # dockerd's own pid file: it tells us whether some other dockerd runs (quirk 5).
 DOCKERD_PID_FILE = Path("/var/run/docker.pid")
 CONTAINERD_SOCKET = "/var/run/docker/containerd/containerd.sock"
+# The containerd that dockerd starts for itself: its config and pid file (see the last
+# quirk above).
+CONTAINERD_CONFIG = "/var/run/docker/containerd/containerd.toml"
+CONTAINERD_PID_FILE = Path("/var/run/docker/containerd/containerd.pid")
 
 
 def client(timeout: float = 60.0) -> docker.DockerClient:
@@ -97,6 +105,47 @@ def _remove_stale_pid_file() -> None:
         DOCKERD_PID_FILE.unlink(missing_ok=True)
 
 
+def _stop_orphaned_containerd() -> None:
+    """Stop the containerd a dead dockerd left behind and remove its pid file, so the next
+    dockerd starts its own. Only the process that pid file names, only if /proc says it is
+    dockerd's containerd, and only if no live dockerd is its parent; a pid file naming a
+    zombie or a recycled pid is stale and only removed."""
+    try:
+        pid = int(CONTAINERD_PID_FILE.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if process.alive(pid) and _is_dockerd_containerd(pid):
+        if _has_live_dockerd_parent(pid):
+            return  # some dockerd still runs it: not ours to stop
+        say("docker", f"stopping containerd (pid {pid}) left by a dockerd that died")
+        _terminate([pid], timeout=10)
+    CONTAINERD_PID_FILE.unlink(missing_ok=True)
+
+
+def _is_dockerd_containerd(pid: int) -> bool:
+    argv = _argv(pid)
+    return bool(argv) and Path(argv[0]).name == "containerd" and CONTAINERD_CONFIG in argv
+
+
+def _has_live_dockerd_parent(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        parent = int(next(line.split()[1] for line in status.splitlines()
+                          if line.startswith("PPid:")))
+    except (OSError, ValueError, StopIteration, IndexError):
+        return False
+    argv = _argv(parent)
+    return process.alive(parent) and bool(argv) and Path(argv[0]).name == "dockerd"
+
+
+def _argv(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [word.decode(errors="replace") for word in raw.split(b"\0") if word]
+
+
 def _install_wrapper() -> Path:
     """Copy the runtime wrapper out of the package (an installed wheel may be zipped)."""
     target = paths.state_dir("docker", "runc-wrapper")
@@ -132,6 +181,8 @@ class DockerEngine(Engine):
             return
         require_root_debian(self.name)
         _remove_stale_pid_file()
+        if ours is None:
+            _stop_orphaned_containerd()
         wrapper = _install_wrapper()
         dockerd = which("dockerd", "/usr/sbin/dockerd", "/usr/bin/dockerd")
         if dockerd is None:
