@@ -1,11 +1,15 @@
 """Engines killed and restarted under a live view and a call.
 
-For each engine: the call fails with a clear error within 10 s, the live view reports the
-outage, and it is live again within 5 s of the engine answering after its restart, seeing a
-change made after the restart. The kernel (this process) never hangs: every wait is bounded.
+For each engine (dockerd, kube-apiserver, vcsim, libvirtd): a StatusTable follows the
+engine, as a notebook's live output would. The daemon is SIGKILLed, as a crash would end
+it; a call then fails with a clear one-line error within 10 s, and the table's status line
+says the engine is disconnected. The engine is started again through the sandbox; within
+5 s of it answering (each engine's ``start()`` returns once its readiness probe passes) the
+table is live again, and a change made after the restart shows as a row. The kernel (this
+process) never hangs: every wait is bounded.
 
-These tests really kill the sandbox's daemons (SIGKILL, as a crash would) and start them
-again through the sandbox, so they leave the engines up for the tests that follow.
+These tests really kill the sandbox's daemons and start them again through the sandbox, so
+they leave the engines up for the tests that follow.
 """
 
 from __future__ import annotations
@@ -19,79 +23,89 @@ from typing import Any
 
 import pytest
 
+from jupyter_virtwork import defaults
 from jupyter_virtwork import labels as ownership
 from jupyter_virtwork.errors import EngineUnavailable
-from jupyter_virtwork.models import ContainerSpec, Event, EventType, Kind, VMSpec, WorkloadSpec
+from jupyter_virtwork.models import ContainerSpec, Kind, VMSpec, WorkloadSpec
 from jupyter_virtwork.registry import connect
-from jupyter_virtwork.sandbox import kube_pki, process
+from jupyter_virtwork.sandbox import kube_pki, process, vcsim
 from jupyter_virtwork.sandbox.engines import load
-from jupyter_virtwork.watch import EventStream
+from jupyter_virtwork.sizes import MiB
+from jupyter_virtwork.widgets import StatusTable
 
 from ..integration.conftest import ensure_up
 
 BUSYBOX = "localbase/busybox:1.35"
+CALL_FAILS_WITHIN = 10.0  # the issue's bound for the call
+LIVE_AGAIN_WITHIN = 5.0  # ... and for the view, from the engine answering again
 
 
-def _next(stream: EventStream, wanted: EventType, within: float) -> Event:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        event = stream.get(timeout=max(0.0, deadline - time.monotonic()))
-        if event is not None and event.type is wanted:
-            return event
-    raise AssertionError(f"no {wanted.value} event within {within} s")
+def _live(table: StatusTable) -> bool:
+    return table.status_lines[0].endswith(": live")
 
 
-def _crash(daemon: str, sig: signal.Signals = signal.SIGKILL) -> None:
+def _disconnected(table: StatusTable) -> bool:
+    return "disconnected, retrying" in table.status_lines[0]
+
+
+def _shows(name: str) -> Callable[[StatusTable], bool]:
+    return lambda table: name in {row.name for row in table.rows}
+
+
+def _crash(daemon: str) -> None:
+    """SIGKILL the sandbox's ``daemon``; return once /proc no longer runs it (bounded)."""
     pid = process.running_pid(daemon)
     if pid is None:
         pytest.fail(f"{daemon} was not started by the sandbox; cannot crash it safely")
-    os.kill(pid, sig)
+    os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while process.running_pid(daemon) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
 def _outage(driver: Any, kind: Kind, labels: dict[str, str], daemon: str, engine: str,
-            change: Callable[[], str], sig: signal.Signals = signal.SIGKILL) -> None:
-    """Crash ``daemon`` under a watch and a call; restart ``engine``; see ``change()``.
-    Whatever ``change`` made (it carries ``labels``) is removed afterwards."""
-    stream = driver.watch(kind, labels=labels)
+            change: Callable[[], str]) -> None:
+    """Crash ``daemon`` under a live table and a call; restart ``engine``; see ``change()``
+    in the table. Whatever ``change`` made (it carries ``labels``) is removed afterwards."""
+    table = StatusTable([(driver, kind, labels)], actions=False)
     try:
-        _next(stream, EventType.SYNCED, 30)
-        _crash(daemon, sig)
+        assert table.wait_for(_live, 30), table.status_lines
+        _crash(daemon)
         started = time.monotonic()
         with pytest.raises(EngineUnavailable) as caught:
             driver.list(kind, labels=labels)
-        assert time.monotonic() - started < 10
-        assert "\n" not in str(caught.value)
-        error = _next(stream, EventType.ERROR, 10)
-        assert "disconnected" in error.message
-        load(engine).start()
-        _next(stream, EventType.SYNCED, 5)  # within 5 s of the engine answering again
+        assert time.monotonic() - started < CALL_FAILS_WITHIN
+        message = str(caught.value)
+        assert "\n" not in message and driver.uri in message, message
+        assert table.wait_for(_disconnected, CALL_FAILS_WITHIN), table.status_lines
+
+        load(engine).start()  # returns once the engine answers
+        assert table.wait_for(_live, LIVE_AGAIN_WITHIN), table.status_lines
         made = change()
-        added = _next(stream, EventType.ADDED, 30)
-        assert added.resource is not None and added.resource.name == made
+        assert table.wait_for(_shows(made), 30), (made, table.rows)
     finally:
-        stream.close()
+        table.close()
         for resource in driver.list(kind, labels=labels):
             driver.destroy(kind, resource.id, force=True)
         driver.close()
 
 
+def _labels_and_name() -> tuple[dict[str, str], str]:
+    return (ownership.ownership(f"fault-{uuid.uuid4().hex[:6]}"),
+            f"after-crash-{uuid.uuid4().hex[:6]}")
+
+
 def test_dockerd_crash() -> None:
     ensure_up("docker", "images")
     driver: Any = connect("docker://")
-    labels = ownership.ownership(f"fault-{uuid.uuid4().hex[:6]}")
-    name = f"after-crash-{uuid.uuid4().hex[:6]}"
+    labels, name = _labels_and_name()
 
     def change() -> str:
         driver.create(ContainerSpec(BUSYBOX, name=name, command=("sleep", "60"),
                                     labels=labels, network="none"))
         return name
 
-    # SIGTERM, not SIGKILL: a SIGKILLed dockerd leaves its containerd orphaned, and on this
-    # machine the next dockerd then times out starting its own (an open sandbox item).
-    _outage(driver, Kind.CONTAINER, labels, "dockerd", "docker", change, signal.SIGTERM)
+    _outage(driver, Kind.CONTAINER, labels, "dockerd", "docker", change)
     ensure_up("kubernetes")  # the kubelet's containers went down with dockerd
 
 
@@ -99,8 +113,7 @@ def test_kube_apiserver_crash() -> None:
     ensure_up("kubernetes")
     driver: Any = connect(f"k8s://{kube_pki.CONTEXT}/default",
                           kubeconfig=str(kube_pki.kubeconfig_path()))
-    labels = ownership.ownership(f"fault-{uuid.uuid4().hex[:6]}")
-    name = f"after-crash-{uuid.uuid4().hex[:6]}"
+    labels, name = _labels_and_name()
 
     def change() -> str:
         driver.create(WorkloadSpec(({
@@ -113,11 +126,26 @@ def test_kube_apiserver_crash() -> None:
     _outage(driver, Kind.POD, labels, "kube-apiserver", "kubernetes", change)
 
 
+def test_vcsim_crash() -> None:
+    ensure_up("vcsim")
+    sandbox = defaults.vsphere()
+    assert sandbox is not None, "the sandbox's vcsim is not running"
+    driver: Any = connect(sandbox.uri, **sandbox.options)
+    labels, name = _labels_and_name()
+
+    def change() -> str:
+        # The simulator's inventory starts afresh with each start: the change is a VM made
+        # after the restart, found by its labels.
+        driver.create(VMSpec(name, memory=64 * MiB, labels=labels))
+        return name
+
+    _outage(driver, Kind.VM, labels, vcsim.NAME, "vcsim", change)
+
+
 def test_libvirtd_crash() -> None:
     ensure_up("libvirt")
     driver: Any = connect("qemu:///system")
-    labels = ownership.ownership(f"fault-{uuid.uuid4().hex[:6]}")
-    name = f"after-crash-{uuid.uuid4().hex[:6]}"
+    labels, name = _labels_and_name()
 
     def change() -> str:
         from jupyter_virtwork.sandbox.guest import guest_files
