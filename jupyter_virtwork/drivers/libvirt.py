@@ -753,7 +753,8 @@ class LibvirtDriver(BaseDriver):
                     f"{shlex.join([*prefix, 'start', *args])}")
         words = {"list": ["list", "--all"], "get": ["dominfo"], "stop": ["shutdown"],
                  "pause": ["suspend"], "destroy": ["undefine", "--remove-all-storage"],
-                 "force-stop": ["destroy"], "xml": ["dumpxml"]}.get(verb, [verb])
+                 "force-stop": ["destroy"], "xml": ["dumpxml"],
+                 "reconfigure": ["edit"]}.get(verb, [verb])
         return shlex.join([*prefix, *words, *args])
 
 

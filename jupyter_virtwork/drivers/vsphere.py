@@ -533,7 +533,7 @@ GOVC: dict[str, list[str]] = {
     "destroy": ["vm.destroy"], "snapshot": ["snapshot.create", "-vm"],
     "snapshots": ["snapshot.tree", "-vm"], "revert": ["snapshot.revert", "-vm"],
     "remove_snapshot": ["snapshot.remove", "-vm"], "watch": ["events", "-f"],
-    "about": ["about"],
+    "about": ["about"], "console": ["vm.console"],
 }
 
 

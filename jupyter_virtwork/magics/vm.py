@@ -136,7 +136,7 @@ class VMMagics(VirtworkMagics):
     def _config(self, driver: Any, args: argparse.Namespace) -> Any:
         if args.cpus is None and args.memory is None and args.disk is None:
             raise UsageError("%vm config: give --cpus, --memory or --disk")
-        show_command(args.show_command, driver, "config", args.name)
+        show_command(args.show_command, driver, "reconfigure", args.name)
         return driver.reconfigure(args.name, cpus=args.cpus, memory=args.memory,
                                   disk=args.disk)
 
@@ -147,7 +147,7 @@ class VMMagics(VirtworkMagics):
         return self._verb(driver, args, "stop", driver.stop)
 
     def _suspend(self, driver: Any, args: argparse.Namespace) -> Any:
-        return self._verb(driver, args, "suspend", driver.pause)
+        return self._verb(driver, args, "pause", driver.pause)
 
     def _resume(self, driver: Any, args: argparse.Namespace) -> Any:
         return self._verb(driver, args, "resume", driver.resume)

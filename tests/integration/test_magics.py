@@ -6,6 +6,7 @@ Each test types what a notebook user types; results are checked on the engines t
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -231,6 +232,39 @@ def test_vm_create_no_start_leaves_it_off(ip: Any, uri: str) -> None:
         assert ip.run_line_magic("vm", f"start {name} --on {uri}").state is State.RUNNING
     finally:
         ip.run_line_magic("vm", f"delete {name} --on {uri}")
+
+
+VM_LINES = ("create {name} --memory 128M", "config {name} --cpus 1", "start {name}",
+            "suspend {name}", "resume {name}", "stop {name} --force", "ls", "delete {name}")
+
+
+def _shown_commands(ip: Any, capsys: pytest.CaptureFixture[str], on: str,
+                    lines: tuple[str, ...]) -> list[list[str]]:
+    name = _name("vm-shown")
+    shown = []
+    for line in lines:
+        capsys.readouterr()
+        ip.run_line_magic("vm", f"{line.format(name=name)} --on {on} --show-command")
+        shown.append(capsys.readouterr().out.splitlines()[0].split())
+    return shown
+
+
+def test_vm_show_command_lines_are_real_virsh_commands(
+        ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    for words in _shown_commands(ip, capsys, "test:///default", (*VM_LINES, "console x")):
+        assert words[:3] == ["virsh", "-c", "test:///default"], words
+        known = subprocess.run(["virsh", "help", words[3]], capture_output=True, check=False)
+        assert known.returncode == 0, f"virsh has no {words[3]!r} command: {words}"
+
+
+def test_vm_show_command_lines_are_govc_commands(
+        ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from jupyter_virtwork.drivers.vsphere import GOVC
+
+    ensure_up("vcsim")
+    govc_commands = {words[0] for words in GOVC.values()}
+    for words in _shown_commands(ip, capsys, "vsphere", VM_LINES):
+        assert words[0] == "govc" and words[1] in govc_commands, words
 
 
 def test_a_connection_that_never_answered_is_not_remembered(
