@@ -72,6 +72,29 @@ def test_outputs_hold_no_secret_path_or_traceback(path: Path) -> None:
         assert pattern.search(widget_state) is None, f"{path.name} metadata: {what}"
 
 
+VIEW = "application/vnd.jupyter.widget-view+json"
+MODEL_REFERENCE = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_saved_widget_state_is_only_what_an_output_shows(path: Path) -> None:
+    """Live tables and progress views save themselves as HTML; the state of their closed
+    widgets would only be dead weight (tens of kilobytes a notebook)."""
+    notebook = _load(path)
+    state = (notebook["metadata"].get("widgets") or {}).get(
+        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    shown = [output["data"][VIEW]["model_id"] for cell in _code_cells(notebook)
+             for output in cell.get("outputs", []) if VIEW in (output.get("data") or {})]
+    reachable: set[str] = set()
+    while shown:
+        model = shown.pop()
+        if model in state and model not in reachable:
+            reachable.add(model)
+            shown.extend(MODEL_REFERENCE.findall(json.dumps(state[model])))
+    stale = sorted({state[m]["model_name"] for m in set(state) - reachable})
+    assert not stale, f"{path.name}: saved state of widgets no output shows: {stale}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_the_sandbox_password_appears_nowhere(path: Path) -> None:
     from jupyter_virtwork.sandbox import vcsim
