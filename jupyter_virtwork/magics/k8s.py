@@ -68,6 +68,10 @@ def _parser() -> Parser:
     delete.add_argument("target")
     delete.add_argument("-n", "--namespace")
     delete.add_argument("--wait", action="store_true")
+    delete.add_argument("--grace-period", type=int, metavar="SECONDS",
+                        help="how long its containers get to stop (default: each pod's own)")
+    delete.add_argument("--force", action="store_true",
+                        help="at once, without waiting for the containers to stop")
     use = verbs.add_parser("use-context", help="switch to another kube context")
     use.add_argument("context")
     use.add_argument("-n", "--namespace")
@@ -146,8 +150,13 @@ class K8sMagics(VirtworkMagics):
 
     def _delete(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
         kind, name = _target(args.target)
-        show_command(args.show_command, driver, "delete", args.target)
-        driver.delete(kind, name, wait=args.wait)
+        grace = 0 if args.force else args.grace_period
+        if grace is not None and grace < 0:
+            raise UsageError("%k8s delete: --grace-period is a number of seconds, 0 or more")
+        flags = [] if grace is None else [f"--grace-period={grace}"] + (
+            ["--force"] if grace == 0 else [])
+        show_command(args.show_command, driver, "delete", args.target, *flags)
+        driver.delete(kind, name, wait=args.wait, grace_seconds=grace)
         print(f"{args.target} deleted")
 
     def _use_context(self, args: argparse.Namespace) -> None:

@@ -7,6 +7,7 @@ Each test types what a notebook user types; results are checked on the engines t
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -178,6 +179,34 @@ spec:
     assert ip.run_line_magic("k8s", f"exec {pods[0].name} -- echo inside").stdout == "inside\n"
     ip.run_line_magic("k8s", f"delete deployment/{name} --wait")
     assert ip.run_line_magic("k8s", f"get pods -l app={name}") == ResourceList()
+
+
+def test_k8s_delete_force_does_not_wait_for_the_grace_period(
+        ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    name = _name("stubborn")
+    ip.run_cell_magic("k8s", "apply", f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  terminationGracePeriodSeconds: 120
+  containers:
+  - name: c
+    image: {BUSYBOX}
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "trap '' TERM; while true; do sleep 1; done"]
+""")
+    pods = session().driver("kubernetes")
+    deadline = time.monotonic() + 60
+    while pods.get(Kind.POD, name).state is not State.RUNNING:  # its TERM trap is set
+        assert time.monotonic() < deadline, "the pod did not start"
+        time.sleep(0.2)
+    capsys.readouterr()
+    started = time.monotonic()
+    ip.run_line_magic("k8s", f"delete pod/{name} --force --wait --show-command")
+    assert time.monotonic() - started < 60  # not the pod's 120 s
+    assert "--grace-period=0 --force" in capsys.readouterr().out
+    assert name not in {p.name for p in ip.run_line_magic("k8s", "get pods")}
 
 
 def test_k8s_bad_yaml(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:

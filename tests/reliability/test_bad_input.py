@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import docker
 import pytest
 from IPython.core.error import UsageError
 
-from jupyter_virtwork.registry import connect
-from jupyter_virtwork.sandbox import kube_pki
-
 from ..integration.conftest import ensure_up, ipython_shell
+from . import engine_state
 
 B = "localbase/busybox:1.35"
 GOOD_DEPLOYMENT = """apiVersion: apps/v1
@@ -92,6 +89,7 @@ CORPUS: list[tuple[str, str, str | None, str]] = [
     ("k8s", "exec no-such-pod-x -- ls", None, "not found"),
     ("k8s", "delete deployment/no-such-deployment", None, "not found"),
     ("k8s", "delete nonsense", None, "KIND/NAME"),
+    ("k8s", "delete deployment/bad-input-probe --grace-period=-1", None, "0 or more"),
     # VMs
     ("vm", "create vm-bad --on test:///default --cpus 0", None, "0 CPUs"),
     ("vm", "create vm-bad --on test:///default --cpus 10000", None, "10000 CPUs"),
@@ -117,30 +115,9 @@ CORPUS: list[tuple[str, str, str | None, str]] = [
 ]
 
 
-def _state() -> dict[str, Any]:
-    """What the engines hold, as comparable sets."""
-    client = docker.from_env()
-    kube: Any = connect(f"k8s://{kube_pki.CONTEXT}/default",
-                        kubeconfig=str(kube_pki.kubeconfig_path()))
-    from jupyter_virtwork.models import Kind
-
-    try:
-        return {
-            "containers": {c["Id"] for c in client.api.containers(all=True)},
-            "images": {i["Id"] for i in client.api.images(all=True)},
-            "k8s": {(k.value, r.name) for k in (Kind.POD, Kind.DEPLOYMENT, Kind.SERVICE)
-                    for r in kube.list(k)},
-            "test-vms": {r.name for r in connect("test:///default").list(Kind.VM)},
-            "qemu-vms": {r.name for r in connect("qemu:///system").list(Kind.VM)},
-        }
-    finally:
-        client.close()
-        kube.close()
-
-
 @pytest.fixture(scope="module")
 def ip() -> Iterator[Any]:
-    ensure_up("docker", "registry", "images", "kubernetes", "libvirt")
+    ensure_up(*engine_state.ENGINES)
     shell = ipython_shell()
     for magic, line in (("docker", "ps"), ("k8s", "get pods"), ("vm", "ls")):
         shell.run_line_magic(magic, line)  # first use says which connection: not here
@@ -157,7 +134,7 @@ def test_the_corpus_is_large_enough() -> None:
 def test_bad_input_is_one_line_and_changes_nothing(
         ip: Any, capsys: pytest.CaptureFixture[str], magic: str, line: str, cell: str | None,
         words: str) -> None:
-    before = _state()
+    before = engine_state.snapshot()
     capsys.readouterr()
     try:
         if cell is None:
@@ -173,4 +150,4 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert "Traceback" not in message
     assert words in message
     assert "hunter2" not in message
-    assert _state() == before
+    assert engine_state.snapshot() == before
