@@ -248,7 +248,7 @@ class LibvirtDriver(BaseDriver):
         code, message = exc.get_error_code(), _message(exc)
         where = {"connection": self.uri}
         if code == libvirt.VIR_ERR_NO_DOMAIN:
-            return NotFound(f"no VM {name!r}", **where, hint="list them with %vm list")
+            return NotFound(f"no VM {name!r}", **where, hint="list them with %vm ls")
         if code in _codes(libvirt, "NO_STORAGE_VOL", "NO_STORAGE_POOL", "NO_NETWORK"):
             return NotFound(f"{doing} failed: {message}", **where)
         if code in _codes(libvirt, "DOM_EXIST", "STORAGE_VOL_EXIST") or (

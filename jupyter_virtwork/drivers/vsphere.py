@@ -220,7 +220,7 @@ class VSphereDriver(BaseDriver):
                                hint="give the id instead: " + ", ".join(v._moId for v in named))
         found = retrieve(collector, object_spec(named)) if named else []
         if not found:
-            raise NotFound(f"no VM {id!r}", connection=self.uri, hint="list them with list()")
+            raise NotFound(f"no VM {id!r}", connection=self.uri, hint="list them with %vm ls")
         return named[0], as_dict(found[0])
 
     def _read(self, vm: Any, path: str) -> Any:
