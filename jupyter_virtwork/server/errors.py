@@ -3,10 +3,13 @@
 ``code`` is the error's class name (``NotFound``), so a client can tell an engine that
 refused credentials (AuthenticationFailed, 403) from a URI the admin refused
 (RefusedConnection, 403). The table runs from specific to general: the first match wins.
+Errors that tornado raises before a handler's code runs (a method the endpoint lacks, a URL
+that is not UTF-8, a path that is no endpoint) get the same shape, from ``http_body``.
 """
 
 from __future__ import annotations
 
+from http.client import responses
 from typing import Any
 
 from ..errors import (
@@ -43,3 +46,11 @@ def http_status(error: VirtworkError) -> int:
 def body(error: VirtworkError) -> dict[str, Any]:
     """The JSON body; ``message`` is the notebook's one line (what, where, what to do)."""
     return {"code": type(error).__name__, "message": error.one_line()}
+
+
+def http_body(status: int, message: str = "") -> dict[str, Any]:
+    """``{code, message}`` for a plain HTTP error: ``code`` is the status's reason phrase in
+    one word (``MethodNotAllowed``); ``message`` one line, the phrase if none is given."""
+    reason = responses.get(status, "HTTP Error")
+    return {"code": reason.title().replace(" ", "").replace("-", ""),
+            "message": " ".join((message or reason).split())}

@@ -26,6 +26,7 @@ def routes(base_url: str) -> list[tuple[str, type]]:
         (path("resources", *resource), handlers.ResourceHandler),
         (path("resources", *resource, SEGMENT), handlers.ActionHandler),
         (path("events"), stream.EventsSocket),
+        (path(".*"), handlers.UnknownEndpointHandler),  # last: tornado takes the first match
     ]
 
 

@@ -4,6 +4,9 @@ Every verb is ``@tornado.web.authenticated`` (Jupyter's token or login cookie; P
 browser also need the XSRF token, which APIHandler checks). Each answer is JSON: records as
 the panel's rows plus ``command``, the equivalent CLI line; a VirtworkError becomes its HTTP
 status and ``{code, message}`` in ``_answer``, the one place that applies ``errors.py``.
+Errors raised before that (by tornado, by Jupyter's checks, or an unexpected exception) take
+the same shape in ``write_error``, never a traceback; a path under the API that is no
+endpoint answers a JSON 404 (``UnknownEndpointHandler``) rather than Jupyter's HTML page.
 """
 
 from __future__ import annotations
@@ -49,6 +52,28 @@ class VirtworkHandler(APIHandler):
 
     def _driver(self, name: str) -> tuple[Endpoint, Driver]:
         return self.virtwork.connections.driver(name)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """``{code, message}`` as for a VirtworkError (APIHandler's own has no ``code``)."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = str(error.log_message or "") if isinstance(error, tornado.web.HTTPError) \
+            else ""
+        if isinstance(error, tornado.web.HTTPError) and error.args:
+            message %= error.args
+        if status_code == 405:
+            message = f"{self.request.method} is not allowed here: use " \
+                      f"{' or '.join(_verbs(self))}"
+        elif status_code >= 500:
+            message = "the server failed on this request; its log says why"
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(errors.http_body(status_code, message)))
+
+
+def _verbs(handler: tornado.web.RequestHandler) -> list[str]:
+    """The HTTP methods ``handler`` answers (those its class defines itself)."""
+    return [method for method in ("GET", "POST")
+            if getattr(type(handler), method.lower()) is not
+            getattr(tornado.web.RequestHandler, method.lower())]
 
 
 class ConnectionsHandler(VirtworkHandler):
@@ -106,6 +131,11 @@ class ActionHandler(VirtworkHandler):
     @tornado.web.authenticated
     async def post(self, name: str, kind_text: str, id: str, action_text: str) -> None:
         def work() -> Json:
+            if self.request.body:
+                # An action has no options: a body the server ignored could be a client's
+                # "force" or "dry run" that it thinks was honoured.
+                raise InvalidInput(f"an action takes no body ({len(self.request.body)} bytes "
+                                   "sent)", hint="send the POST with an empty body")
             kind = records.parse_kind(kind_text)
             action = records.parse_action(action_text)
             endpoint, driver = self._driver(name)
@@ -115,3 +145,13 @@ class ActionHandler(VirtworkHandler):
                     "command": records.command_for(driver, resource, action)}
 
         await self._answer(work)
+
+
+class UnknownEndpointHandler(VirtworkHandler):
+    """Any other path under the API (a missing id, an extra segment, a typo)."""
+
+    async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler's
+        await super().prepare()
+        raise tornado.web.HTTPError(404, "no such endpoint: the API has connections, "
+                                         "resources, resources/CONNECTION/KIND/ID, "
+                                         "resources/CONNECTION/KIND/ID/ACTION and events")

@@ -18,6 +18,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import websocket
 
 from .app import Backend
+from .errors import http_body
 from .feeds import Message
 
 
@@ -29,6 +30,13 @@ class EventsSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            # tornado's own answer is a text/plain 400; the API's errors are JSON.
+            self.set_status(400)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(http_body(400, "the events endpoint is a WebSocket: "
+                                                  "open it with a WebSocket client")))
+            return
         result = super().get(*args, **kwargs)
         if result is not None:
             await result
