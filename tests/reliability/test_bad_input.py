@@ -1,5 +1,6 @@
 """A corpus of bad input across the magics: each answered with one line that says what is
-wrong, and the engines' state compared before and after: unchanged.
+wrong, and the engines' state compared before and after: unchanged. The server's endpoints
+have their own corpus (tests/server/bad_requests.py); the two are counted together here.
 
 Usage mistakes (unknown flags, missing arguments) are IPython UsageErrors, which IPython
 shows as one line; everything else is a VirtworkError printed as one line on stderr.
@@ -14,6 +15,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from ..integration.conftest import ensure_up, ipython_shell
+from ..server.bad_requests import CORPUS as SERVER_CORPUS
 from . import engine_state
 
 B = "localbase/busybox:1.35"
@@ -125,8 +127,12 @@ def ip() -> Iterator[Any]:
     shell.run_line_magic("unload_ext", "jupyter_virtwork")
 
 
-def test_the_corpus_is_large_enough() -> None:
+def test_the_corpora_are_large_enough() -> None:
+    """At least 60 bad inputs across the magics and the server's endpoints, each side a
+    corpus of its own size."""
     assert len(CORPUS) >= 60
+    assert len(SERVER_CORPUS) >= 20
+    assert len(CORPUS) + len(SERVER_CORPUS) > 60
 
 
 @pytest.mark.parametrize(("magic", "line", "cell", "words"), CORPUS,
