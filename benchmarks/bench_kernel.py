@@ -1,6 +1,6 @@
 """What a notebook user waits for: %load_ext, and the first Kubernetes call after it.
 
-    python benchmarks/bench_kernel.py [--rounds 5]
+    python benchmarks/bench_kernel.py [--rounds 5] [--json PATH]
 
 Targets (issue: magics and widgets): %load_ext over bare IPython <= 0.15 s; the first
 Kubernetes call in a fresh kernel <= 0.5 s (the client is warmed in the background after
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
+
+from figures import Figure, Goal, median, run_script
 
 PROBE = """
 import json, time
@@ -28,19 +29,25 @@ print(json.dumps({"bare": bare, "load_ext": load, "first_k8s": first}))
 """
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+def measure(args: argparse.Namespace) -> list[Figure]:
     runs = []
     for _ in range(args.rounds):
         out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
                              check=True, timeout=120).stdout
         runs.append(json.loads(out.strip().splitlines()[-1]))
-    for key, goal in (("bare", ""), ("load_ext", "goal <= 150 ms"),
-                      ("first_k8s", "goal <= 500 ms")):
-        median = statistics.median(r[key] for r in runs)
-        print(f"  {key:<12} {median * 1000:8.1f} ms  {goal}")
+    ms = {key: median([r[key] for r in runs]) * 1000 for key in runs[0]}
+    return [
+        Figure("kernel.load_ext", "kernel", "%load_ext jupyter_virtwork", ms["load_ext"], "ms",
+               "bare IPython start", ms["bare"], Goal("<=", 150)),
+        Figure("kernel.first_k8s", "kernel", "first %k8s get pods after %load_ext",
+               ms["first_k8s"], "ms", goal=Goal("<=", 500)),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    run_script(parser, measure)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""vSphere listing and VM start-up speed on a 1000-VM vcsim, against raw pyVmomi.
+"""vSphere listing on a 1000-VM vcsim, against raw pyVmomi.
 
-    python benchmarks/bench_vsphere.py [--port 8998] [--repeat 15]
+    python benchmarks/bench_vsphere.py [--port 8998] [--repeat 15] [--json PATH]
 
 Starts a private simulator with the sandbox's benchmark inventory (4 clusters x 250 VMs),
 then prints, in one run:
@@ -8,47 +8,31 @@ then prints, in one run:
   power state, CPUs, memory; the issue's target: at most 1.3x), and against a raw call of
   exactly the properties the driver reads (it also reads the annotation and guest id);
 - the naive per-VM property loop (4 SOAP calls per VM) against the driver (target: the
-  driver at least 30x faster);
-- VM create-to-running time through the driver (create, then power on).
-Times are the best of ``--repeat`` runs, taken in turns; create-to-running is a median;
-the naive loop runs once (it takes seconds).
-The simulator is stopped at the end, also on failure.
+  driver at least 30x faster).
+Times are the best of ``--repeat`` runs, taken in turns; the naive loop runs once (it takes
+seconds). VM create-to-running is in bench_start.py. The simulator is stopped at the end,
+also on failure.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-import uuid
-from collections.abc import Callable
 from typing import Any
+
+from figures import Figure, Goal, run_script, turns
 
 from jupyter_virtwork.drivers.vsphere import VSphereDriver
 from jupyter_virtwork.drivers.vsphere_props import VM_PATHS, filter_spec, retrieve, vm_view
 from jupyter_virtwork.drivers.vsphere_session import pyvim_connect
-from jupyter_virtwork.models import Kind, VMSpec
+from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import vcsim
 from jupyter_virtwork.sandbox.vcsim import BENCHMARK_INVENTORY, Instance
-from jupyter_virtwork.sizes import MiB
 
 NAME = "vcsim-bench"
 ISSUE_PATHS = ("name", "runtime.powerState", "config.hardware.numCPU",
                "config.hardware.memoryMB")
-
-
-def best_times(runs: list[Callable[[], object]], repeat: int) -> list[float]:
-    """The best time of each run (timeit's rule: slower runs measure interference, not the
-    code), taking turns so that drift in the simulator (its Go garbage collector, the other
-    engines on this machine) hits every run alike."""
-    times: list[list[float]] = [[] for _ in runs]
-    for _ in range(repeat):
-        for run, spent in zip(runs, times, strict=True):
-            started = time.perf_counter()
-            run()
-            spent.append(time.perf_counter() - started)
-    return [min(spent) for spent in times]
 
 
 def raw_content(instance: Instance) -> tuple[Any, Any]:
@@ -69,62 +53,55 @@ def naive_loop(content: Any) -> int:
     return len(rows)
 
 
-def create_to_running(driver: VSphereDriver, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        name = f"vw-bench-{uuid.uuid4().hex[:8]}"
-        started = time.perf_counter()
-        vm = driver.create(VMSpec(name, cpus=2, memory=512 * MiB, disk=10 * 1024 * MiB,
-                                  guest_os="ubuntu 18.04"))
-        driver.start(Kind.VM, vm.id)
-        times.append(time.perf_counter() - started)
-        driver.destroy(Kind.VM, vm.id, force=True)
-    return statistics.median(times)
-
-
-def run(port: int, repeat: int) -> None:
+def measure(args: argparse.Namespace) -> list[Figure]:
     started = time.perf_counter()
-    instance = vcsim.start_instance(NAME, port, inventory=BENCHMARK_INVENTORY)
+    instance = vcsim.start_instance(NAME, args.port, inventory=BENCHMARK_INVENTORY)
     print(f"simulator up in {time.perf_counter() - started:.1f} s on {instance.url}")
-    si, content = raw_content(instance)
     user, password = vcsim.credentials()
-    driver = connect(f"vsphere://{user}@{vcsim.HOST}:{port}", password=password,
-                     cafile=str(instance.cafile))
-    assert isinstance(driver, VSphereDriver)
     try:
-        view = vm_view(content)
-        count = len(driver.list(Kind.VM))  # warm: the driver's view is made once per login
-        raw_issue, raw_same, listed = best_times([
-            lambda: retrieve(content.propertyCollector, filter_spec(view, ISSUE_PATHS)),
-            lambda: retrieve(content.propertyCollector, filter_spec(view, VM_PATHS)),
-            lambda: driver.list(Kind.VM)], repeat)
-        started = time.perf_counter()
-        naive_count = naive_loop(content)
-        naive = time.perf_counter() - started
-        startup = create_to_running(driver, max(1, repeat // 2))
-        view.Destroy()
+        si, content = raw_content(instance)
+        driver = connect(f"vsphere://{user}@{vcsim.HOST}:{args.port}", password=password,
+                         cafile=str(instance.cafile))
+        assert isinstance(driver, VSphereDriver)
+        try:
+            view = vm_view(content)
+            count = len(driver.list(Kind.VM))  # warm: the driver's view is made once per login
+            times = turns({
+                "raw_issue": lambda: retrieve(content.propertyCollector,
+                                              filter_spec(view, ISSUE_PATHS)),
+                "raw_same": lambda: retrieve(content.propertyCollector,
+                                             filter_spec(view, VM_PATHS)),
+                "driver": lambda: driver.list(Kind.VM)}, args.repeat, warm=False)
+            started = time.perf_counter()
+            naive_count = naive_loop(content)
+            naive = (time.perf_counter() - started) * 1000
+            view.Destroy()
+        finally:
+            driver.close()
+            pyvim_connect().Disconnect(si)
     finally:
-        driver.close()
-        pyvim_connect().Disconnect(si)
         vcsim.stop_instance(NAME)
     assert count == naive_count == 1000, (count, naive_count)
-    print(f"VMs listed: {count}")
-    print(f"raw RetrievePropertiesEx, 4 properties:        {raw_issue * 1000:7.1f} ms")
-    print(f"raw RetrievePropertiesEx, the driver's {len(VM_PATHS)}:     {raw_same * 1000:7.1f} ms")
-    print(f"driver list (records, labels):                 {listed * 1000:7.1f} ms")
-    print(f"  driver / raw (4 properties): {listed / raw_issue:.2f}x   (target <= 1.3x)")
-    print(f"  driver / raw (same properties): {listed / raw_same:.2f}x")
-    print(f"naive per-VM property loop:                    {naive * 1000:7.1f} ms")
-    print(f"  naive / driver: {naive / listed:.0f}x faster   (target >= 30x)")
-    print(f"VM create-to-running (create + power on): {startup * 1000:.0f} ms")
+    ms = {name: t.best * 1000 for name, t in times.items()}
+    name = f"vSphere: driver list of {count} VMs (vcsim)"
+    return [
+        Figure("scale.vsphere.list_vs_raw", "scale", name, ms["driver"], "ms",
+               "one raw RetrievePropertiesEx, 4 properties", ms["raw_issue"],
+               Goal("<=", 1.3, "ratio"), note=f"best of {args.repeat}"),
+        Figure("scale.vsphere.list_vs_same", "scale", name, ms["driver"], "ms",
+               f"one raw RetrievePropertiesEx, the driver's {len(VM_PATHS)}", ms["raw_same"],
+               note=f"best of {args.repeat}"),
+        Figure("scale.vsphere.naive_vs_list", "scale",
+               f"vSphere: naive per-VM property loop, {count} VMs", naive, "ms",
+               "driver list", ms["driver"], Goal(">=", 30, "ratio"), note="once"),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8998)
     parser.add_argument("--repeat", type=int, default=15)
-    args = parser.parse_args()
-    run(args.port, args.repeat)
+    run_script(parser, measure)
 
 
 if __name__ == "__main__":

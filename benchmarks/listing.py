@@ -1,0 +1,57 @@
+"""One engine's list, four ways in one run: the fastest raw SDK call (the anchor), the
+driver, the magic a notebook user types, and the engine's CLI as a process.
+
+Goals (issues 3 and 5): the driver and the magic <= 1.1x the raw call; against the CLI
+<= 0.33x where the issue names that CLI (``docker ps``, ``kubectl get pods``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from figures import Figure, Goal, turns
+
+RAW_GOAL = Goal("<=", 1.1, "ratio")
+CLI_GOAL = Goal("<=", 0.33, "ratio")
+
+
+def ipython_shell() -> Any:
+    """A real IPython shell with ``%load_ext jupyter_virtwork`` done (one per process)."""
+    from IPython.core.getipython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
+
+    shell = start_ipython() or get_ipython()  # type: ignore[no-untyped-call]
+    if "jupyter_virtwork" not in shell.extension_manager.loaded:
+        shell.run_line_magic("load_ext", "jupyter_virtwork")
+    return shell
+
+
+def compare(engine: str, what: str, *, raw: tuple[str, Callable[[], object]],
+            driver: Callable[[], object], magic: tuple[str, Callable[[], object]],
+            cli: tuple[str, Sequence[str]], rounds: int, cli_goal: Goal | None = CLI_GOAL,
+            others: dict[str, tuple[str, Callable[[], object]]] | None = None,
+            ) -> list[Figure]:
+    """The list figures of one engine; medians of ``rounds`` runs taken in turns (the CLI,
+    a process each time, gets a third of the rounds, at least 3)."""
+    raw_name, magic_name = raw[0], magic[0]
+    others = others or {}
+    runs = {"raw": raw[1], "driver": driver, "magic": magic[1],
+            **{key: call for key, (_, call) in others.items()}}
+    times = {name: t.median * 1000 for name, t in turns(runs, rounds).items()}
+    cli_name, argv = cli
+    process = turns({"cli": lambda: subprocess.run(argv, capture_output=True, check=True)},
+                    max(3, rounds // 3))["cli"].median * 1000
+    prefix = f"list.{engine}"
+    found = [
+        Figure(f"{prefix}.driver_vs_raw", "list", f"{engine}: driver list ({what})",
+               times["driver"], "ms", raw_name, times["raw"], RAW_GOAL),
+        Figure(f"{prefix}.magic_vs_raw", "list", f"{engine}: {magic_name}", times["magic"],
+               "ms", raw_name, times["raw"], RAW_GOAL),
+        Figure(f"{prefix}.magic_vs_cli", "list", f"{engine}: {magic_name}", times["magic"],
+               "ms", f"`{cli_name}` as a process", process, cli_goal),
+    ]
+    found += [Figure(f"{prefix}.{key}", "list", f"{engine}: {name}", times[key], "ms",
+                     raw_name, times["raw"]) for key, (name, _) in others.items()]
+    return found
