@@ -106,8 +106,10 @@ def number(value: float, unit: str) -> str:
 def ratio_text(ratio: float | None) -> str:
     if ratio is None:
         return ""
-    return f"{ratio:.0f}x" if ratio >= 100 else f"{ratio:.2f}x" if ratio < 10 else \
-        f"{ratio:.1f}x"
+    if ratio >= 100:
+        return f"{ratio:.0f}x"
+    return f"{ratio:.1f}x" if ratio >= 10 else f"{ratio:.2f}x" if ratio >= 0.1 else \
+        f"{ratio:.2g}x"
 
 
 def verdict(figure: Figure) -> str:

@@ -1,7 +1,8 @@
 """PNG plots of one run's figures (matplotlib, Agg): what run_all.py saves beside the table.
 
 - lists.png: per engine, the raw SDK call, the driver, the magic and the CLI process (log);
-- live.png: from the docker start call to the raw event, the driver Event and the table row;
+- live.png: from the docker start call to the raw event, the driver Event and the table row
+  (linear);
   bytes of one changed row against the whole 1000-row table (log);
 - scale.png: 1000 vSphere VMs (raw, driver, naive loop) and 1000 libvirt domains (log);
 - start.png: container against VM start (log).
@@ -34,18 +35,22 @@ def save_plots(found: Sequence[Figure], folder: Path) -> list[Path]:
 
 
 def _bars(axes: Any, labels: Sequence[str], values: Sequence[float], unit: str,
-          title: str) -> None:
-    """Horizontal bars on a log scale, each with its value written beside it."""
+          title: str, *, log: bool = True) -> None:
+    """Horizontal bars (on a log scale unless ``log`` is false), each with its value."""
     positions = range(len(values))
     axes.barh(positions, values, color=[COLOURS[i % len(COLOURS)] for i in positions])
     axes.set_yticks(list(positions), labels)
     axes.invert_yaxis()
-    axes.set_xscale("log")
-    axes.set_xlim(min(values) / 2, max(values) * 6)
+    if log:
+        axes.set_xscale("log")
+        axes.set_xlim(min(values) / 2, max(values) * 6)
+    else:
+        axes.set_xlim(0, max(values) * 1.25)
     axes.set_xlabel(unit)
     axes.set_title(title, fontsize=10)
     for position, value in zip(positions, values, strict=True):
-        axes.text(value * 1.1, position, number(value, unit), va="center", fontsize=8)
+        at = value * 1.1 if log else value + max(values) * 0.02
+        axes.text(at, position, number(value, unit), va="center", fontsize=8)
 
 
 def _save(figure: Any, path: Path) -> bool:
@@ -87,7 +92,7 @@ def _live(by_key: dict[str, Figure], path: Path) -> bool:
     figure, (events, traffic) = plt.subplots(2, 1, figsize=(7, 3.6))
     _bars(events, ["raw SDK event stream", "driver Event", "StatusTable row"],
           [driver.anchor_value, driver.value, table.value], "ms",
-          "docker start call to ...")
+          "from the docker start call to ...", log=False)
     _bars(traffic, ["one changed row", "the whole table"], [row.value, row.anchor_value],
           "B", row.name)
     return _save(figure, path)
