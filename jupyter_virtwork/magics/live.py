@@ -6,47 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..models import Kind, Progress
-
-
-class TextProgress:
-    """Progress as printed lines: the fallback when no widget front end is attached."""
-
-    def __init__(self, title: str) -> None:
-        self.title = title
-        self._last = ""
-
-    def __call__(self, progress: Progress) -> None:
-        counted = f" [{progress.current:g}/{progress.total:g}]" \
-            if progress.current is not None and progress.total else ""
-        line = f"{progress.message}{counted}"
-        if line != self._last and not progress.done:
-            print(line, flush=True)
-            self._last = line
-
-    def done(self, message: str = "") -> None:
-        print(message or f"{self.title}: done", flush=True)
-
-    def fail(self, message: str) -> None:
-        """Nothing to add: the magic prints the error itself, as its one line."""
-
-
-def _has_frontend() -> bool:
-    from IPython.core.getipython import get_ipython
-
-    shell = get_ipython()  # type: ignore[no-untyped-call]
-    return shell is not None and getattr(shell, "kernel", None) is not None
+from ..models import Kind
 
 
 def progress_view(title: str) -> Any:
-    """A callable taking Progress, with ``done(msg)`` and ``fail(msg)``."""
-    if _has_frontend():
-        try:
-            from ..widgets import ProgressView
-        except ImportError:
-            return TextProgress(title)
-        return ProgressView(title)
-    return TextProgress(title)
+    """A callable taking Progress, with ``done(msg)`` and ``fail(msg)``: a widget in a
+    kernel, printed lines elsewhere."""
+    from ..widgets import ProgressView  # here: ipywidgets is slow to import for %load_ext
+
+    return ProgressView(title)
 
 
 # cell id -> (the execute request that ran it, the live tables it made). A notebook that
@@ -88,9 +56,10 @@ def status_table(sources: Sequence[tuple[Any, Kind, Mapping[str, str] | None]],
     """A live table over ``sources`` (driver, kind, labels); static when nothing can render
     a widget (then the current rows, as a ResourceList). Running the same cell again
     closes the tables its previous run made."""
-    if _has_frontend():
-        from ..widgets import StatusTable
+    from ..widgets import StatusTable  # here: ipywidgets is slow to import for %load_ext
+    from ..widgets._display import has_frontend
 
+    if has_frontend():
         return _replacing_older_runs(StatusTable(list(sources), title=title))
     from ..models import ResourceList
 

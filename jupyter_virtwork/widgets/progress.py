@@ -4,7 +4,8 @@ Call it with each ``Progress`` (it is the ``on_progress`` callback of the driver
 ``done(message)`` or ``fail(message)``. In a kernel it shows a bar, the current line and a
 bounded log; when the work ends the live widgets give way to a static summary, so a saved
 notebook keeps the outcome. Without a front end (a terminal IPython, a script) it prints
-lines instead. Callbacks may come from any thread.
+lines instead (but not the failure, which its caller reports). Callbacks may come from any
+thread.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ class ProgressView:
         self._end("done", message or f"{self.title}: done")
 
     def fail(self, message: str) -> None:
+        """End as failed. Printed lines say nothing more: whoever failed reports the error
+        (a magic prints it as its one line)."""
         self._end("failed", message)
 
     def _end(self, state: Literal["done", "failed"], message: str) -> None:
@@ -137,7 +140,8 @@ class ProgressView:
                 self.log.fraction = 1.0
             self.state, self.message = state, message
             if self.widget is None:
-                print(message, flush=True)
+                if state == "done":
+                    print(message, flush=True)
                 return
             self._sync(force=True)
             if self._display.end(self.snapshot_html(), f"{self.title}: {message}"):

@@ -233,6 +233,9 @@ def test_progress_prints_lines_when_no_widget_can_render(capsys: Any) -> None:
     assert capsys.readouterr().out.splitlines() == [
         "[1/2] FROM busybox", "0123456789ab: Pushing", "built x"]
     assert view.state == "done"
+    failing = ProgressView("pushing x")
+    failing.fail("pushing x failed: denied")  # the magic prints its error line itself
+    assert capsys.readouterr().out == "" and failing.state == "failed"
 
 
 def test_progress_widgets_end_with_the_outcome() -> None:
