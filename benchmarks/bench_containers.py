@@ -9,6 +9,7 @@ magic (``%docker ps -a``, ``%k8s get pods``) in a real IPython shell, and ``dock
 ``kubectl get pods`` run as processes. Goals (issues 3 and 5): driver and magic <= 1.1x the
 raw call, <= 0.33x the CLI. Also reported: docker-py's high-level ``containers.list()``
 (N+1 requests) and the Kubernetes client's models, both against the same raw call.
+Times are the best of ``--rounds`` runs, taken in turns (listing.py).
 Everything created carries the ownership labels and is removed at the end, also on Ctrl-C.
 """
 

@@ -101,8 +101,9 @@ def header(seconds: float | None) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     took = f", the run took {seconds / 60:.1f} min" if seconds else ""
     return (f"Measured {when} on {os.cpu_count()} cores ({platform.machine()}, "
-            f"Python {platform.python_version()}){took}. Times are medians unless the figure "
-            "says otherwise; ratios are value / anchor.")
+            f"Python {platform.python_version()}){took}. List and scale times are the best "
+            "of their rounds, taken in turns (on this shared machine interference only adds "
+            "time); kernel, event and start times are medians. Ratio: value / anchor.")
 
 
 def report(found: list[Figure], seconds: float | None) -> None:
