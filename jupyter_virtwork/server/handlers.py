@@ -131,10 +131,10 @@ class ActionHandler(VirtworkHandler):
     @tornado.web.authenticated
     async def post(self, name: str, kind_text: str, id: str, action_text: str) -> None:
         def work() -> Json:
-            if self.request.body:
+            if size := len(self.request.body):
                 # An action has no options: a body the server ignored could be a client's
                 # "force" or "dry run" that it thinks was honoured.
-                raise InvalidInput(f"an action takes no body ({len(self.request.body)} bytes "
+                raise InvalidInput(f"an action takes no body ({size} byte{'s' * (size != 1)} "
                                    "sent)", hint="send the POST with an empty body")
             kind = records.parse_kind(kind_text)
             action = records.parse_action(action_text)

@@ -2,7 +2,8 @@
 (a magic's or a server request's), the two must be equal.
 
 Read through the SDKs and the toolkit's own drivers, opened afresh for each snapshot so that
-no cached listing hides a change.
+no cached listing hides a change. The comparison assumes nothing else changes the engines
+meanwhile, as in CI: a benchmark run by hand on the same sandbox shows up as a difference.
 """
 
 from __future__ import annotations
