@@ -29,7 +29,8 @@ def _names(uri: str, kind: Kind, **options: Any) -> set[str]:
 
 
 def snapshot() -> dict[str, Any]:
-    """Containers, images, Kubernetes objects and every VM, by id or name."""
+    """Containers (but the kubelet's), images, Kubernetes objects and every VM, by id or
+    name."""
     client = docker.from_env()
     kube: Any = connect(f"k8s://{kube_pki.CONTEXT}/default",
                         kubeconfig=str(kube_pki.kubeconfig_path()))
@@ -37,7 +38,10 @@ def snapshot() -> dict[str, Any]:
     assert vcenter is not None, "the sandbox's vcsim is not running"
     try:
         return {
-            "containers": {c["Id"] for c in client.api.containers(all=True)},
+            # The kubelet's containers come and go on their own (a pod's restart, or the
+            # kubelet catching up after a dockerd restart): its pods stand for them below.
+            "containers": {c["Id"] for c in client.api.containers(all=True)
+                           if "io.kubernetes.pod.name" not in (c.get("Labels") or {})},
             "images": {i["Id"] for i in client.api.images(all=True)},
             "k8s": {(k.value, r.name) for k in (Kind.POD, Kind.DEPLOYMENT, Kind.SERVICE)
                     for r in kube.list(k)},
