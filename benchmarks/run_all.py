@@ -21,6 +21,7 @@ import os
 import platform
 import subprocess
 import sys
+import textwrap
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -98,12 +99,16 @@ def collect(scripts: list[str]) -> list[Figure]:
 
 
 def header(seconds: float | None) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    """When and where; for --report-only, when the newest figures were written."""
+    written = max((RESULTS / f"{s}.json").stat().st_mtime for s in SCRIPTS
+                  if (RESULTS / f"{s}.json").exists()) if seconds is None else time.time()
+    when = datetime.fromtimestamp(written, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     took = f", the run took {seconds / 60:.1f} min" if seconds else ""
-    return (f"Measured {when} on {os.cpu_count()} cores ({platform.machine()}, "
-            f"Python {platform.python_version()}){took}. List and scale times are the best "
-            "of their rounds, taken in turns (on this shared machine interference only adds "
-            "time); kernel, event and start times are medians. Ratio: value / anchor.")
+    return textwrap.fill(
+        f"Measured {when} on {os.cpu_count()} cores ({platform.machine()}, Python "
+        f"{platform.python_version()}){took}. List and scale times are the best of their "
+        "rounds, taken in turns (on this shared machine interference only adds time); "
+        "kernel, event and start times are medians. Ratio: value / anchor.", 92)
 
 
 def report(found: list[Figure], seconds: float | None) -> None:
