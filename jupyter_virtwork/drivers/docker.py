@@ -66,6 +66,17 @@ class ExecResult:
                 + f"<small>exit code {self.exit_code}</small>")
 
 
+# The kubelet (dockershim) copies a pod's labels onto the pod's sandbox container, ours
+# included. Those containers are the kubelet's: a label-filtered list or watch (what this
+# notebook created, its cleanup) leaves them out, so a pod is not counted twice, nor
+# removed behind the kubelet's back. An unfiltered list shows them, as `docker ps` does.
+KUBELET_LABEL = "io.kubernetes.pod.name"
+
+
+def _kubelets(labels: Mapping[str, str] | None) -> bool:
+    return KUBELET_LABEL in (labels or {})
+
+
 class DockerDriver(BaseDriver):
     name: ClassVar[str] = "docker"
     capabilities: ClassVar[frozenset[Verb]] = frozenset(Verb)
@@ -203,7 +214,8 @@ class DockerDriver(BaseDriver):
         with self._boundary(f"listing {kind}s"):
             if kind is Kind.CONTAINER:
                 rows = self._api().containers(all=True, filters=filters)
-                return ResourceList(self._container(r) for r in rows)
+                return ResourceList(self._container(r) for r in rows
+                                    if not (labels and _kubelets(r.get("Labels"))))
             if kind is Kind.IMAGE:
                 rows = self._api().images(filters=filters)
                 return ResourceList(self._image(r) for r in rows)
@@ -411,6 +423,8 @@ class DockerDriver(BaseDriver):
                 for native in events:
                     if stopper.stopped:
                         return
+                    if wanted and _kubelets((native.get("Actor") or {}).get("Attributes")):
+                        continue
                     event = self._event(kind, native)
                     if event is not None:
                         emit(event)

@@ -216,6 +216,31 @@ spec:
     assert name not in {p.name for p in ip.run_line_magic("k8s", "get pods")}
 
 
+def test_a_pods_containers_are_not_counted_as_docker_workloads(ip: Any) -> None:
+    """The kubelet copies the pod's labels, ours too, onto the pod's docker containers."""
+    name = _name("counted-once")
+    ip.run_cell_magic("k8s", "apply", f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{{name: c, image: {BUSYBOX}, imagePullPolicy: Never, command: [sleep, "60"]}}]
+""")
+    try:
+        pods = session().driver("kubernetes")
+        deadline = time.monotonic() + 60
+        while pods.get(Kind.POD, name).state is not State.RUNNING:
+            assert time.monotonic() < deadline, "the pod did not start"
+            time.sleep(0.2)
+        all_containers = ip.run_line_magic("docker", "ps")
+        assert any(name in r.name for r in all_containers)  # docker ps still shows them
+        created = ip.run_line_magic("vw", "created")
+        assert [(r.kind, r.name) for r in created if name in r.name] == [(Kind.POD, name)]
+    finally:
+        ip.run_line_magic("k8s", f"delete pod/{name} --force --wait")
+
+
 def test_k8s_bad_yaml(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert ip.run_cell_magic("k8s", "apply", "kind: Pod\n  metadata: [") is None
