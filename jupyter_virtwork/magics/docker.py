@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ DEFAULT_REGISTRY = "127.0.0.1:5000"  # the sandbox's; override with %config Dock
 RUN_WAIT_SECONDS = 60.0  # a foreground `%docker run` that runs longer keeps running, detached
 
 
+@functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
 def _parser() -> Parser:
     parser = Parser("%docker", "Build, push, run and manage containers on the current "
                                "Docker connection.")
@@ -73,6 +75,7 @@ def _parser() -> Parser:
     return parser
 
 
+@functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
 def _dockerfile_parser() -> Parser:
     parser = Parser("%%dockerfile", "The cell is a Dockerfile: build it.")
     parser.add_argument("-t", "--tag", required=True)

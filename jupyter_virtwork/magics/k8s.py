@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ KIND_WORDS = {
 }
 
 
+@functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
 def _parser() -> Parser:
     parser = Parser("%k8s", "Apply, scale and inspect workloads on the current Kubernetes "
                             "connection.")

@@ -7,6 +7,7 @@ become ``%vm create``, ``%vm config`` and ``%vm start`` with ``--on`` naming the
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from .live import progress_view, status_table
 VM_FAMILIES = ("vsphere", "libvirt")
 
 
+@functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
 def _parser() -> Parser:
     parser = Parser("%vm", "Create and run virtual machines on vSphere or libvirt.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)

@@ -4,6 +4,7 @@ created, and cleanup of exactly that."""
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 from IPython.core.magic import line_magic, magics_class
@@ -17,6 +18,7 @@ from .live import status_table
 STATUS_KINDS = (Kind.CONTAINER, Kind.POD, Kind.VM)
 
 
+@functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
 def _parser() -> Parser:
     parser = Parser("%vw", "All connections: connect, status, created, cleanup.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
