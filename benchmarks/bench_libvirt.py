@@ -87,16 +87,16 @@ def system_list(count: int, rounds: int, labels: dict[str, str]) -> list[Figure]
         shell = ipython_shell()
         return compare(
             "libvirt", f"{listed} domains", rounds=rounds,
-            raw=("raw getAllDomainStats", lambda: [
-                (d.name(), s) for d, s in conn.getAllDomainStats(stats)]),
+            # The same data as the driver's rows: the labels need a metadata call each.
+            raw=("raw getAllDomainStats + each domain's labels", lambda: [
+                (d.name(), s, _metadata(libvirt, d))
+                for d, s in conn.getAllDomainStats(stats)]),
             driver=lambda: driver.list(Kind.VM),
             magic=("%vm ls", lambda: shell.run_line_magic("vm", f"ls --on {SYSTEM}")),
             cli=("virsh list --all", [VIRSH, "-c", SYSTEM, "list", "--all"]),
-            cli_goal=None,  # the issue sets 0.33x for docker ps and kubectl only
-            others={"with_metadata": (
-                "raw getAllDomainStats + each domain's labels (metadata)", lambda: [
-                    (d.name(), s, _metadata(libvirt, d))
-                    for d, s in conn.getAllDomainStats(stats)])})
+            raw_goal=None, cli_goal=None,  # issue 4 sets the 1000-domain budget instead
+            others={"stats_only": ("raw getAllDomainStats, without labels", lambda: [
+                (d.name(), s) for d, s in conn.getAllDomainStats(stats)])})
     finally:
         remove_labelled(driver, Kind.VM, labels)
         conn.close()

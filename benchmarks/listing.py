@@ -1,8 +1,8 @@
 """One engine's list, four ways in one run: the fastest raw SDK call (the anchor), the
 driver, the magic a notebook user types, and the engine's CLI as a process.
 
-Goals (issues 3 and 5): the driver and the magic <= 1.1x the raw call; against the CLI
-<= 0.33x where the issue names that CLI (``docker ps``, ``kubectl get pods``).
+Goals (issues 3 and 5): the driver and the magic <= 1.1x the raw call, and <= 0.33x of the
+CLI, where the issue names them (Docker and Kubernetes; libvirt's are reported).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def ipython_shell() -> Any:
 
 def compare(engine: str, what: str, *, raw: tuple[str, Callable[[], object]],
             driver: Callable[[], object], magic: tuple[str, Callable[[], object]],
-            cli: tuple[str, Sequence[str]], rounds: int, cli_goal: Goal | None = CLI_GOAL,
+            cli: tuple[str, Sequence[str]], rounds: int, raw_goal: Goal | None = RAW_GOAL,
+            cli_goal: Goal | None = CLI_GOAL,
             others: dict[str, tuple[str, Callable[[], object]]] | None = None,
             ) -> list[Figure]:
     """The list figures of one engine; the best of ``rounds`` runs taken in turns (the CLI,
@@ -47,9 +48,9 @@ def compare(engine: str, what: str, *, raw: tuple[str, Callable[[], object]],
     prefix = f"list.{engine}"
     found = [
         Figure(f"{prefix}.driver_vs_raw", "list", f"{engine}: driver list ({what})",
-               times["driver"], "ms", raw_name, times["raw"], RAW_GOAL),
+               times["driver"], "ms", raw_name, times["raw"], raw_goal),
         Figure(f"{prefix}.magic_vs_raw", "list", f"{engine}: {magic_name}", times["magic"],
-               "ms", raw_name, times["raw"], RAW_GOAL),
+               "ms", raw_name, times["raw"], raw_goal),
         Figure(f"{prefix}.magic_vs_cli", "list", f"{engine}: {magic_name}", times["magic"],
                "ms", f"`{cli_name}` as a process", process, cli_goal),
     ]
