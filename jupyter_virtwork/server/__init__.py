@@ -6,7 +6,7 @@ fed by the same drivers and watchers as the notebook widgets. Nothing here is im
 
     config.py      the admin's settings (VirtworkServer) and the policy of allowed URIs
     connections.py the server's drivers by alias, opened on first use
-    records.py     a Resource as the panel's JSON row: actions, equivalent commands
+    records.py     a Resource as the panel's JSON row (actions: ../actions.py)
     errors.py      VirtworkError -> HTTP status and {code, message}, in one place
     redact.py      secrets never leave: responses, WebSocket messages, logs
     feeds.py       one watcher per connection and kind, shared by every browser tab

@@ -18,6 +18,7 @@ from typing import Any
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 
+from .. import actions
 from ..drivers.base import Driver
 from ..errors import InvalidInput, VirtworkError
 from . import errors, records
@@ -122,7 +123,7 @@ class ResourceHandler(VirtworkHandler):
             endpoint, driver = self._driver(name)
             resource = driver.get(kind, id)
             return {"resource": records.row(endpoint.alias, driver, resource),
-                    "command": records.command_for(driver, resource, "get")}
+                    "command": actions.command_for(driver, resource, "get")}
 
         await self._answer(work)
 
@@ -137,12 +138,12 @@ class ActionHandler(VirtworkHandler):
                 raise InvalidInput(f"an action takes no body ({size} byte{'s' * (size != 1)} "
                                    "sent)", hint="send the POST with an empty body")
             kind = records.parse_kind(kind_text)
-            action = records.parse_action(action_text)
+            action = actions.parse_action(action_text)
             endpoint, driver = self._driver(name)
-            resource = records.run(driver, kind, id, action)
+            resource = actions.run(driver, kind, id, action)
             return {"resource": records.row(endpoint.alias, driver, resource),
                     "action": action.value,
-                    "command": records.command_for(driver, resource, action)}
+                    "command": actions.command_for(driver, resource, action)}
 
         await self._answer(work)
 

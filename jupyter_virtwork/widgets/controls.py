@@ -5,7 +5,7 @@ A verb runs in a background thread, so the notebook stays responsive while an en
 its time (a graceful stop waits up to ten seconds). A failure shows the VirtworkError's one
 line, never a traceback. Buttons are disabled for verbs the driver lacks (``capabilities``)
 and for verbs that make no sense in the resource's state, with the same rules as the side
-panel (``server.records``). Delete asks first, showing the equivalent command.
+panel (``jupyter_virtwork.actions``). Delete asks first, showing the equivalent command.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import ipywidgets  # type: ignore[import-untyped]
 
+from ..actions import VERBS, WHEN, Action, command_for, run
 from ..drivers.base import Driver
 from ..errors import InvalidInput, VirtworkError
 from ..models import Resource, State
-from ..server.records import VERBS, WHEN, Action, command_for, run
 from ._display import close_tree
 
 if TYPE_CHECKING:
