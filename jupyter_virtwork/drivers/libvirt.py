@@ -736,11 +736,13 @@ class LibvirtDriver(BaseDriver):
         if code == 1:  # VIR_DOMAIN_EVENT_UNDEFINED
             return gone
         try:
-            record = self.get(Kind.VM, uuid)
+            with self._boundary(f"finding VM {uuid!r}", uuid):
+                dom = self._lookup(self._conn(), uuid)
+                if wanted and not _matches(self._owner(dom).labels, wanted):
+                    return None  # another VM's event: one metadata call, not a whole record
+                record = self._record(dom, {})
         except NotFound:
             return gone  # a transient domain that stopped, or deleted meanwhile
-        if not _matches(record.labels, wanted):
-            return None
         return Event(EventType.ADDED if code == 0 else EventType.MODIFIED, record)
 
     # --- teaching -----------------------------------------------------------------------
