@@ -224,11 +224,17 @@ def test_interrupting_a_build_cancels_it_in_the_engine(driver: DockerDriver,
 
     tag = f"{_name('vw-slow')}:1"
     marker = uuid.uuid4().hex
+    # A kernel turns SIGINT into KeyboardInterrupt; a test run started in the background by
+    # a script inherits SIGINT ignored, and Python then keeps it ignored: set it as a kernel.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
-    with pytest.raises(Cancelled) as caught:
-        driver.build(ImageSpec(tag, f"FROM {BUSYBOX}\nRUN echo {marker} && sleep 60\n",
-                               labels=labels))
+    try:
+        with pytest.raises(Cancelled) as caught:
+            driver.build(ImageSpec(tag, f"FROM {BUSYBOX}\nRUN echo {marker} && sleep 60\n",
+                                   labels=labels))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert "cancelled" in str(caught.value)
     import docker
 
