@@ -1,8 +1,8 @@
 """One engine's list, four ways in one run: the fastest raw SDK call (the anchor), the
 driver, the magic a notebook user types, and the engine's CLI as a process.
 
-Goals (issues 3 and 5): the driver and the magic <= 1.1x the raw call, and <= 0.33x of the
-CLI, where the issue names them (Docker and Kubernetes; libvirt's are reported).
+Goals (issues 3 and 5): the driver and the magic <= 1.1x the raw call for the same data;
+against the CLI <= 0.33x where the issue names that CLI (``docker ps``, ``kubectl get pods``).
 """
 
 from __future__ import annotations
