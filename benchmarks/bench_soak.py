@@ -57,6 +57,9 @@ def main() -> None:
             if events % 60 == 0:
                 print(f"  {events:5d} events  rss {rss_mb():7.1f} MB  "
                       f"threads {threading.active_count()}", flush=True)
+        # The table must still be following: its row shows the last change.
+        last = "paused" if events % 2 else "running"
+        followed = table.wait_for(lambda t: [r.state.value for r in t.rows] == [last], 10)
     finally:
         end_rss, end_threads = rss_mb(), threading.active_count()
         table.close()
@@ -65,6 +68,7 @@ def main() -> None:
         client.close()
     time.sleep(1)
     growth = end_rss - start_rss
+    print(f"the table {'followed' if followed else 'did NOT follow'} to the last event")
     print(f"events {events}; memory growth {growth:.1f} MB (goal < {GOAL_GROWTH_MB} MB); "
           f"threads while live {start_threads} -> {end_threads}; after close "
           f"{threading.active_count()} (before the table: {threads_before})")

@@ -210,7 +210,8 @@ class DockerDriver(BaseDriver):
     # --- the contract -----------------------------------------------------------------
 
     def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList:
-        filters = {"label": [f"{k}={v}" for k, v in (labels or {}).items()]}
+        # No filter at all when none is wanted: an empty one still costs a JSON query.
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]} if labels else None
         with self._boundary(f"listing {kind}s"):
             if kind is Kind.CONTAINER:
                 rows = self._api().containers(all=True, filters=filters)
