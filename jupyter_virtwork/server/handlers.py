@@ -29,6 +29,10 @@ Json = dict[str, Any]
 
 
 class VirtworkHandler(APIHandler):
+    # The query parameters the endpoint reads, each at most once. Others are not refused:
+    # JupyterLab's ServerConnection adds a cache-busting one to every GET, Jupyter a token.
+    query: frozenset[str] = frozenset()
+
     @property
     def virtwork(self) -> Backend:
         backend: Backend = self.settings["virtwork"]
@@ -42,6 +46,7 @@ class VirtworkHandler(APIHandler):
 
     async def _answer(self, work: Callable[[], Json]) -> None:
         try:
+            self._check_query()
             result = await self.virtwork.call(work)
         except VirtworkError as exc:
             self.set_status(errors.http_status(exc))
@@ -50,6 +55,14 @@ class VirtworkHandler(APIHandler):
                           self.request.path, self.get_status(), result["code"])
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(self.virtwork.redactor.data(result), default=str))
+
+    def _check_query(self) -> None:
+        """A parameter given twice is refused: which one was meant?"""
+        given = self.request.query_arguments
+        for name in sorted(self.query & set(given)):
+            if len(given[name]) > 1:
+                raise InvalidInput(f"{name!r} is given {len(given[name])} times",
+                                   hint="give it once")
 
     def _driver(self, name: str) -> tuple[Endpoint, Driver]:
         return self.virtwork.connections.driver(name)
@@ -95,6 +108,8 @@ class ConnectionsHandler(VirtworkHandler):
 
 
 class ResourcesHandler(VirtworkHandler):
+    query = frozenset({"connection", "kind"})
+
     @tornado.web.authenticated
     async def get(self) -> None:
         name = self.get_query_argument("connection", "")

@@ -69,6 +69,11 @@ CORPUS: list[BadRequest] = [
             "InvalidInput", "unknown action 'STOP'"),
     _action("action the engine lacks", "/resources/docker/image/vw-no-such-image/pause", 501,
             "UnsupportedOperation", "does not support 'pause image'"),
+    # query parameters: each given once
+    BadRequest("connection given twice", "/resources?connection=docker&connection=libvirt",
+               400, "InvalidInput", "'connection' is given 2 times"),
+    BadRequest("kind given twice", "/resources?connection=docker&kind=container&kind=image",
+               400, "InvalidInput", "'kind' is given 2 times"),
     # names: unknown, shell metacharacters, path traversal, a NUL byte
     BadRequest("unknown container", f"/resources/docker/container/{NO_CONTAINER}", 404,
                "NotFound", f"no container '{NO_CONTAINER}'"),
