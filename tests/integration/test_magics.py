@@ -188,6 +188,14 @@ spec:
     assert ip.run_line_magic("k8s", f"get pods -l app={name}") == ResourceList()
 
 
+def _until_running(pod: str, within: float = 60) -> None:
+    pods = session().driver("kubernetes")
+    deadline = time.monotonic() + within
+    while pods.get(Kind.POD, pod).state is not State.RUNNING:
+        assert time.monotonic() < deadline, f"pod {pod} did not start"
+        time.sleep(0.2)
+
+
 def test_k8s_delete_force_does_not_wait_for_the_grace_period(
         ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     name = _name("stubborn")
@@ -203,11 +211,7 @@ spec:
     imagePullPolicy: IfNotPresent
     command: [sh, -c, "trap '' TERM; while true; do sleep 1; done"]
 """)
-    pods = session().driver("kubernetes")
-    deadline = time.monotonic() + 60
-    while pods.get(Kind.POD, name).state is not State.RUNNING:  # its TERM trap is set
-        assert time.monotonic() < deadline, "the pod did not start"
-        time.sleep(0.2)
+    _until_running(name)  # its TERM trap is set
     capsys.readouterr()
     started = time.monotonic()
     ip.run_line_magic("k8s", f"delete pod/{name} --force --wait --show-command")
@@ -228,11 +232,7 @@ spec:
   containers: [{{name: c, image: {BUSYBOX}, imagePullPolicy: Never, command: [sleep, "60"]}}]
 """)
     try:
-        pods = session().driver("kubernetes")
-        deadline = time.monotonic() + 60
-        while pods.get(Kind.POD, name).state is not State.RUNNING:
-            assert time.monotonic() < deadline, "the pod did not start"
-            time.sleep(0.2)
+        _until_running(name)
         all_containers = ip.run_line_magic("docker", "ps")
         assert any(name in r.name for r in all_containers)  # docker ps still shows them
         created = ip.run_line_magic("vw", "created")

@@ -1,8 +1,10 @@
 """A dockerd that died hard leaves its containerd's pid file, and sometimes that containerd:
 the sandbox's docker start stops such an orphan and removes the file, so the next dockerd
 starts its own containerd; and it signals nothing else. Stand-in processes whose /proc
-cmdline reads like containerd's (and dockerd's) play the parts; the real daemons are not
-touched here (test_engine_faults.py crashes the real dockerd)."""
+cmdline reads like containerd's (and dockerd's) play the parts: the cases where nothing may
+be signalled (another program's containerd, a live dockerd's, a recycled pid) cannot be
+staged with the sandbox's real daemons without breaking the engines every other test uses.
+The real case, a SIGKILLed dockerd restarted, is test_engine_faults.py's."""
 
 from __future__ import annotations
 
