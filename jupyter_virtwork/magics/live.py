@@ -47,7 +47,8 @@ def _replacing_older_runs(table: Any) -> Any:
         for old in tables:
             old.close()
         tables = []
-    _tables_of_cell[cell] = (request, [*tables, table])
+    # Tables closed since (%vw unwatch, the front end) are not kept alive here.
+    _tables_of_cell[cell] = (request, [*(t for t in tables if not t.closed), table])
     return table
 
 
