@@ -73,7 +73,7 @@ class ExecResult:
 KUBELET_LABEL = "io.kubernetes.pod.name"
 
 
-def _kubelets(labels: Mapping[str, str] | None) -> bool:
+def _kubelet_owned(labels: Mapping[str, str] | None) -> bool:
     return KUBELET_LABEL in (labels or {})
 
 
@@ -216,7 +216,7 @@ class DockerDriver(BaseDriver):
             if kind is Kind.CONTAINER:
                 rows = self._api().containers(all=True, filters=filters)
                 return ResourceList(self._container(r) for r in rows
-                                    if not (labels and _kubelets(r.get("Labels"))))
+                                    if not (labels and _kubelet_owned(r.get("Labels"))))
             if kind is Kind.IMAGE:
                 rows = self._api().images(filters=filters)
                 return ResourceList(self._image(r) for r in rows)
@@ -424,7 +424,7 @@ class DockerDriver(BaseDriver):
                 for native in events:
                     if stopper.stopped:
                         return
-                    if wanted and _kubelets((native.get("Actor") or {}).get("Attributes")):
+                    if wanted and _kubelet_owned((native.get("Actor") or {}).get("Attributes")):
                         continue
                     event = self._event(kind, native)
                     if event is not None:
