@@ -277,13 +277,15 @@ class LibvirtDriver(BaseDriver):
 
     # --- records ----------------------------------------------------------------------
 
-    def _record(self, dom: Any, stats: Mapping[str, Any], *, with_xml: bool = False) -> Resource:
+    def _record(self, dom: Any, stats: Mapping[str, Any], *, with_xml: bool = False,
+                owner: Owner | None = None) -> Resource:
         """A VM record from ``getAllDomainStats`` output, asking the domain for what the
         hypervisor's stats lack (the test driver reports the state only).
 
         Labels are read for every record, one small metadata call each: a list record
         without them would differ from the same VM's record in a watch event. ``raw`` is
-        the stats, plus the domain XML when ``with_xml`` (``get``; lists skip the XML)."""
+        the stats, plus the domain XML when ``with_xml`` (``get``; lists skip the XML).
+        ``owner``: the metadata already read by the caller, not asked for again."""
         if "state.state" in stats:
             state = state_of(int(stats["state.state"]), int(stats.get("state.reason", 0)))
         else:
@@ -292,7 +294,7 @@ class LibvirtDriver(BaseDriver):
         if cpus is None or memory_kib is None:
             info = dom.info()  # [state, max KiB, current KiB, vcpus, cpu time]
             cpus, memory_kib = info[3], info[2]
-        owner = self._owner(dom)
+        owner = self._owner(dom) if owner is None else owner
         raw: dict[str, Any] = {"stats": dict(stats)}
         if with_xml:
             raw["xml"] = dom.XMLDesc(0)
@@ -738,9 +740,10 @@ class LibvirtDriver(BaseDriver):
         try:
             with self._boundary(f"finding VM {uuid!r}", uuid):
                 dom = self._lookup(self._conn(), uuid)
-                if wanted and not _matches(self._owner(dom).labels, wanted):
+                owner = self._owner(dom)
+                if not _matches(owner.labels, wanted):
                     return None  # another VM's event: one metadata call, not a whole record
-                record = self._record(dom, {})
+                record = self._record(dom, {}, owner=owner)
         except NotFound:
             return gone  # a transient domain that stopped, or deleted meanwhile
         return Event(EventType.ADDED if code == 0 else EventType.MODIFIED, record)
