@@ -26,12 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import docker  # after the path fix
 from figures import Figure, remove_labelled, run_script
-from listing import compare, ipython_shell
+from listing import compare
 
 from jupyter_virtwork import labels as ownership
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import kube_pki
+from tests.integration.conftest import ipython_shell  # the tests' shell, the same way
 
 BUSYBOX = "localbase/busybox:1.35"
 DOCKER_CLI = "/usr/bin/docker"  # Debian's client; /usr/local/bin/docker is another one

@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from figures import Figure, Goal, remove_labelled, run_script, turns
-from listing import compare, ipython_shell
+from listing import compare
 
 from jupyter_virtwork import labels as ownership  # after the path fix
 from jupyter_virtwork.drivers import libvirt_xml
@@ -33,6 +33,7 @@ from jupyter_virtwork.drivers.libvirt import LibvirtDriver
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sizes import MiB
+from tests.integration.conftest import ipython_shell  # the tests' shell, the same way
 
 LIST_BUDGET_MS = 500.0  # for 1000 domains (issue 4)
 VIRSH = "/usr/bin/virsh"

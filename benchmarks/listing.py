@@ -9,23 +9,11 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from figures import Figure, Goal, turns
 
 RAW_GOAL = Goal("<=", 1.1, "ratio")
 CLI_GOAL = Goal("<=", 0.33, "ratio")
-
-
-def ipython_shell() -> Any:
-    """A real IPython shell with ``%load_ext jupyter_virtwork`` done (one per process)."""
-    from IPython.core.getipython import get_ipython
-    from IPython.testing.globalipapp import start_ipython
-
-    shell = start_ipython() or get_ipython()  # type: ignore[no-untyped-call]
-    if "jupyter_virtwork" not in shell.extension_manager.loaded:
-        shell.run_line_magic("load_ext", "jupyter_virtwork")
-    return shell
 
 
 def compare(engine: str, what: str, *, raw: tuple[str, Callable[[], object]],

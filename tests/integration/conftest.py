@@ -29,5 +29,6 @@ def ipython_shell() -> Any:
     from IPython.testing.globalipapp import get_ipython, start_ipython
 
     shell = start_ipython() or get_ipython()
-    shell.run_line_magic("load_ext", "jupyter_virtwork")
+    if "jupyter_virtwork" not in shell.extension_manager.loaded:
+        shell.run_line_magic("load_ext", "jupyter_virtwork")
     return shell
