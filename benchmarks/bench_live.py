@@ -66,10 +66,6 @@ IDLE_GOAL = Goal("<=", 0)
 ANSWER_SECONDS = 1.0  # a libvirt call this soon after an event answers it
 
 
-def _live(table: StatusTable) -> bool:
-    return all(line.endswith(": live") for line in table.status_lines)
-
-
 def _shows(id: str, state: State) -> Callable[[StatusTable], bool]:
     """Whether a table holds the row ``id`` in ``state``."""
     return lambda table: any(row.id == id and row.state is state for row in table.rows)
@@ -104,7 +100,7 @@ def events(rounds: int, labels: dict[str, str]) -> list[Figure]:
     try:
         made = [client.containers.create(BUSYBOX, "sleep 600", network_mode="none",
                                          labels=labels) for _ in range(rounds)]
-        if not table.wait_for(lambda t: _live(t) and len(t.rows) == rounds, 10):
+        if not table.wait_for(lambda t: t.live and len(t.rows) == rounds, 10):
             raise RuntimeError(f"the table did not show the containers: {table.status_lines}")
         time.sleep(0.5)
         for container in made:
@@ -209,7 +205,7 @@ def idle(seconds: float, labels: dict[str, str]) -> list[Figure]:
         table = StatusTable([(driver, kind, labels) for driver, kind in drivers],
                             title="bench idle")
         stack.callback(table.close)
-        if not table.wait_for(lambda t: _live(t) and len(t.rows) == 4, 30):
+        if not table.wait_for(lambda t: t.live and len(t.rows) == 4, 30):
             raise RuntimeError(f"the table did not go live: {table.status_lines}")
         time.sleep(2)  # let the first list and the watches settle
         away: list[Any] = []  # an engine restarted meanwhile: its re-list is no idle call

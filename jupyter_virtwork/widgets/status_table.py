@@ -177,6 +177,12 @@ class StatusTable(anywidget.AnyWidget):
             return self._rows.ordered()
 
     @property
+    def live(self) -> bool:
+        """Every source listed and following its engine (none connecting or disconnected)."""
+        with self._lock:
+            return all(source.ok for source in self._rows.sources)
+
+    @property
     def status_lines(self) -> list[str]:
         with self._lock:
             return [f"{s.label}: {s.text}" for s in self._rows.sources]

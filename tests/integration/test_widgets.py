@@ -75,10 +75,6 @@ def _state(table: StatusTable, id: str) -> State | None:
     return next((r.state for r in table.rows if r.id == id), None)
 
 
-def _live(table: StatusTable) -> bool:
-    return all(line.endswith(": live") for line in table.status_lines)
-
-
 def _eventually(check: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not check():
@@ -93,7 +89,7 @@ def test_table_follows_a_container_run_paused_and_removed(
         tables: list[StatusTable]) -> None:
     table = StatusTable([(docker_driver, Kind.CONTAINER, labels)], title="containers")
     tables.append(table)
-    assert table.wait_for(_live, 10), table.status_lines
+    assert table.wait_for(lambda t: t.live, 10), table.status_lines
     tap = CommTap(table)
     container = _run(engine, labels)
     assert table.wait_for(lambda t: _state(t, container.id) is State.RUNNING, 5)
@@ -134,11 +130,11 @@ def test_a_cut_engine_shows_disconnected_and_recovers(tmp_path: Path,
     try:
         table = StatusTable([(driver, Kind.CONTAINER, {"vw-none": "x"})], actions=False)
         tables.append(table)
-        assert table.wait_for(_live, 10)
+        assert table.wait_for(lambda t: t.live, 10)
         proxy.cut()
         assert table.wait_for(lambda t: "disconnected, retrying" in t.status_lines[0], 10)
         proxy.start()
-        assert table.wait_for(_live, 10), table.status_lines
+        assert table.wait_for(lambda t: t.live, 10), table.status_lines
     finally:
         proxy.cut()
         driver.close()

@@ -40,10 +40,6 @@ CALL_FAILS_WITHIN = 10.0  # the issue's bound for the call
 LIVE_AGAIN_WITHIN = 5.0  # ... and for the view, from the engine answering again
 
 
-def _live(table: StatusTable) -> bool:
-    return table.status_lines[0].endswith(": live")
-
-
 def _disconnected(table: StatusTable) -> bool:
     return "disconnected, retrying" in table.status_lines[0]
 
@@ -69,7 +65,7 @@ def _outage(driver: Any, kind: Kind, labels: dict[str, str], daemon: str, engine
     in the table. Whatever ``change`` made (it carries ``labels``) is removed afterwards."""
     table = StatusTable([(driver, kind, labels)], actions=False)
     try:
-        assert table.wait_for(_live, 30), table.status_lines
+        assert table.wait_for(lambda t: t.live, 30), table.status_lines
         _crash(daemon)
         started = time.monotonic()
         with pytest.raises(EngineUnavailable) as caught:
@@ -80,7 +76,7 @@ def _outage(driver: Any, kind: Kind, labels: dict[str, str], daemon: str, engine
         assert table.wait_for(_disconnected, CALL_FAILS_WITHIN), table.status_lines
 
         load(engine).start()  # returns once the engine answers
-        assert table.wait_for(_live, LIVE_AGAIN_WITHIN), table.status_lines
+        assert table.wait_for(lambda t: t.live, LIVE_AGAIN_WITHIN), table.status_lines
         made = change()
         assert table.wait_for(_shows(made), 30), (made, table.rows)
     finally:

@@ -131,10 +131,13 @@ def test_disconnection_shows_in_the_status_line_and_recovers(
     stream = driver.streams[0]
     stream.put(Event(EventType.SYNCED, None))
     assert table.wait_for(lambda t: t.status_lines == [f"{URI} vms: live"], 5)
+    assert table.live
     stream.put(Event(EventType.ERROR, None, "disconnected, retrying: refused"))
     assert table.wait_for(lambda t: t.status[0]["text"].startswith("disconnected"), 5)
+    assert not table.live
     stream.put(Event(EventType.SYNCED, None))
     assert table.wait_for(lambda t: t.status[0]["ok"], 5)
+    assert table.live
 
 
 def test_close_stops_streams_and_threads_and_keeps_a_snapshot(driver: MemoryDriver) -> None:
