@@ -13,12 +13,11 @@ lab: deps
 test: deps engines lint
 	$(PY) -m pytest tests notebooks --nbval-lax
 
-# libvirt-python compiles against libvirt's headers: they must exist before pip runs.
+# libvirt-python compiles against libvirt's headers: they must exist before pip runs. The
+# browser tests (tests/ui) drive Debian's chromium: Playwright cannot download its own here.
+# Every apt call goes through the sandbox's one installer (apt allows one writer at a time).
 deps: unlink-panel
-	@dpkg-query -W -f='$${db:Status-Abbrev}\n' libvirt-dev pkg-config 2>/dev/null | grep -c '^ii' | grep -qx 2 \
-	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libvirt-dev pkg-config)
-# The browser tests (tests/ui) drive Debian's chromium: Playwright cannot download its own here.
-	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation)
+	$(PY) -m jupyter_virtwork.sandbox packages libvirt-dev pkg-config chromium fonts-liberation
 	$(PY) -m pip install -q -e '.[test]'
 
 # `jupyter labextension develop` leaves a symlink into a source tree where pip installs the

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from . import engines, process
+from . import apt, engines, process
 from .engine import Engine, EngineStatus
 from .report import say
 from .system import SandboxError
@@ -119,6 +119,16 @@ def status(names: Sequence[str], as_json: bool) -> int:
     return 0
 
 
+def packages(names: Sequence[str]) -> int:
+    """Install Debian packages through the sandbox's one installer (``make``'s own needs)."""
+    try:
+        apt.install(names, engine="packages")
+    except SandboxError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="virtwork-sandbox", description=__doc__.split("\n")[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -131,7 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_status = verbs.add_parser("status", help="show each engine's state")
     p_status.add_argument("engines", nargs="*")
     p_status.add_argument("--json", action="store_true")
+    p_packages = verbs.add_parser(
+        "packages", help="install Debian packages through the sandbox's installer (one apt "
+                         "at a time, waiting for apt's locks)")
+    p_packages.add_argument("names", nargs="+")
     args = parser.parse_args(argv)
+    if args.verb == "packages":
+        return packages(args.names)
     if args.verb == "up":
         return up(args.engines, args.background_slow)
     if args.verb == "down":

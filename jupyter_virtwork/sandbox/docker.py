@@ -34,10 +34,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import paths, process
+from . import apt, paths, process
 from .engine import Engine, EngineStatus
 from .report import say
-from .system import SandboxError, apt_install, require_root_debian, which
+from .system import SandboxError, require_root_debian, which
 
 if TYPE_CHECKING:
     import docker
@@ -162,7 +162,7 @@ class DockerEngine(Engine):
     name = "docker"
 
     def install(self) -> None:
-        apt_install(PACKAGES, engine=self.name)
+        apt.install(PACKAGES, engine=self.name)
 
     def start(self) -> None:
         ours = process.running_pid(DAEMON)

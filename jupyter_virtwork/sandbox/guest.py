@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from . import paths
+from . import apt, paths
 from .report import say
 from .system import SandboxError, run
 
@@ -106,7 +106,7 @@ def _fetch_kernel(dest: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="virtwork-kernel-") as tmp:
         # apt drops privileges to _apt for downloads: let it write here.
         Path(tmp).chmod(0o777)
-        run(["apt-get", "download", package], cwd=Path(tmp), timeout=900)
+        apt.download(package, into=Path(tmp), engine="libvirt")
         debs = sorted(Path(tmp).glob("*.deb"))
         if not debs:
             raise SandboxError(f"guest: apt-get download {package} produced no .deb")

@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import apt, paths
 from . import docker as docker_engine
-from . import paths
 from .engine import Engine, EngineStatus
 from .report import say
-from .system import SandboxError, apt_install, require_root_debian, run
+from .system import SandboxError, require_root_debian, run
 
 if TYPE_CHECKING:
     from docker import APIClient
@@ -64,7 +64,7 @@ class ImagesEngine(Engine):
     needs = ("docker",)
 
     def install(self) -> None:
-        apt_install(PACKAGES, engine=self.name)
+        apt.install(PACKAGES, engine=self.name)
         with _build_lock():  # two `up`s at once must not debootstrap into the same dir
             if not debian_tarball().exists():
                 _build_debian_tarball(self.name)

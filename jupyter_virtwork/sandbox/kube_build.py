@@ -19,9 +19,9 @@ import tarfile
 import time
 from pathlib import Path
 
-from . import paths, process
+from . import apt, paths, process
 from .report import say
-from .system import SandboxError, apt_install, run
+from .system import SandboxError, run
 
 VERSION = "v1.20.2"
 SERVER_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
@@ -89,7 +89,7 @@ def progress_text() -> str:
 
 def ensure_binaries() -> None:
     """Install the runtime packages and make sure the cached binaries exist (build if not)."""
-    apt_install(RUNTIME_PACKAGES, engine="kubernetes")
+    apt.install(RUNTIME_PACKAGES, engine="kubernetes")
     if cached():
         return
     # One build at a time: a second `up` waits for the first instead of racing it.
@@ -109,7 +109,7 @@ def _build() -> None:
     started = time.time()
     _write_progress("installing build packages", started)
     try:
-        apt_install(BUILD_PACKAGES, engine="kubernetes")
+        apt.install(BUILD_PACKAGES, engine="kubernetes")
         tree = _source_tree(started)
         _fix_reflect2(tree)
         _compile(tree, started)
@@ -194,6 +194,8 @@ def _source_tree(started: float) -> Path:
     options = _private_apt_options(work / "apt")
     log = process.log_file(BUILD_DAEMON)
     say("kubernetes", "fetching Debian's kubernetes source package")
+    # Its own lists, cache and sources: none of apt's shared locks, so no need to queue
+    # behind the installer (apt.py) while the quick engines install.
     run(["apt-get", *options, "update"], log=log, timeout=900)
     run(["apt-get", *options, "source", "--download-only", "kubernetes"], cwd=source, log=log,
         timeout=1800)

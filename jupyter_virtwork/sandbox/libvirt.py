@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import guest, paths, process
+from . import apt, guest, paths, process
 from .engine import Engine, EngineStatus
 from .report import say
-from .system import SandboxError, apt_install, pip_install, which
+from .system import SandboxError, pip_install, which
 
 URI = "qemu:///system"
 TEST_URI = "test:///default"
@@ -79,7 +79,7 @@ class LibvirtEngine(Engine):
     name = "libvirt"
 
     def install(self) -> None:
-        apt_install(PACKAGES, engine=self.name)
+        apt.install(PACKAGES, engine=self.name)
         if importlib.util.find_spec("libvirt") is None:
             pip_install(["libvirt-python"], engine=self.name)  # compiles, ~16 s
             importlib.invalidate_caches()

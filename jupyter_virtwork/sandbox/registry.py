@@ -14,10 +14,10 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from . import paths, process
+from . import apt, paths, process
 from .engine import Engine, EngineStatus
 from .report import say
-from .system import SandboxError, apt_install, require_root_debian, which
+from .system import SandboxError, require_root_debian, which
 
 ADDRESS = "127.0.0.1:5000"
 DAEMON = "docker-registry"
@@ -57,7 +57,7 @@ class RegistryEngine(Engine):
     name = "registry"
 
     def install(self) -> None:
-        apt_install(["docker-registry"], engine=self.name)
+        apt.install(["docker-registry"], engine=self.name)
 
     def start(self) -> None:
         ours = process.running_pid(DAEMON)

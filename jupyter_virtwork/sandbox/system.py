@@ -58,41 +58,6 @@ def run(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | No
     return output
 
 
-def missing_packages(packages: Sequence[str]) -> list[str]:
-    """The Debian packages of ``packages`` that are not installed."""
-    missing = []
-    for pkg in packages:
-        proc = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", pkg],
-                              capture_output=True, text=True, check=False)
-        if not proc.stdout.startswith("ii"):
-            missing.append(pkg)
-    return missing
-
-
-_apt_updated = False
-
-
-def apt_install(packages: Sequence[str], *, engine: str) -> None:
-    """Install the missing Debian packages (no recommends, no prompts, nothing started)."""
-    global _apt_updated
-    missing = missing_packages(packages)
-    if not missing:
-        return
-    require_root_debian(engine)
-    env = {"DEBIAN_FRONTEND": "noninteractive"}
-    # Engines install concurrently (``up`` runs the slow build beside the quick engines):
-    # wait for dpkg's lock instead of failing on it.
-    lock = ["-o", "DPkg::Lock::Timeout=900"]
-    if not _apt_updated:
-        say(engine, "apt-get update")
-        run(["apt-get", *lock, "update"], env=env, timeout=900)
-        _apt_updated = True
-    say(engine, f"installing {' '.join(missing)}")
-    # No systemd here: postinst scripts that try to start daemons fail harmlessly.
-    run(["apt-get", *lock, "install", "-y", "--no-install-recommends", *missing], env=env,
-        timeout=1800)
-
-
 def pip_install(requirements: Sequence[str], *, engine: str) -> None:
     say(engine, f"pip install {' '.join(requirements)}")
     run([sys.executable, "-m", "pip", "install", "--quiet", *requirements], timeout=1800)

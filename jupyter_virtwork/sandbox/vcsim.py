@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import paths, process
+from . import apt, paths, process
 from .engine import Engine, EngineStatus
 from .report import say
-from .system import SandboxError, apt_install, pip_install, run
+from .system import SandboxError, pip_install, run
 
 NAME = "vcsim"
 ESX_NAME = "vcsim-esx"
@@ -271,7 +271,7 @@ class VcsimEngine(Engine):
     name = NAME
 
     def install(self) -> None:
-        apt_install(PACKAGES, engine=NAME)
+        apt.install(PACKAGES, engine=NAME)
         build()
         _ensure_pyvmomi()
 

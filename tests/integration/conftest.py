@@ -28,7 +28,8 @@ def ipython_shell() -> Any:
     it once per process and answers None afterwards, so later modules ask for it again."""
     from IPython.testing.globalipapp import get_ipython, start_ipython
 
-    shell = start_ipython() or get_ipython()
+    # IPython 8 leaves these two untyped, IPython 9 types them: either passes mypy.
+    shell = start_ipython() or get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
     if "jupyter_virtwork" not in shell.extension_manager.loaded:
         shell.run_line_magic("load_ext", "jupyter_virtwork")
     return shell
