@@ -7,6 +7,8 @@ connecting to ``docker://`` imports the docker driver and docker-py, nothing els
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -38,13 +40,41 @@ _IMPORT_LOCK = threading.RLock()
 
 
 def import_sdk(family: str) -> None:
-    """Import ``family``'s SDK now, once; a missing one is the driver's to report, on use."""
+    """Import ``family``'s SDK now, once; a missing one is the driver's to report, on use.
+
+    An import that fails or is interrupted (Ctrl-C during a first ``%docker``) leaves
+    nothing half-made behind: see ``_forget_orphans``."""
     with _IMPORT_LOCK:
         for name in SDKS.get(family, ()):
+            before = set(sys.modules)
             try:
                 importlib.import_module(name)
             except ImportError:
+                _forget_orphans(before)
                 return
+            except BaseException:
+                _forget_orphans(before)
+                raise
+
+
+def _forget_orphans(before: set[str]) -> None:
+    """Forget the modules a failed import loaded inside a package it could not finish.
+
+    Python drops a module whose code raised, not the submodules it had finished: importing
+    the package again then finds them in ``sys.modules`` and never sets them as its
+    attributes. docker-py came back without ``docker.errors``, and every failing ``%docker``
+    printed an AttributeError traceback instead of its one line. Extension modules stay:
+    some cannot be initialised twice, and they are never half-made."""
+    for name in [n for n in sys.modules if n not in before]:
+        module = sys.modules.get(name)
+        if isinstance(getattr(module, "__loader__", None),
+                      importlib.machinery.ExtensionFileLoader):
+            continue
+        parent = name.rpartition(".")[0]
+        while parent and parent in sys.modules:
+            parent = parent.rpartition(".")[0]
+        if parent:  # an enclosing package is not in sys.modules: it failed
+            sys.modules.pop(name, None)
 
 
 def driver_class(family: str) -> Callable[..., Driver]:
