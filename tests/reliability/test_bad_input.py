@@ -36,7 +36,7 @@ CORPUS: list[tuple[str, str, str | None, str]] = [
     ("docker", f"run --name 'a;b' {B}", None, "not a valid name"),
     ("docker", f"run --name '$(reboot)' {B}", None, "not a valid name"),
     ("docker", f"run --name 'a b' {B}", None, "not a valid name"),
-    ("docker", f"run --name '-x' {B}", None, ""),
+    ("docker", f"run --name '-x' {B}", None, "expected one argument"),
     ("docker", "run localbase/never-built:1", None, "pulling is disabled"),
     ("docker", "run Upper/Case", None, "lowercase"),
     ("docker", "run 'busybox;rm'", None, "lowercase"),
@@ -49,10 +49,10 @@ CORPUS: list[tuple[str, str, str | None, str]] = [
     ("docker", "exec no-such-container-x ls", None, "no such object"),
     ("docker", "exec no-such-container-x", None, "give a command"),
     ("docker", "logs no-such-container-x", None, "no such object"),
-    ("docker", "stop no-such-container-x", None, ""),
-    ("docker", "pause no-such-container-x", None, ""),
+    ("docker", "stop no-such-container-x", None, "no such object"),
+    ("docker", "pause no-such-container-x", None, "no such object"),
     ("docker", "rm no-such-container-x", None, "no such object"),
-    ("docker", "push localbase/never-built:1", None, ""),
+    ("docker", "push localbase/never-built:1", None, "not present locally"),
     ("docker", "build -t x /nonexistent/dir", None, "no Dockerfile"),
     ("docker", "build /tmp", None, "required"),
     ("docker", "ps --bogus", None, "unrecognized"),
@@ -75,8 +75,10 @@ CORPUS: list[tuple[str, str, str | None, str]] = [
      "not a valid name"),
     ("k8s", "apply", "apiVersion: v1\nkind: Pod\nmetadata: {name: 'x;y'}\n",
      "not a valid name"),
-    ("k8s", "apply", GOOD_DEPLOYMENT.replace("replicas: 1", "replicas: three"), ""),
-    ("k8s", "apply", GOOD_DEPLOYMENT.replace("image: localbase", "imagex: localbase"), ""),
+    ("k8s", "apply", GOOD_DEPLOYMENT.replace("replicas: 1", "replicas: three"),
+     ".spec.replicas: expected numeric"),
+    ("k8s", "apply", GOOD_DEPLOYMENT.replace("image: localbase", "imagex: localbase"),
+     "imagex: field not declared"),
     ("k8s", "apply -f /nonexistent.yaml", None, "cannot read"),
     ("k8s", "apply", None, "give the YAML"),
     ("k8s", "scale --replicas=3 deployment/no-such-deployment", None, "not found"),
@@ -104,11 +106,12 @@ CORPUS: list[tuple[str, str, str | None, str]] = [
     ("vm", "create vm-bad --on docker://", None, "not a vSphere or libvirt"),
     ("vm", "create vm-bad --on ftp://x", None, "unknown connection scheme"),
     ("vm", "create vm-bad --on xen:///system", None, "no Xen hypervisor"),
-    ("vm", "start no-such-vm-x --on test:///default", None, ""),
-    ("vm", "config no-such-vm-x --on test:///default --cpus 2", None, ""),
+    ("vm", "start no-such-vm-x --on test:///default", None, "no VM 'no-such-vm-x'"),
+    ("vm", "config no-such-vm-x --on test:///default --cpus 2", None,
+     "no VM 'no-such-vm-x'"),
     ("vm", "config vm-bad --on test:///default", None, "give --cpus"),
-    ("vm", "delete no-such-vm-x --on test:///default", None, ""),
-    ("vm", "console no-such-vm-x --on test:///default", None, ""),
+    ("vm", "delete no-such-vm-x --on test:///default", None, "no VM 'no-such-vm-x'"),
+    ("vm", "console no-such-vm-x --on test:///default", None, "no VM 'no-such-vm-x'"),
     ("vm", "teleport vm-bad", None, "invalid choice"),
     # %vw
     ("vw", "connect vsphere://admin:hunter2@vc", None, "must not contain a password"),
@@ -133,6 +136,12 @@ def test_the_corpora_are_large_enough() -> None:
     assert len(CORPUS) >= 60
     assert len(SERVER_CORPUS) >= 20
     assert len(CORPUS) + len(SERVER_CORPUS) > 60
+
+
+def test_every_case_names_the_words_its_error_must_contain() -> None:
+    """A case that names no words passes with any error, even the wrong one."""
+    assert [line for _, line, _, words in CORPUS if not words.strip()] == []
+    assert [case.why for case in SERVER_CORPUS if not case.words.strip()] == []
 
 
 @pytest.mark.parametrize(("magic", "line", "cell", "words"), CORPUS,
