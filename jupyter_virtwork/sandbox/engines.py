@@ -14,6 +14,7 @@ ENGINES: dict[str, str] = {
     "kubernetes": "jupyter_virtwork.sandbox.kubernetes:KubernetesEngine",
     "vcsim": "jupyter_virtwork.sandbox.vcsim:VcsimEngine",
     "libvirt": "jupyter_virtwork.sandbox.libvirt:LibvirtEngine",
+    "sshd": "jupyter_virtwork.sandbox.sshd:SshdEngine",
 }
 
 
