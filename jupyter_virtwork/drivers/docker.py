@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import math
 import os
 import shlex
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 
 from ..errors import (
     AlreadyExists,
+    AuthenticationFailed,
     Cancelled,
     EngineUnavailable,
     InvalidInput,
@@ -113,14 +115,25 @@ class DockerDriver(BaseDriver):
         key = "stream" if streaming else "call"
         with self._lock:
             client = self._clients.get(key)
+            if client is not None and not _transport_alive(client):
+                del self._clients[key]  # its SSH link died: docker-py never reconnects it
+                client.close()
+                client = None
             if client is None:
                 client = self._clients[key] = self._new_client(None if streaming
                                                                else self.timeout)
         return client
 
     def _new_client(self, timeout: float | None) -> Any:
+        """A docker-py client. Over ``ssh://`` it is docker-py's paramiko transport: one
+        SSH connection whose channels the HTTP pool reuses (its shell-out to ``ssh``
+        starts a new SSH session per request), with paramiko's RejectPolicy: a host key
+        not in ~/.ssh/known_hosts, or a changed one, refuses the connection."""
         docker = _import_docker()
         base_url = self._base_url()
+        if base_url is not None and base_url.startswith("ssh://") and _paramiko() is None:
+            raise MissingDependency("docker+ssh:// needs paramiko, docker-py's SSH transport",
+                                    connection=self.uri, hint="pip install paramiko")
         with self._boundary("connecting"):
             if base_url is None:
                 kwargs = docker.utils.kwargs_from_env()
@@ -165,12 +178,30 @@ class DockerDriver(BaseDriver):
                            connection=self.uri) from exc
         except docker.errors.APIError as exc:
             raise self._api_error(doing, name, exc) from exc
+        except _ssh_errors() as exc:
+            raise self._ssh_error(doing, exc) from exc
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                 docker.errors.DockerException, ConnectionError, TimeoutError) as exc:
             raise EngineUnavailable(f"{doing} failed: the Docker engine did not answer "
                                     f"({first_line(exc)})", connection=self.uri,
-                                    hint="start it (python -m jupyter_virtwork.sandbox up "
+                                    hint=self._ssh_hint() if self.target.scheme == "docker+ssh"
+                                    else "start it (python -m jupyter_virtwork.sandbox up "
                                          "docker) or check DOCKER_HOST") from exc
+
+    def _ssh_error(self, doing: str, exc: BaseException) -> VirtworkError:
+        """paramiko's errors: the SSH link to the engine's host, not the engine."""
+        hint = self._ssh_hint()
+        if isinstance(exc, _paramiko().AuthenticationException):
+            return AuthenticationFailed(f"{doing} failed: the SSH login was refused "
+                                        f"({first_line(exc)})", connection=self.uri, hint=hint)
+        return EngineUnavailable(f"{doing} failed: no SSH connection to the Docker engine's "
+                                 f"host ({first_line(exc)})", connection=self.uri, hint=hint)
+
+    def _ssh_hint(self) -> str:
+        user = f"{self.target.user}@" if self.target.user else ""
+        return (f"check that `ssh -p {self.target.port or 22} {user}{self.target.host} docker "
+                "version` works (the host's key in ~/.ssh/known_hosts, yours in ~/.ssh or "
+                "ssh-agent)")
 
     def _api_error(self, doing: str, name: str, exc: Any) -> VirtworkError:
         explanation = first_line(getattr(exc, "explanation", None) or exc)
@@ -495,6 +526,33 @@ def _import_docker() -> Any:
         raise MissingDependency("the docker SDK is not installed",
                                 hint="pip install docker") from exc
     return docker
+
+
+def _paramiko() -> Any:
+    """paramiko (docker-py's ssh:// transport), or None: only ssh:// connections need it.
+    Imported by name: it ships no type information."""
+    try:
+        return importlib.import_module("paramiko")
+    except ImportError:
+        return None
+
+
+def _ssh_errors() -> tuple[type[BaseException], ...]:
+    """paramiko's connection errors; () without paramiko."""
+    paramiko = _paramiko()
+    if paramiko is None:
+        return ()
+    return (paramiko.SSHException, paramiko.ssh_exception.NoValidConnectionsError)
+
+
+def _transport_alive(client: Any) -> bool:
+    """False once the SSH transport under a docker-py ssh:// client has died (a local or
+    TCP client has none and is always "alive": its pool reconnects by itself)."""
+    ssh = getattr(getattr(client, "_custom_adapter", None), "ssh_client", None)
+    if ssh is None:
+        return True
+    transport = ssh.get_transport()
+    return transport is not None and bool(transport.is_active())
 
 
 def _current_context_host() -> str | None:

@@ -642,12 +642,15 @@ class LibvirtDriver(BaseDriver):
             path = self._owner(dom).console_log
             if path is None:
                 return ""  # not created by the toolkit, or the test driver
-            if not self.local:
-                raise UnsupportedOperation(self.name, "console over a remote connection",
-                                           connection=self.uri,
-                                           hint=f"run {self.command('console', dom.name())}")
+            if not self.local and wait_for is None:
+                raise UnsupportedOperation(self.name, "console history over a remote "
+                                           "connection", connection=self.uri,
+                                           hint="pass wait_for= to follow the live console, "
+                                                f"or run {self.command('console', dom.name())}")
             if wait_for is None:
                 return _read_text(path)
+            if not self.local:
+                return self._follow_console(dom, wait_for, timeout)
             return self._wait_console(dom, Path(path), wait_for, timeout)
 
     def _wait_console(self, dom: Any, path: Path, marker: str, timeout: float) -> str:
@@ -657,13 +660,42 @@ class LibvirtDriver(BaseDriver):
             if marker in text:
                 return text
             if time.monotonic() > deadline or not dom.isActive():
-                lines = text.strip().splitlines()
-                last = f"last console line: {lines[-1][:120]!r}" if lines else \
-                    "the console is empty"
-                why = "within" if dom.isActive() else "before it stopped, in"
-                raise OperationTimeout(f"VM {dom.name()!r} did not print {marker!r} {why} "
-                                       f"{timeout:.0f} s", connection=self.uri, hint=last)
+                raise self._no_marker(dom, marker, timeout, text)
             time.sleep(0.2)
+
+    def _follow_console(self, dom: Any, marker: str, timeout: float) -> str:
+        """The console log is a file on the remote host: follow the serial console through
+        libvirt's console stream instead (``virsh console``'s channel), from now on, until
+        ``marker`` shows. What the guest printed before this call is not in the stream."""
+        libvirt = _import_libvirt()
+        stream = self._conn().newStream(libvirt.VIR_STREAM_NONBLOCK)
+        dom.openConsole(None, stream, 0)
+        received = b""
+        deadline = time.monotonic() + timeout
+        try:
+            while marker.encode() not in received:
+                chunk = stream.recv(4096)
+                if chunk == -2:  # nothing yet (non-blocking)
+                    if time.monotonic() > deadline or not dom.isActive():
+                        raise self._no_marker(dom, marker, timeout,
+                                              received.decode(errors="replace"))
+                    time.sleep(0.1)
+                elif not chunk:  # the console closed: the VM stopped
+                    raise self._no_marker(dom, marker, timeout,
+                                          received.decode(errors="replace"))
+                else:
+                    received += chunk
+        finally:
+            with contextlib.suppress(libvirt.libvirtError):
+                stream.abort()
+        return received.decode(errors="replace")
+
+    def _no_marker(self, dom: Any, marker: str, timeout: float, text: str) -> OperationTimeout:
+        lines = text.strip().splitlines()
+        last = f"last console line: {lines[-1][:120]!r}" if lines else "the console is empty"
+        why = "within" if dom.isActive() else "before it stopped, in"
+        return OperationTimeout(f"VM {dom.name()!r} did not print {marker!r} {why} "
+                                f"{timeout:.0f} s", connection=self.uri, hint=last)
 
     def render(self, spec: VMSpec) -> str:
         """The domain XML ``create(spec)`` would define, without creating anything."""

@@ -47,7 +47,9 @@ later ``up`` is reached with the same host key.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -244,6 +246,19 @@ def _port_taken() -> bool:
     return True
 
 
+def sessions_of(listener: int) -> list[int]:
+    """The per-connection sshd processes our listener forked (its children)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == listener:  # fields: state, ppid, ...
+            children.append(int(stat.parent.name))
+    return children
+
+
 class SshdEngine(Engine):
     name = NAME
 
@@ -281,8 +296,16 @@ class SshdEngine(Engine):
                   f"({time.monotonic() - started:.1f} s)")
 
     def stop(self) -> None:
+        listener = process.running_pid(NAME)
+        # Each connection's sshd starts a session of its own (setsid), out of the listener's
+        # process group that stop_daemon signals: end those children of ours too.
+        sessions = sessions_of(listener) if listener is not None else []
         if not process.stop_daemon(NAME):
             say(NAME, "no sshd of ours is running")
+        for pid in sessions:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
 
     def status(self) -> EngineStatus:
         endpoint = f"ssh://{USER}@{HOST}:{PORT}"
