@@ -141,8 +141,8 @@ class DockerDriver(BaseDriver):
             tls = base_url.startswith("tcp://") and bool(os.environ.get("DOCKER_TLS_VERIFY"))
             kwargs = docker.utils.kwargs_from_env() if tls else {}
             kwargs.pop("base_url", None)
-            return docker.APIClient(base_url=base_url, timeout=timeout, version="auto",
-                                    **kwargs)
+            return _one_ssh_pool(docker.APIClient(base_url=base_url, timeout=timeout,
+                                                  version="auto", **kwargs))
 
     def close(self) -> None:
         for stream in list(self._streams):
@@ -553,6 +553,19 @@ def _transport_alive(client: Any) -> bool:
         return True
     transport = ssh.get_transport()
     return transport is not None and bool(transport.is_active())
+
+
+def _one_ssh_pool(client: Any) -> Any:
+    """docker-py keys its SSH connection pools by the whole request URL (path and query):
+    each distinct request keeps an SSH session channel of its own open, and sshd's default
+    ``MaxSessions 10`` refuses the eleventh ("open failed"). One pool for every URL: its
+    channels serve any request, and a repeated list reuses one."""
+    adapter: Any = getattr(client, "_custom_adapter", None)
+    if getattr(adapter, "ssh_client", None) is None:
+        return client
+    by_url = adapter.get_connection
+    adapter.get_connection = lambda _url, proxies=None: by_url("http+docker://ssh", proxies)
+    return client
 
 
 def _current_context_host() -> str | None:
