@@ -13,6 +13,7 @@ Every container and VM a test makes carries that test's labels and is removed af
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 import uuid
@@ -68,14 +69,6 @@ def labels() -> dict[str, str]:
     return ownership.ownership(_name("remote"))
 
 
-@pytest.fixture
-def tables() -> Iterator[list[StatusTable]]:
-    opened: list[StatusTable] = []
-    yield opened
-    for table in opened:
-        table.close()
-
-
 # --- Docker over SSH ------------------------------------------------------------------------
 
 
@@ -119,17 +112,18 @@ def test_docker_over_ssh_lists_runs_and_reads_logs(docker_ssh: DockerDriver,
         docker_ssh.get(Kind.CONTAINER, container.id)
 
 
-def test_docker_over_ssh_live_table(docker_ssh: DockerDriver, labels: dict[str, str],
-                                    tables: list[StatusTable]) -> None:
-    table = StatusTable([(docker_ssh, Kind.CONTAINER, labels)], actions=False)
-    tables.append(table)
-    assert table.wait_for(lambda t: t.live, 30), table.status_lines
-    container = _run(docker_ssh, labels)
-    assert table.wait_for(lambda t: _state(t, container.id) is State.RUNNING, 10), table.rows
-    docker_ssh.pause(Kind.CONTAINER, container.id)
-    assert table.wait_for(lambda t: _state(t, container.id) is State.PAUSED, 10), table.rows
-    docker_ssh.destroy(Kind.CONTAINER, container.id, force=True)
-    assert table.wait_for(lambda t: not t.rows, 10), table.rows
+def test_docker_over_ssh_live_table(docker_ssh: DockerDriver, labels: dict[str, str]) -> None:
+    with contextlib.closing(StatusTable([(docker_ssh, Kind.CONTAINER, labels)],
+                                        actions=False)) as table:
+        assert table.wait_for(lambda t: t.live, 30), table.status_lines
+        container = _run(docker_ssh, labels)
+        assert table.wait_for(lambda t: _state(t, container.id) is State.RUNNING, 10), \
+            table.rows
+        docker_ssh.pause(Kind.CONTAINER, container.id)
+        assert table.wait_for(lambda t: _state(t, container.id) is State.PAUSED, 10), \
+            table.rows
+        docker_ssh.destroy(Kind.CONTAINER, container.id, force=True)
+        assert table.wait_for(lambda t: not t.rows, 10), table.rows
 
 
 def test_docker_over_ssh_refuses_an_unknown_host_key(remote_host: None, tmp_path: Path,
@@ -175,27 +169,26 @@ def _tiny_vm(name: str, labels: dict[str, str]) -> VMSpec:
 
 
 def test_libvirt_over_ssh_lists_creates_starts_and_reads_the_console(
-        libvirt_ssh: LibvirtDriver, labels: dict[str, str],
-        tables: list[StatusTable]) -> None:
-    table = StatusTable([(libvirt_ssh, Kind.VM, labels)], actions=False)
-    tables.append(table)
-    assert table.wait_for(lambda t: t.live, 30), table.status_lines
-    name = _name("vw-ssh")
-    vm = libvirt_ssh.create(_tiny_vm(name, labels), start=False)
-    assert vm.state is State.STOPPED
-    assert table.wait_for(lambda t: _state(t, vm.id) is State.STOPPED, 10), table.rows
-    # The same hypervisor as qemu:///system, reached the other way.
-    with connect("qemu:///system") as local:
-        assert [r.id for r in local.list(Kind.VM, labels=labels)] == [vm.id]
-    assert [r.name for r in libvirt_ssh.list(Kind.VM, labels=labels)] == [name]
+        libvirt_ssh: LibvirtDriver, labels: dict[str, str]) -> None:
+    with contextlib.closing(StatusTable([(libvirt_ssh, Kind.VM, labels)],
+                                        actions=False)) as table:
+        assert table.wait_for(lambda t: t.live, 30), table.status_lines
+        name = _name("vw-ssh")
+        vm = libvirt_ssh.create(_tiny_vm(name, labels), start=False)
+        assert vm.state is State.STOPPED
+        assert table.wait_for(lambda t: _state(t, vm.id) is State.STOPPED, 10), table.rows
+        # The same hypervisor as qemu:///system, reached the other way.
+        with connect("qemu:///system") as local:
+            assert [r.id for r in local.list(Kind.VM, labels=labels)] == [vm.id]
+        assert [r.name for r in libvirt_ssh.list(Kind.VM, labels=labels)] == [name]
 
-    assert libvirt_ssh.start(Kind.VM, vm.id).state is State.RUNNING
-    assert table.wait_for(lambda t: _state(t, vm.id) is State.RUNNING, 10), table.rows
-    text = libvirt_ssh.console(vm.id, wait_for=guest.MARKER, timeout=BOOT_TIMEOUT)
-    assert guest.MARKER in text
+        assert libvirt_ssh.start(Kind.VM, vm.id).state is State.RUNNING
+        assert table.wait_for(lambda t: _state(t, vm.id) is State.RUNNING, 10), table.rows
+        text = libvirt_ssh.console(vm.id, wait_for=guest.MARKER, timeout=BOOT_TIMEOUT)
+        assert guest.MARKER in text
 
-    libvirt_ssh.destroy(Kind.VM, vm.id, force=True)
-    assert table.wait_for(lambda t: not t.rows, 10), table.rows
+        libvirt_ssh.destroy(Kind.VM, vm.id, force=True)
+        assert table.wait_for(lambda t: not t.rows, 10), table.rows
 
 
 # --- cutting the SSH transport under a live table -------------------------------------------
