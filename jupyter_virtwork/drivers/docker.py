@@ -460,6 +460,9 @@ class DockerDriver(BaseDriver):
                     event = self._event(kind, native)
                     if event is not None:
                         emit(event)
+            if not stopper.stopped:  # the stream never ends by itself: its link broke
+                raise EngineUnavailable("the engine's event stream ended",
+                                        connection=self.uri)
 
         stream = Watcher(list_all, follow, name=f"docker-{kind}").start()
         self._streams.append(stream)

@@ -6,7 +6,9 @@ The drivers use the user's standard SSH configuration, which the sandbox wrote (
 in ~/.ssh/config, its host key in ~/.ssh/known_hosts): nothing here passes a key or turns a
 host-key check off. The SSH transport is cut under a live table by stopping the sshd (its
 listener and the sessions it serves); the table says "disconnected" and is live again once
-the sshd answers. Only the sshd is restarted: the engines behind it keep running.
+the sshd answers. Killing only the sshd process that serves a watch's connection (the
+listener stays) makes the watch report the break and follow again over a new connection.
+Only the sshd is restarted: the engines behind it keep running.
 
 Every container and VM a test makes carries that test's labels and is removed afterwards.
 """
@@ -14,6 +16,8 @@ Every container and VM a test makes carries that test's labels and is removed af
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import time
 import uuid
@@ -28,10 +32,11 @@ from jupyter_virtwork.drivers.docker import DockerDriver
 from jupyter_virtwork.drivers.libvirt import LibvirtDriver
 from jupyter_virtwork.drivers.vsphere import VSphereDriver
 from jupyter_virtwork.errors import EngineUnavailable, NotFound, TLSVerificationFailed
-from jupyter_virtwork.models import ContainerSpec, Kind, Resource, State, VMSpec
+from jupyter_virtwork.models import ContainerSpec, Event, EventType, Kind, Resource, State, VMSpec
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import guest, process, sshd, vcsim
 from jupyter_virtwork.sandbox.engines import load
+from jupyter_virtwork.watch import EventStream
 from jupyter_virtwork.widgets import StatusTable
 
 from .conftest import ensure_up
@@ -248,6 +253,57 @@ def test_libvirt_table_survives_a_cut_ssh_transport(libvirt_ssh: LibvirtDriver,
         return libvirt_ssh.create(_tiny_vm(_name("vw-ssh"), labels), start=False).name
 
     _outage(libvirt_ssh, Kind.VM, labels, change)
+
+
+def _next(stream: EventStream, wanted: EventType, timeout: float,
+          where: Callable[[Event], bool] = lambda _event: True) -> Event:
+    """The next ``wanted`` event that satisfies ``where``, skipping others."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        event = stream.get(timeout=left)
+        if event is not None and event.type is wanted and where(event):
+            return event
+    raise AssertionError(f"no {wanted.value} event within {timeout:.0f} s")
+
+
+def _kill_sessions() -> None:
+    """SIGKILL the sshd processes serving the open connections; the listener stays up."""
+    listener = process.running_pid(sshd.NAME)
+    if listener is None:
+        pytest.fail("the sshd was not started by the sandbox; cannot cut it safely")
+    sessions = sshd.sessions_of(listener)
+    assert sessions, "no SSH session was open: the watch does not go through the sshd"
+    for pid in sessions:
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("family", ["docker", "libvirt"])
+def test_a_killed_ssh_session_is_reported_and_followed_again(
+        family: str, request: pytest.FixtureRequest, labels: dict[str, str]) -> None:
+    """The sshd process serving the watch dies (the listener stays): the watch says
+    ERROR once, re-lists over a new SSH connection, and follows again."""
+    driver: Any = request.getfixturevalue(f"{family}_ssh")
+    kind = Kind.CONTAINER if family == "docker" else Kind.VM
+
+    def make_and_see() -> None:
+        if family == "docker":
+            made = _run(driver, labels).name
+        else:  # defined, not booted: the watch follows domains
+            made = driver.create(_tiny_vm(_name("vw-ssh"), labels), start=False).name
+        _next(stream, EventType.ADDED, 30,
+              lambda event: event.resource is not None and event.resource.name == made)
+
+    stream = driver.watch(kind, labels)
+    try:
+        _next(stream, EventType.SYNCED, 30)
+        make_and_see()  # the watch follows the engine's stream now (SYNCED comes before)
+        _kill_sessions()
+        error = _next(stream, EventType.ERROR, CALL_FAILS_WITHIN)
+        assert error.message and "disconnected, retrying" in error.message
+        _next(stream, EventType.SYNCED, LIVE_AGAIN_WITHIN)
+        make_and_see()
+    finally:
+        stream.close()
 
 
 def test_the_standard_ssh_client_reaches_the_sandbox_host(remote_host: None) -> None:
