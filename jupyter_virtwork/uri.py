@@ -1,14 +1,14 @@
 """Connection URIs: one spelling per backend, parsed into a credential-free ``Target``.
 
     docker://                     the local engine (DOCKER_HOST / docker contexts honoured)
-    docker+ssh://user@host        a remote engine over SSH
+    docker+ssh://user@host[:port] a remote engine over SSH (host key from ~/.ssh/known_hosts)
     docker+tcp://host:2376        a remote engine over TCP (TLS from DOCKER_CERT_PATH)
     k8s://                        the kubeconfig's current context, its namespace
     k8s://<context>/<namespace>   a named context and namespace; ``in-cluster`` as context
                                   uses the pod's service account
     vsphere://user@host[:port]    vCenter or ESXi; the password never goes in the URI;
                                   ``vsphere://`` alone is govc's GOVC_URL
-    qemu:///system, qemu+ssh://h/system, xen:///system, test:///default, ...
+    qemu:///system, qemu+ssh://user@h[:port]/system, xen:///system, test:///default, ...
                                   libvirt URIs exactly as libvirt spells them
 
 A URI that carries a password is refused: it would end up in notebooks and logs.

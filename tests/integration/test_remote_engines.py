@@ -19,6 +19,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,7 +32,12 @@ from jupyter_virtwork import labels as ownership
 from jupyter_virtwork.drivers.docker import DockerDriver
 from jupyter_virtwork.drivers.libvirt import LibvirtDriver
 from jupyter_virtwork.drivers.vsphere import VSphereDriver
-from jupyter_virtwork.errors import EngineUnavailable, NotFound, TLSVerificationFailed
+from jupyter_virtwork.errors import (
+    EngineUnavailable,
+    MissingDependency,
+    NotFound,
+    TLSVerificationFailed,
+)
 from jupyter_virtwork.models import ContainerSpec, Event, EventType, Kind, Resource, State, VMSpec
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import guest, process, sshd, vcsim
@@ -145,6 +151,14 @@ def test_docker_over_ssh_refuses_an_unknown_host_key(remote_host: None, tmp_path
     message = str(caught.value)
     assert "not found in known_hosts" in message and "\n" not in message, message
     assert sshd.DOCKER_URI in message
+
+
+def test_docker_over_ssh_without_paramiko_names_the_install(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "paramiko", None)  # `import paramiko` fails
+    with pytest.raises(MissingDependency) as caught:
+        connect(sshd.DOCKER_URI).list(Kind.CONTAINER)
+    assert "pip install paramiko" in str(caught.value)
 
 
 # --- libvirt over SSH -----------------------------------------------------------------------
