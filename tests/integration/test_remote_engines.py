@@ -174,14 +174,19 @@ def libvirt_ssh(remote_host: None, labels: dict[str, str]) -> Iterator[LibvirtDr
     try:
         for resource in driver.list(Kind.VM, labels=labels):
             driver.destroy(Kind.VM, resource.id, force=True)
-            # The console log stays on the remote host (destroy cannot reach its files);
-            # that host is this machine.
-            Path(f"/var/log/libvirt/qemu/{resource.name}-console.log").unlink(missing_ok=True)
     finally:
         driver.close()
+        # The console log stays on the remote host (destroy cannot reach its files); that
+        # host is this machine.
+        for name in _made_vms.pop(labels[ownership.SESSION], []):
+            Path(f"/var/log/libvirt/qemu/{name}-console.log").unlink(missing_ok=True)
+
+
+_made_vms: dict[str, list[str]] = {}  # session label -> names of the VMs a test made
 
 
 def _tiny_vm(name: str, labels: dict[str, str]) -> VMSpec:
+    _made_vms.setdefault(labels[ownership.SESSION], []).append(name)
     files = guest.guest_files()
     return VMSpec.parse(name, cpus=1, memory="128M", kernel=files.kernel, initrd=files.initrd,
                         labels=labels)
