@@ -41,8 +41,9 @@ that transport (docker-py's shell-out to ``ssh`` opens a new SSH session per HTT
 the connection, and nothing turns that off.
 
 URIs carry the port, so no ``Host`` alias is needed. ``stop`` stops our sshd and the
-sessions it serves (one process group); the keys and the client configuration stay, so a
-later ``up`` is reached with the same host key.
+sessions it serves (each connection's sshd runs in a session of its own, outside the
+listener's process group, so they are found as the listener's children); the keys and the
+client configuration stay, so a later ``up`` is reached with the same host key.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ ClientAliveInterval 5
 ClientAliveCountMax 3
 LogLevel INFO
 """
+
 
 def state(*parts: str) -> Path:
     return paths.state_dir(NAME, *parts)
