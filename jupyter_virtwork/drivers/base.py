@@ -115,3 +115,12 @@ class BaseDriver:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.uri}>"
+
+
+def heredoc(line: str, text: str) -> str:
+    """``line`` reading ``text`` on its standard input, as a shell here-document: how an
+    equivalent command carries what a cell gave (a Dockerfile, YAML) exactly."""
+    marker = "EOF"
+    while marker in text.splitlines():
+        marker += "_"
+    return f"{line} <<'{marker}'\n{text.rstrip(chr(10))}\n{marker}"
