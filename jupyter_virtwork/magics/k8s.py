@@ -99,8 +99,9 @@ class K8sMagics(VirtworkMagics):
             raise UsageError("%k8s apply: give the YAML as the cell (%%k8s apply) or "
                              "with -f FILE, not both")
         text = cell if cell is not None else _read(args.filename)
-        show_command(args.show_command, driver, "apply", "-f", args.filename or "-",
-                     *(["--dry-run=server"] if args.dry_run else []))
+        if args.show_command:
+            print(driver.apply_command(text, labels=session().labels, dry_run=args.dry_run,
+                                       verb="diff" if args.diff else "apply"))
         if args.diff:
             diff = driver.diff(text, labels=session().labels)
             print(diff or "no changes")
@@ -111,6 +112,8 @@ class K8sMagics(VirtworkMagics):
         kind, name = _target(args.target)
         show_command(args.show_command, driver, "scale", f"--replicas={args.replicas}",
                      args.target)
+        show_command(args.show_command and args.wait, driver, "rollout", "status",
+                     args.target, f"--timeout={args.timeout:g}s")
         if not args.wait:
             return driver.scale(kind, name, args.replicas)
         view = progress_view(f"scaling {args.target} to {args.replicas}")
@@ -137,7 +140,8 @@ class K8sMagics(VirtworkMagics):
 
     def _logs(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
         show_command(args.show_command, driver, "logs", *(["-f"] if args.follow else []),
-                     args.pod)
+                     *([] if args.tail is None else [f"--tail={args.tail}"]),
+                     *(["-c", args.container] if args.container else []), args.pod)
         for line in driver.logs(args.pod, tail=args.tail, follow=args.follow,
                                 container=args.container):
             print(line, flush=True)
@@ -147,7 +151,8 @@ class K8sMagics(VirtworkMagics):
         if not command:
             raise UsageError("%k8s exec: give the command after --, e.g. "
                              "%k8s exec POD -- ls /")
-        show_command(args.show_command, driver, "exec", args.pod, "--", *command)
+        show_command(args.show_command, driver, "exec", args.pod,
+                     *(["-c", args.container] if args.container else []), "--", *command)
         return driver.exec(args.pod, command, container=args.container)
 
     def _delete(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
@@ -157,6 +162,8 @@ class K8sMagics(VirtworkMagics):
             raise UsageError("%k8s delete: --grace-period is a number of seconds, 0 or more")
         flags = [] if grace is None else [f"--grace-period={grace}"] + (
             ["--force"] if grace == 0 else [])
+        # as the driver deletes: in the background, or waiting for its pods to go first
+        flags += ["--cascade=foreground"] if args.wait else ["--wait=false"]
         show_command(args.show_command, driver, "delete", args.target, *flags)
         driver.delete(kind, name, wait=args.wait, grace_seconds=grace)
         print(f"{args.target} deleted")
