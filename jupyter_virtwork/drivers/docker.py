@@ -257,7 +257,7 @@ class DockerDriver(BaseDriver):
         bindings = port_bindings(spec.ports)
         with self._boundary(f"creating container {spec.name or ''}".strip(),
                             spec.name or spec.image):
-            host_config = api.create_host_config(port_bindings=bindings or None,
+            host_config = api.create_host_config(port_bindings=bindings,  # {} as the CLI
                                                  network_mode=spec.network)
             created = api.create_container(
                 spec.image, command=list(spec.command) or None, name=spec.name,
