@@ -67,7 +67,8 @@ class VWMagics(VirtworkMagics):
     def _status(self, args: argparse.Namespace) -> Any:
         drivers = _drivers()  # with nothing open yet, this opens each family's default
         if args.watch:
-            sources = [(driver, kind, None) for driver in drivers for kind in STATUS_KINDS
+            sources = [(driver, kind, None) for driver in _one_per_scope(drivers)
+                       for kind in STATUS_KINDS
                        if kind in driver.kinds and Verb.LIST in driver.capabilities]
             return status_table(sources, title="everything")
         return _status_rows(drivers)
@@ -138,3 +139,17 @@ def _identity(resource: Resource) -> tuple[str, ...]:
     if resource.uri.startswith("vsphere"):
         return (resource.kind.value, resource.uri.rpartition("@")[2], resource.id)
     return (resource.kind.value, resource.id)
+
+
+def _one_per_scope(drivers: list[Any]) -> list[Any]:
+    """The first of the connections that see the same objects (one Kubernetes context and
+    namespace through two aliases), so a live table shows each object once too."""
+    seen, kept = set(), []
+    for driver in drivers:
+        scope = (driver.target.family, driver.target.context or "", driver.namespace,
+                 driver.kubeconfig or "") if driver.target.family == "kubernetes" \
+            else (driver.target.family, driver.uri)
+        if scope not in seen:
+            seen.add(scope)
+            kept.append(driver)
+    return kept
