@@ -28,7 +28,9 @@ _LAYER = re.compile(r"^ ---> ([0-9a-f]+)$")
 _REMOVED = re.compile(r"^Removing intermediate container ([0-9a-f]+)$")
 # Colour and cursor codes (the legacy builder wraps a RUN step's stderr in red): a cell
 # shows text, so they go.
-_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
+                   r"|\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: titles, links
+                   r"|[ -/]*[0-~])")  # the short ones: charsets, keypad modes
 
 
 @dataclass
