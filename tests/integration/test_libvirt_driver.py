@@ -211,7 +211,7 @@ def test_deleting_a_running_vm_needs_force(qemu_driver: LibvirtDriver,
                                    initrd=tiny_guest.initrd, labels=labels))
     with pytest.raises(OperationFailed) as caught:
         qemu_driver.destroy(Kind.VM, vm.id)
-    _one_line(caught.value, "stop it first, or delete with force")
+    _one_line(caught.value, "stop it first, or delete it with --force")
     assert qemu_driver.get(Kind.VM, vm.id).state is State.RUNNING
     assert f"{vm.name}.qcow2" in _volumes()
     qemu_driver.destroy(Kind.VM, vm.id, force=True)
