@@ -147,13 +147,13 @@ class K8sMagics(VirtworkMagics):
             print(line, flush=True)
 
     def _exec(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
-        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        container, command = _after_pod(args.command, args.container)
         if not command:
             raise UsageError("%k8s exec: give the command after --, e.g. "
                              "%k8s exec POD -- ls /")
         show_command(args.show_command, driver, "exec", args.pod,
-                     *(["-c", args.container] if args.container else []), "--", *command)
-        return driver.exec(args.pod, command, container=args.container)
+                     *(["-c", container] if container else []), "--", *command)
+        return driver.exec(args.pod, command, container=container)
 
     def _delete(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
         kind, name = _target(args.target)
@@ -183,6 +183,25 @@ def _driver(namespace: str | None) -> Any:
     context = current.target.context or ""
     return session().connect(f"k8s://{context}/{namespace}", f"kubernetes/{namespace}",
                              make_current=False, kubeconfig=current.kubeconfig)
+
+
+def _after_pod(words: list[str], container: str | None) -> tuple[str | None, list[str]]:
+    """kubectl's ``exec POD [-c NAME] -- COMMAND``: a -c may follow the pod, before --."""
+    if "--" not in words:
+        return container, words
+    options, command = words[:words.index("--")], words[words.index("--") + 1:]
+    given = iter(options)
+    for word in given:
+        if word in ("-c", "--container"):
+            container = next(given, None)
+        elif word.startswith("--container="):
+            container = word.partition("=")[2]
+        else:
+            raise UsageError(f"%k8s exec: {word!r} before --: only -c NAME may follow the "
+                             "pod; -n goes before it")
+    if not container and options:
+        raise UsageError("%k8s exec: -c needs a container name")
+    return container, command
 
 
 def _kind(word: str) -> Kind:
