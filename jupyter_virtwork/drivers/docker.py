@@ -251,10 +251,10 @@ class DockerDriver(BaseDriver):
             return self.build(spec)
         if not isinstance(spec, ContainerSpec):
             raise InvalidInput(f"the docker driver cannot create {type(spec).__name__}")
+        bindings = port_bindings(spec.ports)
         api = self._api()
         with self._boundary(f"creating a container from {spec.image}", spec.image):
             api.inspect_image(spec.image)  # no pull: a missing image is an error, at once
-        bindings = port_bindings(spec.ports)
         with self._boundary(f"creating container {spec.name or ''}".strip(),
                             spec.name or spec.image):
             host_config = api.create_host_config(port_bindings=bindings,  # {} as the CLI
@@ -507,6 +507,11 @@ class DockerDriver(BaseDriver):
         host = self._base_url()
         prefix = ["docker", "-H", host] if host and not host.startswith("unix://") else ["docker"]
         return shlex.join([*prefix, *words, *args])
+
+    @staticmethod
+    def port_bindings(publish: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+        """``-p`` forms as the engine's PortBindings; InvalidInput for one docker refuses."""
+        return port_bindings(publish)
 
     def create_command(self, spec: ContainerSpec, *, detach: bool = True) -> str:
         """The ``docker run`` line that makes what ``create(spec)`` makes: every option

@@ -11,7 +11,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import cell_magic, line_magic, magics_class
 
-from ..errors import OperationTimeout
+from ..errors import InvalidInput, OperationTimeout
 from ..models import ContainerSpec, ImageSpec, Kind, ResourceList, State
 from .base import (
     Parser,
@@ -162,6 +162,10 @@ class DockerMagics(VirtworkMagics):
             env=parse_assignments(args.env, "-e"), ports=tuple(args.publish),
             network=args.network,
             labels={**parse_assignments(args.label, "-l"), **session().labels})
+        try:
+            driver.port_bindings(spec.ports)  # docker's own -p rules, before anything runs
+        except InvalidInput as exc:
+            raise UsageError(f"%docker run: {exc.one_line()}") from None
         if args.show_command:
             print(driver.create_command(spec, detach=args.detach))
         if args.interactive or args.tty:

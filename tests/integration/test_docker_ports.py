@@ -19,6 +19,7 @@ from typing import Any
 
 import docker
 import pytest
+from IPython.core.error import UsageError
 
 from .conftest import ensure_up, ipython_shell
 
@@ -116,12 +117,10 @@ def test_publish_binds_as_the_docker_cli_binds(ip: Any, client: Any, form: str,
     ("8080:80-81", "port ranges don't match in length"),
     ("80/icmp", "is not a port docker can publish"),
 ])
-def test_a_bad_publish_is_one_line_and_makes_nothing(
-        ip: Any, client: Any, capsys: pytest.CaptureFixture[str], publish: str,
-        words: str) -> None:
+def test_a_bad_publish_is_a_usage_error_and_makes_nothing(ip: Any, client: Any, publish: str,
+                                                          words: str) -> None:
     name = _name()
-    capsys.readouterr()
-    assert ip.run_line_magic("docker", f"run -d --name {name} -p {publish} {BUSYBOX}") is None
-    error = capsys.readouterr().err
-    assert words in error and error.count("\n") == 1, error
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("docker", f"run -d --name {name} -p {publish} {BUSYBOX}")
+    assert words in str(caught.value) and "\n" not in str(caught.value)
     assert not client.api.containers(all=True, filters={"name": f"^/{name}$"})
