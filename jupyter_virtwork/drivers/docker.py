@@ -48,6 +48,9 @@ STATE_MAP: dict[str, State] = {
     "dead": State.FAILED,
 }
 
+# HostConfig.PortBindings: "80/tcp" -> [{"HostIp": "127.0.0.1", "HostPort": "8080"}, ...]
+PortBindings = dict[str, list[dict[str, str]]]
+
 DEFAULT_TIMEOUT = 15.0  # seconds an ordinary request may take before the engine counts as down
 
 
@@ -509,7 +512,7 @@ class DockerDriver(BaseDriver):
         return shlex.join([*prefix, *words, *args])
 
     @staticmethod
-    def port_bindings(publish: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+    def port_bindings(publish: Sequence[str]) -> PortBindings:
         """``-p`` forms as the engine's PortBindings; InvalidInput for one docker refuses."""
         return port_bindings(publish)
 
@@ -567,7 +570,7 @@ def _current_context_host() -> str | None:
     return str(host) if host else None
 
 
-def port_bindings(publish: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+def port_bindings(publish: Sequence[str]) -> PortBindings:
     """``docker run -p`` forms as the engine's ``HostConfig.PortBindings``, bound as the
     docker CLI binds them: "8080:80", "127.0.0.1:8080:80", "127.0.0.1::80" (any host
     port), "80" (any host port, every address), ranges "8000-8001:80-81", "/udp", "/sctp".
@@ -576,7 +579,7 @@ def port_bindings(publish: Sequence[str]) -> dict[str, list[dict[str, str]]]:
     become "PORT/PROTO" with tcp as the default, the key the engine and the CLI use."""
     from docker.utils.ports import split_port
 
-    bindings: dict[str, list[dict[str, str]]] = {}
+    bindings: PortBindings = {}
     for item in publish:
         try:
             inside, outside = split_port(item)
