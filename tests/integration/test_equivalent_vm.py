@@ -101,6 +101,17 @@ def test_libvirt_lines(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert {r.name for r in rows} <= set(run_cli(line).stdout.split())
 
 
+def test_libvirt_console_line(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The console line is virsh's own (interactive, so it is not run: the magic shows what
+    the guest printed so far, which virsh console shows from then on)."""
+    name = fresh("vw-eq-vm")
+    ip.run_line_magic("vm", f"create {name} --memory 128M --no-start --on {QEMU}")
+    line, _ = shown(ip, capsys, "vm", f"console {name} --on {QEMU}")
+    assert line == f"virsh -c {QEMU} console {name}"
+    run_cli("virsh help console >/dev/null")
+    ip.run_line_magic("vm", f"delete {name} --on {QEMU}")
+
+
 def test_libvirt_create_without_start_says_so(ip: Any,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     name = fresh("vw-eq-vm")
