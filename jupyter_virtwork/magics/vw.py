@@ -70,7 +70,9 @@ class VWMagics(VirtworkMagics):
             sources = [(driver, kind, None) for driver in _one_per_scope(drivers)
                        for kind in STATUS_KINDS
                        if kind in driver.kinds and Verb.LIST in driver.capabilities]
-            return status_table(sources, title="everything")
+            aliases = _aliases()
+            return status_table(sources, title="everything",
+                                aliases=[aliases.get(id(d), d.uri) for d, _, _ in sources])
         return _status_rows(drivers)
 
     def _unwatch(self, args: argparse.Namespace) -> str:
@@ -108,7 +110,7 @@ def _drivers() -> list[Any]:
 def _status_rows(drivers: list[Any]) -> ResourceList:
     """Containers, pods and VMs on every connection, each object once (two connections
     may reach it: the same namespace, the same engine), with the alias of the first."""
-    aliases = {id(session().connection(c.alias)): c.alias for c in session().connections()}
+    aliases = _aliases()
     rows, seen = ResourceList(), set()
     for driver in drivers:
         if Verb.LIST not in driver.capabilities:
@@ -126,6 +128,11 @@ def _status_rows(drivers: list[Any]) -> ResourceList:
                 rows.append(dataclasses.replace(
                     resource, details={"alias": alias, **resource.details}))
     return rows
+
+
+def _aliases() -> dict[int, str]:
+    """The alias of each open connection, by its driver's identity."""
+    return {id(session().connection(c.alias)): c.alias for c in session().connections()}
 
 
 def _identity(resource: Resource) -> tuple[str, ...]:

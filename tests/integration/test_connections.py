@@ -80,4 +80,7 @@ def test_the_connection_made_current_is_used(ip: Any, namespace: tuple[str, str,
     assert [(r.kind, r.details["alias"]) for r in rows] == [(Kind.POD, "b")]
     frame = ip.run_line_magic("vw", "status").to_dataframe()
     assert "alias" in frame.columns
+    # --watch follows one connection per namespace (here, without a front end: its rows)
+    watched = [r for r in ip.run_line_magic("vw", "status --watch") if r.name == pod]
+    assert [(r.kind, r.details["alias"]) for r in watched] == [(Kind.POD, "b")]
     ip.run_line_magic("k8s", f"delete pod/{pod} --force")
