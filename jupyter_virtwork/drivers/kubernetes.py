@@ -507,13 +507,16 @@ class KubernetesDriver(BaseDriver):
     def command(self, verb: str, *args: str) -> str:
         """The kubectl line that does the same on this connection: its kubeconfig, context
         and namespace, the same on every line (the namespace as the driver resolves it)."""
+        words = {"list": ["get"], "destroy": ["delete"], "create": ["apply", "-f"]}.get(
+            verb, [verb])
+        return self._kubectl([*words, *args])
+
+    def _kubectl(self, words: Sequence[str], *, namespaced: bool = True) -> str:
         kubeconfig = ["--kubeconfig", self.kubeconfig] if self.kubeconfig else []
         context = ["--context", self.target.context] if self.target.context \
             and self.target.context != "in-cluster" else []
-        words = {"list": ["get"], "destroy": ["delete"], "create": ["apply", "-f"]}.get(
-            verb, [verb])
-        return shlex.join(["kubectl", *kubeconfig, *context, "-n", self.namespace, *words,
-                           *args])
+        namespace = ["-n", self.namespace] if namespaced else []
+        return shlex.join(["kubectl", *kubeconfig, *context, *namespace, *words])
 
     def apply_command(self, text: str, *, labels: Mapping[str, str] | None = None,
                       dry_run: bool = False, verb: str = "apply") -> str:
@@ -522,9 +525,18 @@ class KubernetesDriver(BaseDriver):
         ownership labels stamped in (kubectl has no flag for those), on standard input."""
         stamped = [k8s_manifests.with_protocols(k8s_manifests.with_labels(m, labels or {}))
                    for m in k8s_manifests.parse(text)]
-        line = self.command(verb, "--server-side", f"--field-manager={FIELD_MANAGER}",
-                            "--force-conflicts", *(["--dry-run=server"] if dry_run else []),
-                            "-f", "-")
+        elsewhere = bool({m["metadata"].get("namespace") for m in stamped}
+                         - {None, self.namespace})
+        if elsewhere:
+            # kubectl refuses an object of another namespace under -n: each names its own,
+            # where the driver puts it (its own, else this connection's).
+            with self._boundary("reading the cluster's kinds"):
+                for manifest in stamped:
+                    if self._resource_api(manifest).namespaced:
+                        manifest["metadata"].setdefault("namespace", self.namespace)
+        line = self._kubectl([verb, "--server-side", f"--field-manager={FIELD_MANAGER}",
+                              "--force-conflicts", *(["--dry-run=server"] if dry_run else []),
+                              "-f", "-"], namespaced=not elsewhere)
         return heredoc(line, yaml.safe_dump_all(stamped, sort_keys=False))
 
 

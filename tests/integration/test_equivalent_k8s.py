@@ -132,6 +132,32 @@ def test_apply_scale_delete(ip: Any, capsys: pytest.CaptureFixture[str],
         assert session().driver("kubernetes").list(Kind.POD, labels={"app": name}) == []
 
 
+def test_objects_of_another_namespace(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """A cell may name another namespace for some objects: kubectl gets each object's own."""
+    from jupyter_virtwork import defaults
+
+    default = defaults.for_family("kubernetes")
+    assert default is not None
+    kubectl = f"kubectl --kubeconfig {default.options['kubeconfig']}"
+    elsewhere, ours, theirs = fresh("vw-eq-ns"), fresh("vw-eq-svc"), fresh("vw-eq-svc")
+    run_cli(f"{kubectl} create namespace {elsewhere}")
+    try:
+        cell = (f"apiVersion: v1\nkind: Service\nmetadata: {{name: {ours}, namespace: "
+                f"{elsewhere}}}\nspec: {{ports: [{{port: 80}}], selector: {{app: {ours}}}}}\n"
+                f"---\napiVersion: v1\nkind: Service\nmetadata: {{name: {ours}}}\n"
+                f"spec: {{ports: [{{port: 81}}], selector: {{app: {ours}}}}}\n")
+        line, _ = shown(ip, capsys, "k8s", "apply", cell)
+        run_cli(line.replace(ours, theirs))
+        for namespace in (elsewhere, "default"):
+            views = [json.loads(run_cli(f"{kubectl} -n {namespace} get service {name} -o json")
+                                .stdout) for name in (ours, theirs)]
+            assert [(v["metadata"]["labels"], v["spec"]["ports"][0]["port"]) for v in views] \
+                == [(session().labels, 80 if namespace == elsewhere else 81)] * 2
+    finally:
+        run_cli(f"{kubectl} delete namespace {elsewhere} --wait=false")
+        run_cli(f"{kubectl} -n default delete service {ours} {theirs} --ignore-not-found")
+
+
 def test_diff_line(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """kubectl diff shows the change the magic's diff shows (it exits 1 when it finds one)."""
     name = fresh("vw-eq-web")
