@@ -191,7 +191,9 @@ class ContainerSpec:
     name: str | None = None
     command: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    ports: Mapping[str, int] = field(default_factory=dict)  # "80/tcp" -> host port
+    # What `docker run -p` takes, as written: "8080:80", "127.0.0.1:8080:80/udp", "80",
+    # "8000-8001:80-81"; the docker driver binds them as the docker CLI does.
+    ports: tuple[str, ...] = ()
     network: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
 

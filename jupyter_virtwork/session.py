@@ -69,14 +69,18 @@ class Session:
         return driver
 
     def driver(self, alias_or_family: str) -> Driver:
-        """A connection by alias, or the current one of a family (connecting to the
-        family's default URI on first use)."""
+        """The current connection of a family (connecting to the family's default URI on
+        first use), or a connection by alias.
+
+        A family's name means its current connection even when a connection is also
+        aliased so (the default one is): after ``%vw connect k8s://other --as b``, every
+        ``%k8s`` line uses ``b``."""
         with self._lock:
-            if alias_or_family in self._drivers:
-                return self._drivers[alias_or_family]
             alias = self._current.get(alias_or_family)
             if alias is not None:
                 return self._drivers[alias]
+            if alias_or_family in self._drivers:
+                return self._drivers[alias_or_family]
         default = self._default(alias_or_family)
         if default is None:
             raise InvalidInput(f"no connection named {alias_or_family!r}",
@@ -85,6 +89,16 @@ class Session:
         if self.on_default is not None:
             self.on_default(f"using {default.uri} ({default.why}) for {alias_or_family}")
         return driver
+
+    def connection(self, alias: str) -> Driver:
+        """The connection named ``alias`` exactly (a family's name is not its current
+        one here)."""
+        with self._lock:
+            found = self._drivers.get(alias)
+        if found is None:
+            raise InvalidInput(f"no connection named {alias!r}",
+                               hint="%vw connections lists them")
+        return found
 
     def connections(self) -> list[ConnectionInfo]:
         with self._lock:

@@ -115,3 +115,13 @@ class BaseDriver:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.uri}>"
+
+
+def heredoc(line: str, text: str, then: str = "") -> str:
+    """``line`` reading ``text`` on its standard input, as a shell here-document (``then``
+    follows on the first line, e.g. `` && virsh start vm1``): how an equivalent command
+    carries exactly what the driver sends (a cell's Dockerfile, stamped YAML, domain XML)."""
+    marker = "EOF"
+    while marker in text.splitlines():
+        marker += "_"
+    return f"{line} <<'{marker}'{then}\n{text.rstrip(chr(10))}\n{marker}"

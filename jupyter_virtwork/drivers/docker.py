@@ -38,7 +38,7 @@ from ..models import ContainerSpec, Event, EventType, ImageSpec, Kind, Resource,
 from ..uri import Target
 from ..watch import EventStream, Stopper, Watcher
 from . import docker_build
-from .base import BaseDriver, Verb
+from .base import BaseDriver, Verb, heredoc
 
 STATE_MAP: dict[str, State] = {
     "created": State.CREATED,
@@ -49,6 +49,9 @@ STATE_MAP: dict[str, State] = {
     "exited": State.STOPPED,
     "dead": State.FAILED,
 }
+
+# HostConfig.PortBindings: "80/tcp" -> [{"HostIp": "127.0.0.1", "HostPort": "8080"}, ...]
+PortBindings = dict[str, list[dict[str, str]]]
 
 DEFAULT_TIMEOUT = 15.0  # seconds an ordinary request may take before the engine counts as down
 
@@ -282,18 +285,19 @@ class DockerDriver(BaseDriver):
             return self.build(spec)
         if not isinstance(spec, ContainerSpec):
             raise InvalidInput(f"the docker driver cannot create {type(spec).__name__}")
+        bindings = port_bindings(spec.ports)
         api = self._api()
         with self._boundary(f"creating a container from {spec.image}", spec.image):
             api.inspect_image(spec.image)  # no pull: a missing image is an error, at once
         with self._boundary(f"creating container {spec.name or ''}".strip(),
                             spec.name or spec.image):
-            host_config = api.create_host_config(
-                port_bindings={k: v for k, v in spec.ports.items()} or None,
-                network_mode=spec.network)
+            host_config = api.create_host_config(port_bindings=bindings,  # {} as the CLI
+                                                 network_mode=spec.network)
             created = api.create_container(
                 spec.image, command=list(spec.command) or None, name=spec.name,
                 environment=dict(spec.env) or None, labels=dict(spec.labels),
-                ports=list(spec.ports) or None, host_config=host_config, detach=True)
+                ports=[tuple(key.split("/")) for key in bindings] or None,
+                host_config=host_config, detach=True)
         container_id = str(created["Id"])
         try:
             with self._boundary(f"starting container {spec.name or container_id[:12]}"):
@@ -351,16 +355,36 @@ class DockerDriver(BaseDriver):
         for base in docker_build.base_images(spec.dockerfile):
             with self._boundary(f"building {spec.tag}", base):
                 self._api().inspect_image(base)
-        with self._boundary(f"building {spec.tag}", spec.tag), self._own_stream(
-                f"the build of {spec.tag}") as api:
-            chunks = api.build(
-                fileobj=docker_build.context_tar(spec), custom_context=True,
-                dockerfile=docker_build.DOCKERFILE_NAME, tag=spec.tag, labels=dict(spec.labels),
-                buildargs=dict(spec.buildargs) or None, rm=True, forcerm=True, pull=False,
-                decode=True)
-            docker_build.read_build(chunks, on_progress, spec.tag, self.uri,
-                                    docker_build.count_steps(spec.dockerfile))
+        made = docker_build.Made()
+        try:
+            with self._boundary(f"building {spec.tag}", spec.tag), self._own_stream(
+                    f"the build of {spec.tag}") as api:
+                chunks = api.build(
+                    fileobj=docker_build.context_tar(spec), custom_context=True,
+                    dockerfile=docker_build.DOCKERFILE_NAME, tag=spec.tag,
+                    labels=dict(spec.labels), buildargs=dict(spec.buildargs) or None,
+                    rm=True, forcerm=True, pull=False, decode=True)
+                docker_build.read_build(chunks, on_progress, spec.tag, self.uri,
+                                        docker_build.count_steps(spec.dockerfile), made)
+        except BaseException:
+            self._remove_made(made)
+            raise
         return self.get(Kind.IMAGE, spec.tag)
+
+    def _remove_made(self, made: docker_build.Made) -> None:
+        """Remove what a failed build made (newest first: a layer is its successor's
+        parent); one that a later build already uses is that build's now, and stays."""
+        import requests
+
+        # The build's own error is the one to report, whatever happens here.
+        unreported = (_import_docker().errors.DockerException, requests.RequestException)
+        api = self._api()
+        for container in made.containers:
+            with contextlib.suppress(*unreported):
+                api.remove_container(container, force=True)
+        for image in reversed(made.images):
+            with contextlib.suppress(*unreported):
+                api.remove_image(image)
 
     @contextlib.contextmanager
     def _own_stream(self, work: str) -> Iterator[Any]:
@@ -521,6 +545,41 @@ class DockerDriver(BaseDriver):
         prefix = ["docker", "-H", host] if host and not host.startswith("unix://") else ["docker"]
         return shlex.join([*prefix, *words, *args])
 
+    @staticmethod
+    def port_bindings(publish: Sequence[str]) -> PortBindings:
+        """``-p`` forms as the engine's PortBindings; InvalidInput for one docker refuses."""
+        return port_bindings(publish)
+
+    def create_command(self, spec: ContainerSpec, *, detach: bool = True) -> str:
+        """The ``docker run`` line that makes what ``create(spec)`` makes: every option
+        of the spec (ownership labels included), and never a pull, as the driver."""
+        flags = ["-d"] if detach else []
+        flags += ["--name", spec.name] if spec.name else []
+        for key, value in spec.env.items():
+            flags += ["-e", f"{key}={value}"]
+        for port in spec.ports:
+            flags += ["-p", port]
+        for key, value in spec.labels.items():
+            flags += ["--label", f"{key}={value}"]
+        flags += ["--network", spec.network] if spec.network else []
+        return self.command("run", *flags, "--pull", "never", spec.image, *spec.command)
+
+    def build_command(self, spec: ImageSpec, dockerfile: str | None = None) -> str:
+        """The ``docker build`` line of ``build(spec)``. ``dockerfile``: the ``-f FILE``
+        the user gave, "" for the context's own Dockerfile, None for the spec's text (a
+        cell), given on standard input."""
+        flags = ["-t", spec.tag, "--force-rm"]
+        for key, value in spec.labels.items():
+            flags += ["--label", f"{key}={value}"]
+        for key, value in spec.buildargs.items():
+            flags += ["--build-arg", f"{key}={value}"]
+        context = str(spec.context) if spec.context is not None else None
+        if dockerfile is not None:
+            flags += ["-f", dockerfile] if dockerfile else []
+            return self.command("build", *flags, context or ".")
+        line = self.command("build", *flags, *(["-f", "-", context] if context else ["-"]))
+        return heredoc(line, spec.dockerfile)
+
 
 def _import_docker() -> Any:
     try:
@@ -583,6 +642,32 @@ def _current_context_host() -> str | None:
         return None
     host = context.Host
     return str(host) if host else None
+
+
+def port_bindings(publish: Sequence[str]) -> PortBindings:
+    """``docker run -p`` forms as the engine's ``HostConfig.PortBindings``, bound as the
+    docker CLI binds them: "8080:80", "127.0.0.1:8080:80", "127.0.0.1::80" (any host
+    port), "80" (any host port, every address), ranges "8000-8001:80-81", "/udp", "/sctp".
+
+    docker-py's own parser reads them (``docker.utils.ports.split_port``); its keys
+    become "PORT/PROTO" with tcp as the default, the key the engine and the CLI use."""
+    from docker.utils.ports import split_port
+
+    bindings: PortBindings = {}
+    for item in publish:
+        try:
+            inside, outside = split_port(item)
+        except ValueError as exc:  # its "Invalid port" text repeats the usage below
+            why = "" if str(exc).startswith("Invalid port") else f" ({str(exc).lower()})"
+            raise InvalidInput(f"-p {item!r} is not a port docker can publish{why}",
+                               hint="write [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], "
+                                    "e.g. -p 8080:80 or -p 127.0.0.1:8080:80/udp") from None
+        for port, host in zip(inside, outside or [None] * len(inside), strict=True):
+            address, host_port = host if isinstance(host, tuple) else ("", host)
+            key = port if "/" in port else f"{port}/tcp"
+            bindings.setdefault(key, []).append(
+                {"HostIp": address or "", "HostPort": "" if host_port is None else str(host_port)})
+    return bindings
 
 
 def _ports(ports: list[Mapping[str, Any]]) -> str:

@@ -7,11 +7,13 @@ cheap to test and to read.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import tarfile
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,45 @@ from ..models import ImageSpec, Progress
 ProgressCallback = Callable[[Progress], None]
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]+)$")
+_LAYER = re.compile(r"^ ---> ([0-9a-f]+)$")
+_REMOVED = re.compile(r"^Removing intermediate container ([0-9a-f]+)$")
+# Colour and cursor codes (the legacy builder wraps a RUN step's stderr in red): a cell
+# shows text, so they go.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
+                   r"|\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: titles, links
+                   r"|[ -/]*[0-~])")  # the short ones: charsets, keypad modes
+
+
+@dataclass
+class Made:
+    """What one build created on the engine, read from its stream: the image of each step
+    it ran (not those found in the cache, nor a FROM's base) and its containers still
+    there. A failed build leaves those images behind as dangling, unlabelled layers: they
+    are its own, and removed by these ids."""
+
+    images: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
+    _fresh: bool = False  # the step being read makes a new layer
+
+    def read(self, line: str) -> None:
+        if match := _STEP.match(line):
+            self._fresh = not _FROM.match(match.group(3))
+        elif line == " ---> Using cache":
+            self._fresh = False
+        elif match := _RUNNING_IN.match(line):
+            self.containers.append(match.group(1))
+        elif match := _REMOVED.match(line):
+            with contextlib.suppress(ValueError):
+                self.containers.remove(match.group(1))
+        elif (match := _LAYER.match(line)) and self._fresh:
+            self.images.append(match.group(1))
+            self._fresh = False
+
+
+def plain(text: str) -> str:
+    """``text`` without terminal colour codes."""
+    return _ANSI.sub("", text)
 _FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?\s*$",
                    re.IGNORECASE)
 
@@ -89,8 +130,9 @@ def _skip_vcs(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
 
 
 def read_build(chunks: Iterable[Mapping[str, Any]], on_progress: ProgressCallback | None,
-               tag: str, connection: str, steps: int) -> str:
-    """Follow a build stream to its end; the image id, or BuildError with the log.
+               tag: str, connection: str, steps: int, made: Made | None = None) -> str:
+    """Follow a build stream to its end; the image id, or BuildError with the log (its
+    text without terminal codes). ``made`` hears what the build created.
 
     Steps are numbered out of the ``steps`` the user wrote: the legacy builder counts the
     LABEL steps it appends for our ownership labels too, which would confuse a learner
@@ -98,15 +140,19 @@ def read_build(chunks: Iterable[Mapping[str, Any]], on_progress: ProgressCallbac
     log: list[str] = []
     step: str | None = None
     image_id = ""
+    made = made if made is not None else Made()
     for chunk in chunks:
         if "error" in chunk:
-            detail = str(chunk.get("errorDetail", {}).get("message") or chunk["error"]).strip()
+            detail = plain(str(chunk.get("errorDetail", {}).get("message")
+                               or chunk["error"])).strip()
             raise BuildError(f"building {tag} failed at {step or 'the start'}: {detail}",
                              log="".join(log), step=step, connection=connection,
                              hint="fix that step of the Dockerfile and build again")
-        text = str(chunk.get("stream", ""))
+        text = plain(str(chunk.get("stream", "")))
         if text:
             log.append(text)
+            for line in text.splitlines():
+                made.read(line.rstrip())
             match = _STEP.match(text.strip())
             if match and int(match.group(1)) <= steps:
                 number = int(match.group(1))

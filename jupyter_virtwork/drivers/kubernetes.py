@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+import yaml
+
 from ..errors import (
     AlreadyExists,
     AuthenticationFailed,
@@ -40,7 +42,7 @@ from ..models import Event, EventType, Kind, Progress, Resource, ResourceList, S
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import k8s_manifests
-from .base import BaseDriver, Verb
+from .base import BaseDriver, Verb, heredoc
 from .docker import ExecResult
 
 FIELD_MANAGER = "jupyter-virtwork"
@@ -503,11 +505,39 @@ class KubernetesDriver(BaseDriver):
     # --- teaching -----------------------------------------------------------------------
 
     def command(self, verb: str, *args: str) -> str:
-        context = ["--context", self.target.context] if self.target.context else []
-        namespace = ["-n", self._namespace] if self._namespace else []
+        """The kubectl line that does the same on this connection: its kubeconfig, context
+        and namespace, the same on every line (the namespace as the driver resolves it)."""
         words = {"list": ["get"], "destroy": ["delete"], "create": ["apply", "-f"]}.get(
             verb, [verb])
-        return shlex.join(["kubectl", *context, *namespace, *words, *args])
+        return self._kubectl([*words, *args])
+
+    def _kubectl(self, words: Sequence[str], *, namespaced: bool = True) -> str:
+        kubeconfig = ["--kubeconfig", self.kubeconfig] if self.kubeconfig else []
+        context = ["--context", self.target.context] if self.target.context \
+            and self.target.context != "in-cluster" else []
+        namespace = ["-n", self.namespace] if namespaced else []
+        return shlex.join(["kubectl", *kubeconfig, *context, *namespace, *words])
+
+    def apply_command(self, text: str, *, labels: Mapping[str, str] | None = None,
+                      dry_run: bool = False, verb: str = "apply") -> str:
+        """``kubectl apply`` (or ``diff``) of exactly what ``apply(text, labels=...)``
+        applies: a server-side apply by our field manager of the manifests with the
+        ownership labels stamped in (kubectl has no flag for those), on standard input."""
+        stamped = [k8s_manifests.with_protocols(k8s_manifests.with_labels(m, labels or {}))
+                   for m in k8s_manifests.parse(text)]
+        elsewhere = bool({m["metadata"].get("namespace") for m in stamped}
+                         - {None, self.namespace})
+        if elsewhere:
+            # kubectl refuses an object of another namespace under -n: each names its own,
+            # where the driver puts it (its own, else this connection's).
+            with self._boundary("reading the cluster's kinds"):
+                for manifest in stamped:
+                    if self._resource_api(manifest).namespaced:
+                        manifest["metadata"].setdefault("namespace", self.namespace)
+        line = self._kubectl([verb, "--server-side", f"--field-manager={FIELD_MANAGER}",
+                              "--force-conflicts", *(["--dry-run=server"] if dry_run else []),
+                              "-f", "-"], namespaced=not elsewhere)
+        return heredoc(line, yaml.safe_dump_all(stamped, sort_keys=False))
 
 
 def _import_kubernetes() -> tuple[Any, Any]:

@@ -51,7 +51,7 @@ from ..sizes import format_size
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import libvirt_xml
-from .base import BaseDriver, Verb
+from .base import BaseDriver, Verb, heredoc
 from .libvirt_xml import DomainPlan, Owner, Volume
 
 log = logging.getLogger(__name__)
@@ -546,7 +546,7 @@ class LibvirtDriver(BaseDriver):
                 if not force:
                     raise OperationFailed(
                         f"VM {id!r} is running; deleting it would pull its plug",
-                        connection=self.uri, hint="stop it first, or delete with force")
+                        connection=self.uri, hint="stop it first, or delete it with --force")
                 _ignore_not_running(dom.destroy)
             self._undefine(dom)
             for volume in owner.volumes:
@@ -784,15 +784,71 @@ class LibvirtDriver(BaseDriver):
 
     def command(self, verb: str, *args: str) -> str:
         """The virsh line that does the same, e.g. ``command("pause", "web")``."""
-        prefix = ["virsh", "-c", self.uri]
-        if verb == "create" and args:
-            return (f"{shlex.join([*prefix, 'define', f'{args[0]}.xml'])} && "
-                    f"{shlex.join([*prefix, 'start', *args])}")
         words = {"list": ["list", "--all"], "get": ["dominfo"], "stop": ["shutdown"],
                  "pause": ["suspend"], "destroy": ["undefine", "--remove-all-storage"],
                  "force-stop": ["destroy"], "xml": ["dumpxml"],
                  "reconfigure": ["edit"]}.get(verb, [verb])
-        return shlex.join([*prefix, *words, *args])
+        return shlex.join(["virsh", "-c", self.uri, *words, *args])
+
+    def create_command(self, spec: VMSpec, *, start: bool = True) -> str:
+        """The virsh lines of ``create(spec, start=start)``: the disk volume, the domain
+        XML the driver defines (on standard input), and ``start`` only when it starts."""
+        lines = []
+        if spec.disk is not None or spec.image is not None:
+            backing = [] if spec.image is None else [
+                "--backing-vol", str(spec.image), "--backing-vol-format",
+                "qcow2" if spec.image.suffix in (".qcow2", ".qcow") else "raw"]
+            lines.append(self.command("vol-create-as", self.pool, f"{spec.name}.qcow2",
+                                      f"{spec.disk or 0}B", "--format", "qcow2", *backing))
+        lines.append(self.command("define", "/dev/stdin", "--validate"))
+        then = f" && {self.command('start', spec.name)}" if start else ""
+        return heredoc(" && ".join(lines), self.render(spec), then=then)
+
+    def reconfigure_command(self, id: str, *, cpus: int | str | None = None,
+                            memory: int | str | None = None,
+                            disk: int | str | None = None) -> str:
+        """The virsh lines of ``reconfigure(id, ...)`` as the VM is now: the persistent
+        definition always, the running VM where the driver changes it live too."""
+        check = VMSpec.parse("reconfigure", cpus=cpus if cpus is not None else 1,
+                             memory=memory if memory is not None else "512M", disk=disk)
+        libvirt = _import_libvirt()
+        lines = []
+        with self._boundary(f"reading VM {id!r}", id):
+            conn = self._conn()
+            dom = self._lookup(conn, id)
+            name, active = dom.name(), bool(dom.isActive())
+            if cpus is not None:
+                maximum = dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_CONFIG
+                                         | libvirt.VIR_DOMAIN_VCPU_MAXIMUM)
+                count = str(check.cpus)
+                if check.cpus > maximum:
+                    lines.append(self.command("setvcpus", name, count, "--config", "--maximum"))
+                lines.append(self.command("setvcpus", name, count, "--config"))
+                if active:
+                    lines.append(self.command("setvcpus", name, count, "--live"))
+            if memory is not None:
+                kib = f"{-(-check.memory // 1024)}KiB"
+                lines.append(self.command("setmaxmem", name, kib, "--config"))
+                lines.append(self.command("setmem", name, kib, "--config"))
+                if active and -(-check.memory // 1024) <= dom.info()[1]:
+                    lines.append(self.command("setmem", name, kib, "--live"))
+            if disk is not None:
+                volume = self._owned_volume(conn, self._owner(dom), name)
+                size = f"{check.disk}B"
+                lines.append(self.command("blockresize", name, volume.path(), size) if active
+                             else self.command("vol-resize", volume.name(), size, "--pool",
+                                               volume.storagePoolLookupByVolume().name()))
+        return " && ".join(lines)
+
+    def destroy_command(self, id: str, *, force: bool = False) -> str:
+        """The virsh lines of ``destroy(id, force=force)``: a running VM is powered off
+        first (only with ``force``; without, the driver refuses, and so does this line)."""
+        with self._boundary(f"reading VM {id!r}", id):
+            dom = self._lookup(self._conn(), id)
+            name, active = dom.name(), bool(dom.isActive())
+        undefine = self.command("destroy", name)
+        return f"{self.command('force-stop', name)} && {undefine}" if force and active \
+            else undefine
 
 
 # --- helpers ------------------------------------------------------------------------------

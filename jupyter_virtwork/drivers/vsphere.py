@@ -7,7 +7,8 @@ verb also takes its name. Ownership labels live in the VM's annotation
 (``vsphere_tasks``). Connection, password and TLS are ``vsphere_session``'s job. Every
 pyVmomi exception is translated in ``_boundary``; nothing above this module sees one.
 
-Power verbs: ``start`` powers on; ``stop`` shuts the guest down (``force=True`` powers off);
+Power verbs: ``start`` powers on; ``stop`` shuts the guest down (``force=True``, the
+magics' ``--force``, powers off);
 ``pause`` suspends (State.SUSPENDED: vSphere saves the VM's memory to disk; it has no
 in-memory pause); ``resume`` powers a suspended VM on again; ``reset`` is a hard reset.
 """
@@ -178,7 +179,7 @@ class VSphereDriver(BaseDriver):
                                    hint="wait for it to finish, then try again")
         if isinstance(exc, vim.fault.ToolsUnavailable):
             return OperationFailed(f"{doing}: VMware Tools do not run in the guest", **where,
-                                   hint="use force=True to power it off instead")
+                                   hint="use --force to power it off instead")
         if isinstance(exc, vmodl.fault.RequestCanceled):
             return Cancelled(f"{doing} was cancelled", **where)
         if isinstance(exc, vmodl.fault.InvalidArgument | vim.fault.InvalidDeviceSpec
@@ -353,7 +354,7 @@ class VSphereDriver(BaseDriver):
                 return "PowerOffVM_Task"
             if state == "suspended":
                 raise OperationFailed(f"VM {name!r} is suspended: its guest cannot shut down",
-                                      connection=self.uri, hint="use force=True to power it off")
+                                      connection=self.uri, hint="use --force to power it off")
             return "ShutdownGuest"
         return self._power(kind, id, "stop", decide, on_progress, stopper, timeout)
 
@@ -367,7 +368,7 @@ class VSphereDriver(BaseDriver):
                 on_progress(Progress("task", f"{doing}: waiting for the guest to shut down"))
             if time.monotonic() > deadline:
                 raise OperationTimeout(f"{doing}: the guest did not shut down in {timeout:g} s",
-                                       connection=self.uri, hint="use force=True to power it off")
+                                       connection=self.uri, hint="use --force to power it off")
             if stopper is not None and stopper.wait(0.5):
                 raise Cancelled(f"{doing}: stopped waiting for the guest", connection=self.uri)
             if stopper is None:
@@ -405,7 +406,8 @@ class VSphereDriver(BaseDriver):
                     raise OperationFailed(
                         f"{doing}: it is {STATE_MAP.get(state, State.UNKNOWN)}",
                         connection=self.uri,
-                        hint="stop it first, or use force=True to power it off and delete it")
+                        hint="stop it first, or delete it with --force (it powers it "
+                             "off first)")
                 self._run_task(lambda _: vm.PowerOffVM_Task(), doing, on_progress, stopper)
             self._run_task(lambda _: vm.Destroy_Task(), doing, on_progress, stopper)
 
@@ -498,9 +500,10 @@ class VSphereDriver(BaseDriver):
         words = GOVC.get(verb, [verb])
         return shlex.join(["govc", words[0], *self._govc_flags(), *words[1:], *args])
 
-    def create_command(self, spec: VMSpec) -> str:
-        """``govc vm.create`` with the spec's CPUs, memory, disk, guest and labels."""
-        flags = ["-on=false", "-c", str(spec.cpus),
+    def create_command(self, spec: VMSpec, *, start: bool = False) -> str:
+        """``govc vm.create`` with the spec's CPUs, memory, disk, guest and labels; it
+        powers the VM on (govc's default) when ``start``, as ``%vm create`` then does."""
+        flags = [*([] if start else ["-on=false"]), "-c", str(spec.cpus),
                  "-m", str(vsphere_specs.memory_mb(spec.memory)),
                  "-g", vsphere_specs.guest_id(spec.guest_os)]
         if spec.disk is not None:
@@ -513,6 +516,35 @@ class VSphereDriver(BaseDriver):
         if spec.labels:
             flags += ["-annotation", vsphere_specs.annotation_with_labels(spec.labels)]
         return shlex.join(["govc", "vm.create", *self._govc_flags(), *flags, spec.name])
+
+    def reconfigure_command(self, id: str, *, cpus: int | str | None = None,
+                            memory: int | str | None = None,
+                            disk: int | str | None = None) -> str:
+        """The govc lines of ``reconfigure(id, ...)``: ``vm.change -c -m``, and for the disk
+        ``vm.disk.change`` of the first disk (by its label) or ``vm.disk.create``."""
+        new_cpus, new_memory, new_disk = vsphere_specs.checked_sizes(cpus, memory, disk)
+        with self._boundary(f"reading VM {id!r}", id):
+            vm, props = self._call(lambda content: self._lookup(content, id))
+            devices = (self._read(vm, "config.hardware.device") or []) if new_disk else []
+        name = str(props["name"])
+        lines = []
+        if new_cpus is not None or new_memory is not None:
+            lines.append(self.command("vm.change", "-vm", name,
+                                      *([] if new_cpus is None else ["-c", str(new_cpus)]),
+                                      *([] if new_memory is None else
+                                        ["-m", str(vsphere_specs.memory_mb(new_memory))])))
+        if new_disk is not None:
+            label = vsphere_specs.first_disk_label(devices)
+            size = vsphere_specs.govc_size(new_disk)
+            lines.append(self.command("vm.disk.change", "-vm", name, "-disk.label", label,
+                                      "-size", size) if label else
+                         self.command("vm.disk.create", "-vm", name, "-name",
+                                      f"{name}/{name}", "-size", size))
+        return " && ".join(lines)
+
+    def destroy_command(self, id: str, *, force: bool = False) -> str:
+        """``govc vm.destroy``: it powers the VM off first, as ``destroy(force=True)``."""
+        return self.command("destroy", id)
 
     def _govc_flags(self) -> builtins.list[str]:
         """Where to connect, as govc's own flags; never the password."""
@@ -529,7 +561,8 @@ GOVC: dict[str, list[str]] = {
     "list": ["find", "/", "-type", "m"], "get": ["vm.info"], "create": ["vm.create", "-on=false"],
     "start": ["vm.power", "-on"], "stop": ["vm.power", "-s"], "poweroff": ["vm.power", "-off"],
     "pause": ["vm.power", "-suspend"], "resume": ["vm.power", "-on"],
-    "reset": ["vm.power", "-reset"], "reconfigure": ["vm.change", "-vm"],
+    "reset": ["vm.power", "-reset"], "force-stop": ["vm.power", "-off"],
+    "reconfigure": ["vm.change", "-vm"],
     "destroy": ["vm.destroy"], "snapshot": ["snapshot.create", "-vm"],
     "snapshots": ["snapshot.tree", "-vm"], "revert": ["snapshot.revert", "-vm"],
     "remove_snapshot": ["snapshot.remove", "-vm"], "watch": ["events", "-f"],

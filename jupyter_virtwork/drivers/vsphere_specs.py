@@ -299,6 +299,12 @@ def disk_sizes(devices: list[Any]) -> list[int]:
     return [_capacity(d) for d in _disks(devices)]
 
 
+def first_disk_label(devices: list[Any]) -> str | None:
+    """The label of the disk ``disk_change`` changes ("Hard disk 1"); None: it has none."""
+    disks = _disks(devices)
+    return str(disks[0].deviceInfo.label) if disks else None
+
+
 def _disks(devices: list[Any]) -> list[Any]:
     vim, _ = sdk()
 

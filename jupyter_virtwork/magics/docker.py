@@ -11,7 +11,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import cell_magic, line_magic, magics_class
 
-from ..errors import OperationTimeout
+from ..errors import InvalidInput, OperationTimeout
 from ..models import ContainerSpec, ImageSpec, Kind, ResourceList, State
 from .base import (
     Parser,
@@ -101,13 +101,14 @@ class DockerMagics(VirtworkMagics):
     def dockerfile(self, line: str, cell: str) -> Any:
         """%%dockerfile -t NAME [--push] [CONTEXT]: the cell is the Dockerfile."""
         args = _dockerfile_parser().parse_line(line)
-        driver = session().driver("docker")
+        driver: Any = session().driver("docker")
         spec = ImageSpec(args.tag, cell, context=Path(args.context) if args.context else None,
                          labels=session().labels)
-        show_command(args.show_command, driver, "build", "-t", args.tag, args.context or "-")
+        if args.show_command:
+            print(driver.build_command(spec))
         image = self._build_image(driver, spec)
         if args.push:
-            self._push_reference(driver, args.tag)
+            self._push_reference(driver, args.tag, args.show_command)
         return image
 
     # --- verbs --------------------------------------------------------------------------
@@ -127,23 +128,25 @@ class DockerMagics(VirtworkMagics):
         dockerfile = Path(args.file) if args.file else context / "Dockerfile"
         if not dockerfile.is_file():
             raise UsageError(f"%docker build: no Dockerfile at {dockerfile}")
-        show_command(args.show_command, driver, "build", "-t", args.tag, args.path)
         spec = ImageSpec(args.tag, dockerfile.read_text(), context=context,
                          labels=session().labels)
+        if args.show_command:
+            print(driver.build_command(spec, args.file or ""))
         return self._build_image(driver, spec)
 
     def _push(self, driver: Any, args: argparse.Namespace) -> Any:
-        show_command(args.show_command, driver, "push", args.image)
-        return self._push_reference(driver, args.image)
+        return self._push_reference(driver, args.image, args.show_command)
 
-    def _push_reference(self, driver: Any, image: str) -> str:
+    def _push_reference(self, driver: Any, image: str, show: bool) -> str:
         """Push ``image``; a name without a registry goes to the default registry, as the
         source document's ``docker push my-docker-image`` means on the local sandbox."""
         first = image.split("/", 1)[0]
         has_registry = "/" in image and ("." in first or ":" in first or first == "localhost")
         reference = image if has_registry else f"{self.registry}/{image}"
         if reference != image:
+            show_command(show, driver, "tag", image, reference)
             driver.tag(image, reference)
+        show_command(show, driver, "push", reference)
         view = progress_view(f"pushing {reference}")
         try:
             digest: str = driver.push(reference, on_progress=view)
@@ -156,12 +159,15 @@ class DockerMagics(VirtworkMagics):
     def _run(self, driver: Any, args: argparse.Namespace) -> Any:
         spec = ContainerSpec(
             args.image, name=args.name, command=tuple(args.command),
-            env=parse_assignments(args.env, "-e"), ports=_ports(args.publish),
+            env=parse_assignments(args.env, "-e"), ports=tuple(args.publish),
             network=args.network,
             labels={**parse_assignments(args.label, "-l"), **session().labels})
-        flags = ["-d"] if args.detach else []
-        show_command(args.show_command, driver, "run", *flags,
-                     *(["--name", args.name] if args.name else []), args.image, *args.command)
+        try:
+            driver.port_bindings(spec.ports)  # docker's own -p rules, before anything runs
+        except InvalidInput as exc:
+            raise UsageError(f"%docker run: {exc.one_line()}") from None
+        if args.show_command:
+            print(driver.create_command(spec, detach=args.detach))
         if args.interactive or args.tty:
             print("note: a cell has no terminal: -i/-t are ignored; use %docker exec to run "
                   "commands in the container")
@@ -194,6 +200,7 @@ class DockerMagics(VirtworkMagics):
 
     def _logs(self, driver: Any, args: argparse.Namespace) -> None:
         show_command(args.show_command, driver, "logs", *(["-f"] if args.follow else []),
+                     *([] if args.tail is None else ["--tail", str(args.tail)]),
                      args.container)
         # Ctrl-C (the kernel's interrupt) ends a follow; the stream is closed with it.
         for line in driver.logs(args.container, tail=args.tail, follow=args.follow):
@@ -201,8 +208,12 @@ class DockerMagics(VirtworkMagics):
 
     def _simple(self, driver: Any, args: argparse.Namespace) -> Any:
         verb = {"unpause": "resume", "rm": "destroy"}.get(args.verb, args.verb)
-        show_command(args.show_command, driver, args.verb,
-                     *(["-f"] if getattr(args, "force", False) else []), *args.containers)
+        flags = []  # as the driver does: rm removes the anonymous volumes too
+        if verb == "destroy":
+            flags = ["-v", *(["-f"] if args.force else [])]
+        elif verb == "stop" and args.time is not None:
+            flags = ["-t", str(args.time)]
+        show_command(args.show_command, driver, args.verb, *flags, *args.containers)
         results = ResourceList()
         for name in args.containers:
             if verb == "destroy":
@@ -227,14 +238,3 @@ class DockerMagics(VirtworkMagics):
 
     registry = DEFAULT_REGISTRY
 
-
-def _ports(publish: list[str]) -> dict[str, int]:
-    """``-p 8080:80`` -> {"80/tcp": 8080}."""
-    ports: dict[str, int] = {}
-    for item in publish:
-        host, sep, inside = item.rpartition(":")
-        if not sep or not host.isdigit() or not inside.split("/")[0].isdigit():
-            raise UsageError(f"-p {item!r} is not HOST_PORT:CONTAINER_PORT")
-        key = inside if "/" in inside else f"{inside}/tcp"
-        ports[key] = int(host)
-    return ports

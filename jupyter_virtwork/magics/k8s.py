@@ -99,8 +99,9 @@ class K8sMagics(VirtworkMagics):
             raise UsageError("%k8s apply: give the YAML as the cell (%%k8s apply) or "
                              "with -f FILE, not both")
         text = cell if cell is not None else _read(args.filename)
-        show_command(args.show_command, driver, "apply", "-f", args.filename or "-",
-                     *(["--dry-run=server"] if args.dry_run else []))
+        if args.show_command:
+            print(driver.apply_command(text, labels=session().labels, dry_run=args.dry_run,
+                                       verb="diff" if args.diff else "apply"))
         if args.diff:
             diff = driver.diff(text, labels=session().labels)
             print(diff or "no changes")
@@ -111,6 +112,8 @@ class K8sMagics(VirtworkMagics):
         kind, name = _target(args.target)
         show_command(args.show_command, driver, "scale", f"--replicas={args.replicas}",
                      args.target)
+        show_command(args.show_command and args.wait, driver, "rollout", "status",
+                     args.target, f"--timeout={args.timeout:g}s")
         if not args.wait:
             return driver.scale(kind, name, args.replicas)
         view = progress_view(f"scaling {args.target} to {args.replicas}")
@@ -137,18 +140,20 @@ class K8sMagics(VirtworkMagics):
 
     def _logs(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
         show_command(args.show_command, driver, "logs", *(["-f"] if args.follow else []),
-                     args.pod)
+                     *([] if args.tail is None else [f"--tail={args.tail}"]),
+                     *(["-c", args.container] if args.container else []), args.pod)
         for line in driver.logs(args.pod, tail=args.tail, follow=args.follow,
                                 container=args.container):
             print(line, flush=True)
 
     def _exec(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
-        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        container, command = _after_pod(args.command, args.container)
         if not command:
             raise UsageError("%k8s exec: give the command after --, e.g. "
                              "%k8s exec POD -- ls /")
-        show_command(args.show_command, driver, "exec", args.pod, "--", *command)
-        return driver.exec(args.pod, command, container=args.container)
+        show_command(args.show_command, driver, "exec", args.pod,
+                     *(["-c", container] if container else []), "--", *command)
+        return driver.exec(args.pod, command, container=container)
 
     def _delete(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
         kind, name = _target(args.target)
@@ -157,6 +162,8 @@ class K8sMagics(VirtworkMagics):
             raise UsageError("%k8s delete: --grace-period is a number of seconds, 0 or more")
         flags = [] if grace is None else [f"--grace-period={grace}"] + (
             ["--force"] if grace == 0 else [])
+        # as the driver deletes: in the background, or waiting for its pods to go first
+        flags += ["--cascade=foreground"] if args.wait else ["--wait=false"]
         show_command(args.show_command, driver, "delete", args.target, *flags)
         driver.delete(kind, name, wait=args.wait, grace_seconds=grace)
         print(f"{args.target} deleted")
@@ -176,6 +183,25 @@ def _driver(namespace: str | None) -> Any:
     context = current.target.context or ""
     return session().connect(f"k8s://{context}/{namespace}", f"kubernetes/{namespace}",
                              make_current=False, kubeconfig=current.kubeconfig)
+
+
+def _after_pod(words: list[str], container: str | None) -> tuple[str | None, list[str]]:
+    """kubectl's ``exec POD [-c NAME] -- COMMAND``: a -c may follow the pod, before --."""
+    if "--" not in words:
+        return container, words
+    options, command = words[:words.index("--")], words[words.index("--") + 1:]
+    given = iter(options)
+    for word in given:
+        if word in ("-c", "--container"):
+            container = next(given, None)
+        elif word.startswith("--container="):
+            container = word.partition("=")[2]
+        else:
+            raise UsageError(f"%k8s exec: {word!r} before --: only -c NAME may follow the "
+                             "pod; -n goes before it")
+    if not container and options:
+        raise UsageError("%k8s exec: -c needs a container name")
+    return container, command
 
 
 def _kind(word: str) -> Kind:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..models import Kind
+from ..models import Event, EventType, Kind, ResourceList
 
 
 def progress_view(title: str) -> Any:
@@ -53,18 +53,20 @@ def _replacing_older_runs(table: Any) -> Any:
 
 
 def status_table(sources: Sequence[tuple[Any, Kind, Mapping[str, str] | None]],
-                 title: str = "") -> Any:
-    """A live table over ``sources`` (driver, kind, labels); static when nothing can render
-    a widget (then the current rows, as a ResourceList). Running the same cell again
-    closes the tables its previous run made."""
+                 title: str = "", aliases: Sequence[str] | None = None) -> Any:
+    """A live table over ``sources`` (driver, kind, labels), with an alias column when
+    ``aliases`` names each source's connection; static when nothing can render a widget
+    (then the current rows, as a ResourceList). Running the same cell again closes the
+    tables its previous run made."""
     from ..widgets import StatusTable  # here: ipywidgets is slow to import for %load_ext
     from ..widgets._display import has_frontend
 
     if has_frontend():
-        return _replacing_older_runs(StatusTable(list(sources), title=title))
-    from ..models import ResourceList
+        return _replacing_older_runs(StatusTable(list(sources), title=title,
+                                                 aliases=aliases))
+    from ..widgets._rows import TableRows
 
-    rows = ResourceList()
-    for driver, kind, labels in sources:
-        rows.extend(driver.list(kind, labels=labels))
-    return rows
+    rows = TableRows([title] * len(sources), aliases)
+    for number, (driver, kind, labels) in enumerate(sources):
+        rows.apply(number, (Event(EventType.ADDED, r) for r in driver.list(kind, labels=labels)))
+    return ResourceList(rows.resources.values())

@@ -122,9 +122,10 @@ class VMMagics(VirtworkMagics):
         spec = VMSpec.parse(args.name, cpus=args.cpus, memory=args.memory, disk=args.disk,
                             guest_os=args.os, kernel=kernel, initrd=initrd,
                             labels=session().labels)
-        show_command(args.show_command, driver, "create", args.name)
+        if args.show_command:
+            print(driver.create_command(spec, start=not args.no_start))
         if args.dry_run:
-            print(_render(driver, spec))
+            print(_render(driver, spec, start=not args.no_start))
             return None
         view = progress_view(f"creating {args.name}")
         # libvirt's create starts the VM unless told not to; vSphere's never does.
@@ -138,7 +139,9 @@ class VMMagics(VirtworkMagics):
     def _config(self, driver: Any, args: argparse.Namespace) -> Any:
         if args.cpus is None and args.memory is None and args.disk is None:
             raise UsageError("%vm config: give --cpus, --memory or --disk")
-        show_command(args.show_command, driver, "reconfigure", args.name)
+        if args.show_command:
+            print(driver.reconfigure_command(args.name, cpus=args.cpus, memory=args.memory,
+                                             disk=args.disk))
         return driver.reconfigure(args.name, cpus=args.cpus, memory=args.memory,
                                   disk=args.disk)
 
@@ -155,14 +158,16 @@ class VMMagics(VirtworkMagics):
         return self._verb(driver, args, "resume", driver.resume)
 
     def _delete(self, driver: Any, args: argparse.Namespace) -> None:
-        show_command(args.show_command, driver, "destroy", args.name)
+        if args.show_command:
+            print(driver.destroy_command(args.name, force=args.force))
         driver.destroy(Kind.VM, args.name, force=args.force)
         print(f"{args.name} deleted")
 
     def _verb(self, driver: Any, args: argparse.Namespace, verb: str,
               method: Callable[..., Any]) -> Any:
-        show_command(args.show_command, driver, verb, args.name)
-        if getattr(args, "force", False):
+        force = getattr(args, "force", False)
+        show_command(args.show_command, driver, "force-stop" if force else verb, args.name)
+        if force:
             return method(Kind.VM, args.name, force=True)
         return method(Kind.VM, args.name)
 
@@ -180,12 +185,12 @@ class VMMagics(VirtworkMagics):
         print(console(args.name, wait_for=args.wait_for, timeout=args.timeout), end="")
 
 
-def _render(driver: Any, spec: VMSpec) -> str:
-    for method in ("render", "create_command"):
-        render = getattr(driver, method, None)
-        if render is not None:
-            return str(render(spec))
-    return repr(spec)
+def _render(driver: Any, spec: VMSpec, *, start: bool) -> str:
+    """What a dry run shows: the definition (libvirt's XML), else the create line."""
+    render = getattr(driver, "render", None)
+    if render is not None:
+        return str(render(spec))
+    return str(driver.create_command(spec, start=start))
 
 
 def _with_progress(method: Callable[..., Any], view: Any, *args: Any, **options: Any) -> Any:

@@ -4,15 +4,16 @@ created, and cleanup of exactly that."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 from typing import Any
 
 from IPython.core.magic import line_magic, magics_class
 
 from ..drivers.base import Verb
-from ..errors import VirtworkError
-from ..models import Kind, ResourceList
-from .base import Parser, VirtworkMagics, reports_errors, session
+from ..errors import EngineUnavailable, VirtworkError
+from ..models import Kind, Resource, ResourceList
+from .base import Parser, VirtworkMagics, note, reports_errors, session
 from .live import status_table
 
 STATUS_KINDS = (Kind.CONTAINER, Kind.POD, Kind.VM)
@@ -66,10 +67,13 @@ class VWMagics(VirtworkMagics):
     def _status(self, args: argparse.Namespace) -> Any:
         drivers = _drivers()  # with nothing open yet, this opens each family's default
         if args.watch:
-            sources = [(driver, kind, None) for driver in drivers for kind in STATUS_KINDS
+            sources = [(driver, kind, None) for driver in _one_per_scope(drivers)
+                       for kind in STATUS_KINDS
                        if kind in driver.kinds and Verb.LIST in driver.capabilities]
-            return status_table(sources, title="everything")
-        return session().everywhere(STATUS_KINDS)
+            aliases = _aliases()
+            return status_table(sources, title="everything",
+                                aliases=[aliases.get(id(d), d.uri) for d, _, _ in sources])
+        return _status_rows(drivers)
 
     def _unwatch(self, args: argparse.Namespace) -> str:
         from ..widgets import StatusTable
@@ -93,7 +97,7 @@ def _drivers() -> list[Any]:
     """Every open connection; with none open yet, the default of each family that has one."""
     current = session().connections()
     if current:
-        return [session().driver(c.alias) for c in current]
+        return [session().connection(c.alias) for c in current]
     found = []
     for family in ("docker", "kubernetes", "libvirt", "vsphere"):
         try:
@@ -101,3 +105,58 @@ def _drivers() -> list[Any]:
         except VirtworkError:  # a family without a default is just not shown
             continue
     return found
+
+
+def _status_rows(drivers: list[Any]) -> ResourceList:
+    """Containers, pods and VMs on every connection, each object once (two connections
+    may reach it: the same namespace, the same engine), with the alias of the first."""
+    aliases = _aliases()
+    rows, seen = ResourceList(), set()
+    for driver in drivers:
+        if Verb.LIST not in driver.capabilities:
+            continue
+        try:
+            found = [r for kind in STATUS_KINDS if kind in driver.kinds
+                     for r in driver.list(kind)]
+        except EngineUnavailable as exc:
+            note(f"skipped {driver.uri}: {exc.message}")
+            continue
+        for resource in found:
+            if (key := _identity(resource)) not in seen:
+                seen.add(key)
+                alias = aliases.get(id(driver), driver.uri)
+                rows.append(dataclasses.replace(
+                    resource, details={"alias": alias, **resource.details}))
+    return rows
+
+
+def _aliases() -> dict[int, str]:
+    """The alias of each open connection, by its driver's identity."""
+    return {id(session().connection(c.alias)): c.alias for c in session().connections()}
+
+
+def _identity(resource: Resource) -> tuple[str, ...]:
+    """What names one object on its engine, whichever connection listed it: a Kubernetes
+    object's uid, a VM's UUID or a container's id (both random and long), a vSphere
+    managed object id on its vCenter."""
+    raw = resource.raw if isinstance(resource.raw, dict) else {}
+    uid = (raw.get("metadata") or {}).get("uid")
+    if uid:
+        return (resource.kind.value, str(uid))
+    if resource.uri.startswith("vsphere"):
+        return (resource.kind.value, resource.uri.rpartition("@")[2], resource.id)
+    return (resource.kind.value, resource.id)
+
+
+def _one_per_scope(drivers: list[Any]) -> list[Any]:
+    """The first of the connections that see the same objects (one Kubernetes context and
+    namespace through two aliases), so a live table shows each object once too."""
+    seen, kept = set(), []
+    for driver in drivers:
+        scope = (driver.target.family, driver.target.context or "", driver.namespace,
+                 driver.kubeconfig or "") if driver.target.family == "kubernetes" \
+            else (driver.target.family, driver.uri)
+        if scope not in seen:
+            seen.add(scope)
+            kept.append(driver)
+    return kept

@@ -7,6 +7,7 @@ Pure data handling: no widget and no engine here, so the rules are cheap to test
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,7 +61,10 @@ class Changes:
 class TableRows:
     """The current rows of a live table and the status of each of its sources."""
 
-    def __init__(self, labels: Sequence[str]) -> None:
+    def __init__(self, labels: Sequence[str], aliases: Sequence[str] | None = None) -> None:
+        """``labels``: one per source, for its status line; ``aliases``: one per source
+        too, shown in an ``alias`` column (``%vw status --watch`` spans connections)."""
+        self.aliases = list(aliases) if aliases is not None else None
         self.resources: dict[str, Resource] = {}
         self.origin: dict[str, int] = {}  # row key -> the source (driver) it came from
         self.sources = [SourceStatus(label) for label in labels]
@@ -98,6 +102,9 @@ class TableRows:
             return
         if key in changes.remove:  # deleted and re-added within one batch
             changes.remove.remove(key)
+        if self.aliases is not None:
+            resource = dataclasses.replace(
+                resource, details={"alias": self.aliases[source], **resource.details})
         self.resources[key] = resource
         self.origin[key] = source
         changes.upsert[key] = resource

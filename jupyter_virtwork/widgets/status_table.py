@@ -68,8 +68,8 @@ class StatusTable(anywidget.AnyWidget):
     _open_tables: ClassVar[weakref.WeakSet[StatusTable]] = weakref.WeakSet()
 
     def __init__(self, sources: Sequence[Source], *, title: str = "",
-                 actions: bool = True) -> None:
-        self._rows = TableRows([_label(*source) for source in sources])
+                 actions: bool = True, aliases: Sequence[str] | None = None) -> None:
+        self._rows = TableRows([_label(*source) for source in sources], aliases)
         self._drivers = [driver for driver, _, _ in sources]
         self._lock = threading.RLock()  # rows, sequence number and sending, in one order
         self._changed = threading.Condition(self._lock)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.drivers.docker import DockerDriver
+from jupyter_virtwork.drivers.docker import KUBELET_LABEL, DockerDriver
 from jupyter_virtwork.errors import (
     BuildError,
     EngineUnavailable,
@@ -138,13 +138,18 @@ def _images(driver: DockerDriver) -> set[str]:
 
 
 def _containers(driver: DockerDriver) -> set[str]:
-    return {r.id for r in driver.list(Kind.CONTAINER)}
+    """Every container but the kubelet's: it removes the exited containers of deleted pods
+    whenever it likes, which would make a before/after comparison fail for nothing."""
+    return {r.id for r in driver.list(Kind.CONTAINER) if KUBELET_LABEL not in r.labels}
 
 
 @pytest.mark.parametrize(("dockerfile", "error", "words"), [
     (f"FROM {BUSYBOX}\nFORM oops\n", InvalidInput, "unknown instruction"),
     ("FROM localbase/no-such-base:9\n", NotFound, "pulling is disabled"),
     (f"FROM {BUSYBOX}\nRUN echo before\nRUN exit 7\n", BuildError, "step 3/3"),
+    # As on a fresh machine: the layer of the step before the failure is new, not cached.
+    (f"FROM {BUSYBOX}\nRUN echo before-{uuid.uuid4().hex}\nENV A=1\nRUN exit 7\n",
+     BuildError, "step 4/4"),
     ("RUN echo no from\n", InvalidInput, "no FROM line"),
 ])
 def test_bad_dockerfiles(driver: DockerDriver, labels: dict[str, str], cleanup: None,
@@ -164,7 +169,24 @@ def test_failed_build_keeps_the_log(driver: DockerDriver, labels: dict[str, str]
                                f"FROM {BUSYBOX}\nRUN echo marker-42 && exit 1\n",
                                labels=labels))
     assert "marker-42" in caught.value.log
+    assert "\x1b" not in caught.value.log  # no terminal colour codes
     assert caught.value.step is not None and caught.value.step.startswith("step 2/2")
+
+
+def test_a_failed_build_leaves_none_of_its_layers(driver: DockerDriver,
+                                                  labels: dict[str, str]) -> None:
+    """Every step before the failure made an image (new, not from the cache); all go, with
+    their containers: nothing dangling, nothing a label filter could not find."""
+    fresh = uuid.uuid4().hex
+    before = {r["Id"] for r in driver._api().images(all=True)}
+    containers = _containers(driver)
+    with pytest.raises(BuildError):
+        driver.build(ImageSpec(f"{_name('vw-bad')}:1",
+                               f"FROM {BUSYBOX}\nRUN echo {fresh} > /a\nCOPY x /x\n"
+                               f"ENV B={fresh}\nRUN echo to-stderr >&2 && exit 3\n",
+                               files={"x": b"x"}, labels=labels))
+    assert {r["Id"] for r in driver._api().images(all=True)} - before == set()
+    assert _containers(driver) == containers
 
 
 def test_unknown_image_is_not_pulled(driver: DockerDriver) -> None:

@@ -234,5 +234,6 @@ def test_an_unknown_context(driver: KubernetesDriver) -> None:
 
 
 def test_show_command(driver: KubernetesDriver) -> None:
-    assert driver.command("scale", "--replicas=3", "deployment/web") == \
-        f"kubectl --context {kube_pki.CONTEXT} -n default scale --replicas=3 deployment/web"
+    assert driver.command("scale", "--replicas=3", "deployment/web") == (
+        f"kubectl --kubeconfig {kube_pki.kubeconfig_path()} --context {kube_pki.CONTEXT} "
+        "-n default scale --replicas=3 deployment/web")

@@ -211,7 +211,7 @@ def test_deleting_a_running_vm_needs_force(qemu_driver: LibvirtDriver,
                                    initrd=tiny_guest.initrd, labels=labels))
     with pytest.raises(OperationFailed) as caught:
         qemu_driver.destroy(Kind.VM, vm.id)
-    _one_line(caught.value, "stop it first, or delete with force")
+    _one_line(caught.value, "stop it first, or delete it with --force")
     assert qemu_driver.get(Kind.VM, vm.id).state is State.RUNNING
     assert f"{vm.name}.qcow2" in _volumes()
     qemu_driver.destroy(Kind.VM, vm.id, force=True)
@@ -490,7 +490,10 @@ def test_render_is_a_dry_run(qemu_driver: LibvirtDriver, tiny_guest: guest.Guest
 
 def test_show_command(test_driver: LibvirtDriver) -> None:
     assert test_driver.command("pause", "my-vm") == "virsh -c test:///default suspend my-vm"
-    assert test_driver.command("create", "my-vm") == (
-        "virsh -c test:///default define my-vm.xml && virsh -c test:///default start my-vm")
+    spec = VMSpec.parse("my-vm", memory="128M")
+    defined = "virsh -c test:///default define /dev/stdin --validate <<'EOF'"
+    assert test_driver.create_command(spec, start=False).startswith(f"{defined}\n<domain")
+    assert test_driver.create_command(spec).startswith(
+        f"{defined} && virsh -c test:///default start my-vm\n<domain")
     assert test_driver.command("destroy", "my-vm") == \
         "virsh -c test:///default undefine --remove-all-storage my-vm"

@@ -180,7 +180,7 @@ def test_power_verbs_that_have_nothing_to_do(driver: VSphereDriver, labels: dict
     assert driver.start(Kind.VM, vm.id).state is State.RUNNING
     assert driver.reset(Kind.VM, vm.id).state is State.RUNNING
     driver.pause(Kind.VM, vm.id)
-    with pytest.raises(OperationFailed, match="force=True"):
+    with pytest.raises(OperationFailed, match="--force"):  # the magics' flag
         driver.stop(Kind.VM, vm.id)
     assert driver.stop(Kind.VM, vm.id, force=True).state is State.STOPPED
 
@@ -312,7 +312,7 @@ def test_deleting_a_running_vm_needs_force(driver: VSphereDriver, labels: dict[s
     driver.start(Kind.VM, vm.id)
     with pytest.raises(OperationFailed) as caught:
         driver.destroy(Kind.VM, vm.id)
-    assert "running" in str(caught.value) and "force=True" in str(caught.value)
+    assert "running" in str(caught.value) and "--force" in str(caught.value)
     assert driver.get(Kind.VM, vm.id).state is State.RUNNING
     driver.destroy(Kind.VM, vm.id, force=True)
     assert vm.name not in _names(driver)
@@ -410,4 +410,6 @@ def test_show_command(driver: VSphereDriver) -> None:
     line = driver.create_command(VMSpec.parse("my-vmware-vm", cpus=2, memory="4G",
                                               disk="100G", guest_os="ubuntu 18.04"))
     assert line.endswith("-on=false -c 2 -m 4096 -g ubuntu64Guest -disk 100GB my-vmware-vm")
+    started = driver.create_command(VMSpec.parse("my-vmware-vm"), start=True)
+    assert "-on" not in started.split()  # govc's vm.create powers on by default
     assert vcsim.credentials()[1] not in line

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from jupyter_virtwork.models import Kind, WorkloadSpec
+from jupyter_virtwork.sandbox import kube_pki
 from tests.integration.conftest import ensure_up
 
 from . import engines
@@ -58,8 +59,9 @@ async def test_pods_and_vms_are_listed(api: Any, labels: dict[str, str]) -> None
         assert code == 200, body
         pod = next(r for r in body["resources"] if r["name"] == pod_name)
         assert pod["kind"] == "pod" and pod["actions"] == ["delete"]
-        assert pod["commands"]["delete"] == (
-            f"kubectl --context virtwork-sandbox -n default delete pod/{pod_name}")
+        assert pod["commands"]["delete"] == (  # the kubeconfig the connection reads
+            f"kubectl --kubeconfig {kube_pki.kubeconfig_path()} --context virtwork-sandbox "
+            f"-n default delete pod/{pod_name}")
         code, body = await api("resources", "kubernetes", "pod", pod_name, "pause",
                                method="POST")
         assert (code, body["code"]) == (501, "UnsupportedOperation")

@@ -32,6 +32,23 @@ def test_aliases_and_current_connection() -> None:
     assert session.connections() == []
 
 
+def test_the_current_connection_wins_over_an_alias_named_like_its_family() -> None:
+    """The default connection is aliased by its family's name; after connecting another as
+    ``b``, the family means ``b`` (issue 20: %k8s kept using the first connection)."""
+    session = Session("s4", default=lambda family: DefaultConnection(TEST, why="testing"))
+    first = session.driver("libvirt")  # the default, aliased "libvirt"
+    second = session.connect(TEST, "b")
+    assert session.driver("libvirt") is second is session.driver("b")
+    assert session.connection("libvirt") is first  # by its exact alias, still there
+    assert [(c.alias, c.current) for c in session.connections()] == [("libvirt", False),
+                                                                     ("b", True)]
+    session.connect(TEST, "libvirt")  # connecting it again makes it current again
+    assert session.driver("libvirt") is first
+    with pytest.raises(InvalidInput):
+        session.connection("nothing-so-named")
+    session.close()
+
+
 def test_a_default_is_used_and_announced() -> None:
     said: list[str] = []
     session = Session("s2", default=lambda family: DefaultConnection(TEST, why="testing"))

@@ -67,6 +67,15 @@ def test_rows_are_keyed_by_connection_kind_and_id() -> None:
     assert [r.uri for r in rows.ordered()] == [URI, "test:///other"]
 
 
+def test_each_row_names_the_alias_of_its_connection() -> None:
+    """%vw status --watch spans connections: an alias column says which one."""
+    rows = TableRows(["kubernetes pods", "b pods"], aliases=["kubernetes", "b"])
+    rows.apply(1, [Event(EventType.ADDED, _pod("a"))])
+    assert rows.row(row_key(_pod("a")))["cells"]["alias"] == "b"
+    assert rows.columns.index("alias") < rows.columns.index("id")
+    assert rows.ordered()[0].details["alias"] == "b"  # the saved snapshot shows it too
+
+
 def test_build_steps_move_the_bar_and_log_each_line_once() -> None:
     log = ProgressLog()
     assert log.add(Progress("build", "FROM busybox", 1, 2)) == "[1/2] FROM busybox"
