@@ -8,9 +8,13 @@ Kubernetes client, the slowest to import, is warmed in the background so the fir
 from __future__ import annotations
 
 import threading
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("jupyter_virtwork")  # labextension/package.json's, via the build
+except PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0+unknown"
 
 
 def load_ipython_extension(ipython: Any) -> None:

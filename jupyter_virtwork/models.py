@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import names
-from .errors import InvalidInput
+from .errors import InvalidInput, MissingDependency
 from .sizes import GiB, MiB, format_size, parse_size
 
 if TYPE_CHECKING:
@@ -112,13 +112,21 @@ class ResourceList(list[Resource]):
         return [*self.COLUMNS[:3], *extra, *self.COLUMNS[3:]]
 
     def to_dataframe(self) -> pandas.DataFrame:
-        import pandas  # optional: only tables that are exported need it
-
         rows = [r.to_dict() for r in self]
-        return pandas.DataFrame(rows, columns=[*self.columns(), "labels"])
+        return import_pandas().DataFrame(rows, columns=[*self.columns(), "labels"])
 
     def _repr_html_(self) -> str:
         return render_table(self, self.columns())
+
+
+def import_pandas() -> Any:
+    """pandas, an extra: only tables exported with ``.to_dataframe()`` need it."""
+    try:
+        import pandas
+    except ImportError as exc:
+        raise MissingDependency("tables become DataFrames with pandas",
+                                hint="pip install 'jupyter_virtwork[pandas]'") from exc
+    return pandas
 
 
 def render_table(resources: Iterable[Resource], columns: list[str]) -> str:

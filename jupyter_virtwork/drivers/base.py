@@ -13,10 +13,25 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from ..errors import UnsupportedOperation
+from ..errors import MissingDependency, UnsupportedOperation
 from ..models import Kind, Resource, ResourceList
 from ..uri import Target
 from ..watch import EventStream
+
+# The SDK each backend needs, as pip names it. pyproject's extras carry the family's name,
+# so `pip install 'jupyter_virtwork[libvirt]'` installs what the libvirt backend needs.
+SDK_PACKAGES: dict[str, str] = {
+    "docker": "docker",
+    "kubernetes": "kubernetes",
+    "vsphere": "pyvmomi",
+    "libvirt": "libvirt-python",
+}
+
+
+def missing_sdk(family: str) -> MissingDependency:
+    """The one line for a backend whose SDK is not installed, naming the extra to install."""
+    return MissingDependency(f"the {family} backend needs {SDK_PACKAGES[family]}",
+                             hint=f"pip install 'jupyter_virtwork[{family}]'")
 
 
 class Verb(str, Enum):

@@ -38,7 +38,7 @@ from ..models import ContainerSpec, Event, EventType, ImageSpec, Kind, Resource,
 from ..uri import Target
 from ..watch import EventStream, Stopper, Watcher
 from . import docker_build
-from .base import BaseDriver, Verb, heredoc
+from .base import BaseDriver, Verb, heredoc, missing_sdk
 
 STATE_MAP: dict[str, State] = {
     "created": State.CREATED,
@@ -584,9 +584,8 @@ class DockerDriver(BaseDriver):
 def _import_docker() -> Any:
     try:
         import docker
-    except ImportError as exc:  # pragma: no cover - docker is a dependency of the package
-        raise MissingDependency("the docker SDK is not installed",
-                                hint="pip install docker") from exc
+    except ImportError as exc:
+        raise missing_sdk("docker") from exc
     return docker
 
 

@@ -30,7 +30,6 @@ from ..errors import (
     Cancelled,
     EngineUnavailable,
     InvalidInput,
-    MissingDependency,
     NotFound,
     OperationFailed,
     OperationTimeout,
@@ -42,7 +41,7 @@ from ..models import Event, EventType, Kind, Progress, Resource, ResourceList, S
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import k8s_manifests
-from .base import BaseDriver, Verb, heredoc
+from .base import BaseDriver, Verb, heredoc, missing_sdk
 from .docker import ExecResult
 
 FIELD_MANAGER = "jupyter-virtwork"
@@ -142,9 +141,9 @@ class KubernetesDriver(BaseDriver):
         return getattr(client, api.api_class)(self._client()), api
 
     def _dynamic(self) -> Any:
+        client = self._client()  # first: a missing client is the one-line MissingDependency
         from kubernetes.dynamic import DynamicClient
 
-        client = self._client()
         with self._lock:
             if self._dynamic_client is None:
                 with self._boundary("discovering the cluster's API"):
@@ -169,6 +168,7 @@ class KubernetesDriver(BaseDriver):
 
     @contextlib.contextmanager
     def _boundary(self, doing: str, name: str = "") -> Iterator[None]:
+        _import_kubernetes()  # a missing client is the one-line MissingDependency
         import urllib3
         from kubernetes.client.exceptions import ApiException
         from kubernetes.config.config_exception import ConfigException
@@ -543,9 +543,8 @@ class KubernetesDriver(BaseDriver):
 def _import_kubernetes() -> tuple[Any, Any]:
     try:
         from kubernetes import client, config
-    except ImportError as exc:  # pragma: no cover - kubernetes is a dependency
-        raise MissingDependency("the kubernetes client is not installed",
-                                hint="pip install kubernetes") from exc
+    except ImportError as exc:
+        raise missing_sdk("kubernetes") from exc
     return client, config
 
 

@@ -44,6 +44,7 @@ from ..errors import (
     OperationTimeout,
     UnsupportedOperation,
     VirtworkError,
+    first_line,
 )
 from ..labels import XML_NAMESPACE
 from ..models import Event, EventType, Kind, Resource, ResourceList, State, VMSpec
@@ -51,7 +52,7 @@ from ..sizes import format_size
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import libvirt_xml
-from .base import BaseDriver, Verb, heredoc
+from .base import BaseDriver, Verb, heredoc, missing_sdk
 from .libvirt_xml import DomainPlan, Owner, Volume
 
 log = logging.getLogger(__name__)
@@ -861,10 +862,12 @@ def _import_libvirt() -> Any:
     """libvirt-python, set up once per process: quiet errors, the default event loop."""
     try:
         import libvirt
-    except ImportError as exc:
-        raise MissingDependency(
-            "libvirt-python is not installed",
-            hint="apt-get install libvirt-dev pkg-config && pip install libvirt-python") from exc
+    except ModuleNotFoundError as exc:
+        raise missing_sdk("libvirt") from exc
+    except ImportError as exc:  # libvirt-python is there, libvirt's own library is not
+        raise MissingDependency(f"the libvirt backend needs libvirt's library ({first_line(exc)})",
+                                hint="install libvirt's client library "
+                                     "(Debian: apt-get install libvirt0)") from exc
     global _SETUP_DONE
     if not _SETUP_DONE:
         with _SETUP_LOCK:

@@ -32,8 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..errors import AuthenticationFailed, InvalidInput, MissingDependency
+from ..errors import AuthenticationFailed, InvalidInput
 from ..uri import Target
+from .base import missing_sdk
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,8 @@ def sdk() -> tuple[Any, Any]:
     leaves its constructors untyped, so strict typing stops at this edge."""
     try:
         pyvmomi: Any = importlib.import_module("pyVmomi")
-    except ImportError as exc:  # pragma: no cover - pyvmomi is a dependency of the package
-        raise MissingDependency("pyVmomi (the vSphere SDK) is not installed",
-                                hint="pip install pyvmomi") from exc
+    except ImportError as exc:
+        raise missing_sdk("vsphere") from exc
     return pyvmomi.vim, pyvmomi.vmodl
 
 
@@ -222,14 +222,14 @@ class Session:
             return self._content
 
     def _connect(self) -> None:
-
+        connect = pyvim_connect()  # first: never ask a password for a backend without its SDK
         if self._password is None:
             self._password = find_password(
                 self.settings, self._given.reveal() if self._given else None)
         found = self.settings
         context = tls_context(found)
         _probe(found, context)
-        self._si = pyvim_connect().SmartConnect(
+        self._si = connect.SmartConnect(
             host=found.host, port=found.port, user=found.user, pwd=self._password.reveal(),
             sslContext=context, httpConnectionTimeout=found.timeout)
         self._content = self._si.RetrieveContent()

@@ -12,7 +12,7 @@ from IPython.core.magic import line_magic, magics_class
 
 from ..drivers.base import Verb
 from ..errors import EngineUnavailable, VirtworkError
-from ..models import Kind, Resource, ResourceList
+from ..models import Kind, Resource, ResourceList, import_pandas
 from .base import Parser, VirtworkMagics, note, reports_errors, session
 from .live import status_table
 
@@ -59,10 +59,8 @@ class VWMagics(VirtworkMagics):
         return f"connected to {driver.uri}" + (f" as {args.alias}" if args.alias else "")
 
     def _connections(self, args: argparse.Namespace) -> Any:
-        import pandas
-
         rows = [c.to_dict() for c in session().connections()]
-        return pandas.DataFrame(rows, columns=["alias", "uri", "family", "current"])
+        return import_pandas().DataFrame(rows, columns=["alias", "uri", "family", "current"])
 
     def _status(self, args: argparse.Namespace) -> Any:
         drivers = _drivers()  # with nothing open yet, this opens each family's default
