@@ -7,7 +7,7 @@ LAB_PORT ?= 8888
 
 lab: deps
 	$(PY) -m jupyter_virtwork.sandbox up --background-slow || true
-	$(PY) -m pip install -q -e '.[lab]'
+	$(PY) -m pip install -q -e '.[all,lab]'
 	jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root --notebook-dir=notebooks
 
 test: deps engines lint
@@ -18,7 +18,7 @@ test: deps engines lint
 # Every apt call goes through the sandbox's one installer (apt allows one writer at a time).
 deps: unlink-panel
 	$(PY) -m jupyter_virtwork.sandbox packages libvirt-dev pkg-config chromium fonts-liberation
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[all,test]'
 
 # `jupyter labextension develop` leaves a symlink into a source tree where pip installs the
 # built panel; pip then writes through it and fails. pip installs a copy: drop the link.

@@ -27,7 +27,7 @@ ip.run_line_magic("load_ext", "jupyter_virtwork")
 for cell in {cells!r}:
     with capture_output(display=False) as shown:
         ip.run_cell(cell)
-    print(json.dumps([cell, (shown.stdout + shown.stderr).splitlines()]))
+    print("RESULT", json.dumps([cell, (shown.stdout + shown.stderr).splitlines()]))
 """
 
 
@@ -38,7 +38,9 @@ def _run(blocked: tuple[str, ...], *cells: str) -> dict[str, list[str]]:
     env = {**os.environ, "VIRTWORK_VSPHERE_PASSWORD": "unused"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True, env=env)
-    return dict(json.loads(line) for line in out.stdout.splitlines() if line.startswith("["))
+    # (IPython 8.0 writes a terminal title before the first line: take what follows RESULT.)
+    return dict(json.loads(line.partition("RESULT ")[2]) for line in out.stdout.splitlines()
+                if "RESULT " in line)
 
 
 def _extra_line(family: str, package: str) -> str:

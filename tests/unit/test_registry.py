@@ -17,10 +17,11 @@ SDKS = ("docker", "kubernetes", "pyVmomi", "libvirt", "ipywidgets", "jsonschema"
 def _imported_after(code: str) -> set[str]:
     """The SDK modules a fresh interpreter holds after running ``code``."""
     probe = (f"{code}\nimport json, sys\n"
-             f"print(json.dumps([m for m in {SDKS!r} if m in sys.modules]))")
+             f"print('SDKS', json.dumps([m for m in {SDKS!r} if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, timeout=60).stdout
-    return set(json.loads(out.strip().splitlines()[-1]))
+    # What follows the marker: IPython 8.0 writes a terminal title on the same line.
+    return set(json.loads(out.strip().splitlines()[-1].partition("SDKS ")[2]))
 
 
 @pytest.mark.parametrize("uri", ["docker://", "k8s://", "vsphere://u@h", "test:///default"])
