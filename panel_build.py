@@ -7,10 +7,9 @@ wheel built from an sdist, whose built panel is newer than its inputs, needs no 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
-
-from hatch_jupyter_builder import npm_builder
-from hatch_jupyter_builder.utils import is_stale
 
 BUILT = "jupyter_virtwork/labextension"
 INPUTS = ("labextension/src", "labextension/style", "labextension/package.json",
@@ -18,5 +17,23 @@ INPUTS = ("labextension/src", "labextension/style", "labextension/package.json",
 
 
 def build(target_name: str, version: str, **kwargs: Any) -> None:
-    if any(is_stale(BUILT, source) for source in INPUTS):
+    if stale(Path.cwd()):  # the build hook runs in the project's root
+        from hatch_jupyter_builder import npm_builder
+
         npm_builder(target_name, version, **kwargs)
+
+
+def stale(root: Path) -> bool:
+    """Whether the built panel is missing or older than one of its inputs."""
+    built = [path.stat().st_mtime for path in _files(root / BUILT)]
+    if not built:
+        return True
+    return any(path.stat().st_mtime > max(built)
+               for name in INPUTS for path in _files(root / name))
+
+
+def _files(path: Path) -> Iterator[Path]:
+    if path.is_file():
+        yield path
+    elif path.is_dir():
+        yield from (found for found in path.rglob("*") if found.is_file())

@@ -1,0 +1,140 @@
+"""The wheel as a pip user gets it: built once from this checkout, installed into a fresh
+venv with the docker, kubernetes and vsphere extras but not libvirt's, and used there against
+the sandbox's engines.
+
+The venv is installed with uv (from PyPI into the venv): the same wheel metadata, extras and
+data files as pip, in seconds where pip takes over a minute here (pip keeps no cache of
+this machine's PyPI answers). Nothing of this checkout is on the venv's sys.path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import ensure_up
+from tests.server import engines
+
+from . import venvs
+
+EXTRAS = "docker,kubernetes,vsphere"  # not libvirt: its SDK stays missing
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+PROBE = """
+import importlib.util, json
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+ip = InteractiveShell.instance()
+shown = {}
+for cell in ("%load_ext jupyter_virtwork", "running = %docker ps", "%vm ls --on qemu:///system"):
+    with capture_output(display=False) as out:
+        ip.run_cell(cell)
+    shown[cell] = (out.stdout + out.stderr).splitlines()
+import jupyter_virtwork
+running = ip.user_ns.get("running")
+print("RESULT", json.dumps({
+    "module": jupyter_virtwork.__file__, "version": jupyter_virtwork.__version__,
+    "libvirt importable": importlib.util.find_spec("libvirt") is not None,
+    "extensions": sorted(ip.extension_manager.loaded), "shown": shown,
+    "running": [[r.kind.value, r.name] for r in running] if running is not None else None}))
+"""
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    venvs.run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, venvs.ROOT)
+    (built,) = out.glob("jupyter_virtwork-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def user(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A fresh venv with the wheel and JupyterLab; the environment its user has."""
+    venv = tmp_path_factory.mktemp("user") / "venv"
+    python = venvs.make(venv)
+    venvs.run(python, "-m", "pip", "install", "-q", "uv")
+    venvs.run(python, "-m", "uv", "pip", "install", "-q", "--python", python,
+              f"{wheel}[{EXTRAS}]", "jupyterlab>=4.2")
+    home = tmp_path_factory.mktemp("home")
+    return {"venv": venv, "python": python, "home": home,
+            "env": venvs.isolated_env(venv, home)}
+
+
+def _in_venv(user: dict[str, Any], *command: str | Path) -> str:
+    """Output (stdout and stderr, colours removed) of a command run as the venv's user."""
+    done = venvs.run(*command, env=user["env"], cwd=user["home"], timeout=300)
+    return ANSI.sub("", done.stdout + done.stderr)
+
+
+@pytest.fixture
+def container() -> Iterator[str]:
+    """A running container of this test's own, made through docker-py, not the toolkit."""
+    ensure_up("docker")
+    import docker
+
+    client = docker.from_env()
+    labels = {"virtwork.test": f"wheel-{uuid.uuid4().hex[:8]}"}
+    try:
+        yield engines.run_busybox(client, labels).name
+    finally:
+        engines.remove_labelled(client, labels)
+        client.close()
+
+
+@pytest.mark.engines("docker")
+def test_the_magics_work_without_the_libvirt_extra(user: dict[str, Any], container: str) -> None:
+    out = _in_venv(user, user["python"], "-c", PROBE)
+    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    assert result["module"].startswith(str(user["venv"])), "the checkout was imported"
+    assert not result["libvirt importable"]
+    assert "jupyter_virtwork" in result["extensions"]
+    shown = result["shown"]
+    assert not any("rror" in line for line in shown["%load_ext jupyter_virtwork"]), shown
+    assert not any("rror" in line for line in shown["running = %docker ps"]), shown
+    assert ["container", container] in result["running"]
+    # At most the note of the first use of a default connection before the one line.
+    assert shown["%vm ls --on qemu:///system"][-1:] == [
+        "error: the libvirt backend needs libvirt-python: "
+        "pip install 'jupyter_virtwork[libvirt]'"], shown
+    assert not any("Traceback" in line for line in shown["%vm ls --on qemu:///system"])
+
+
+def test_the_panel_is_a_prebuilt_extension_from_the_package(user: dict[str, Any]) -> None:
+    out = _in_venv(user, user["venv"] / "bin" / "jupyter", "labextension", "list")
+    section = out.split(f"{user['venv']}/share/jupyter/labextensions", 1)[1]
+    version = _version(user)
+    assert re.search(rf"^\s+jupyter-virtwork v{re.escape(version)} enabled OK "
+                     r"\(python, jupyter_virtwork\)$", section, re.MULTILINE), out
+
+
+def test_the_server_extension_is_enabled(user: dict[str, Any]) -> None:
+    out = _in_venv(user, user["venv"] / "bin" / "jupyter", "server", "extension", "list")
+    section = out.split(f"Config dir: {user['venv']}/etc/jupyter", 1)[1].split("Config dir:")[0]
+    assert re.search(r"^\s+jupyter_virtwork enabled$", section, re.MULTILINE), out
+    assert re.search(rf"^\s+jupyter_virtwork {re.escape(_version(user))} OK$", section,
+                     re.MULTILINE), out
+
+
+def test_one_version_number(user: dict[str, Any], wheel: Path) -> None:
+    """The wheel's name, ``__version__``, the installed panel and the panel's source agree."""
+    source = json.loads((venvs.ROOT / "labextension" / "package.json").read_text())["version"]
+    shipped = user["venv"] / "share" / "jupyter" / "labextensions" / "jupyter-virtwork"
+    assert wheel.name.split("-")[1] == _version(user) == source
+    assert json.loads((shipped / "package.json").read_text())["version"] == source
+    assert json.loads((shipped / "install.json").read_text())["packageName"] == "jupyter_virtwork"
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(f"jupyter_virtwork-{source}.dist-info/METADATA").decode()
+    assert "Classifier: Framework :: Jupyter :: JupyterLab :: Extensions :: Prebuilt" in metadata
+
+
+def _version(user: dict[str, Any]) -> str:
+    return _in_venv(user, user["python"], "-c",
+                    "import jupyter_virtwork; print(jupyter_virtwork.__version__)").strip()
