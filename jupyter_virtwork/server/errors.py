@@ -17,6 +17,7 @@ from ..errors import (
     AuthenticationFailed,
     EngineUnavailable,
     InvalidInput,
+    MissingDependency,
     NotFound,
     OperationTimeout,
     UnsupportedOperation,
@@ -31,6 +32,7 @@ STATUS: tuple[tuple[type[VirtworkError], int], ...] = (
     (NotFound, 404),
     (AlreadyExists, 409),
     (UnsupportedOperation, 501),
+    (MissingDependency, 501),  # this server lacks the engine's SDK: the message names the extra
     (OperationTimeout, 504),
     (EngineUnavailable, 503),  # TLSVerificationFailed too: the engine cannot be used
 )
