@@ -2,16 +2,16 @@
 venv with the docker, kubernetes and vsphere extras but not libvirt's, and used there against
 the sandbox's engines.
 
-The venv is installed with uv (from PyPI into the venv): the same wheel metadata, extras and
-data files as pip, in seconds where pip takes over a minute here (pip keeps no cache of
-this machine's PyPI answers). Nothing of this checkout is on the venv's sys.path.
+uv (from PyPI, into the venv) builds the wheel and installs it: the same isolated build,
+wheel metadata, extras and data files as pip, in seconds where pip takes over a minute here
+(pip keeps no cache of this machine's PyPI answers). Nothing of this checkout is on the
+venv's sys.path.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -40,7 +40,7 @@ for cell in ("%load_ext jupyter_virtwork", "running = %docker ps", "%vm ls --on 
 import jupyter_virtwork
 running = ip.user_ns.get("running")
 print("RESULT", json.dumps({
-    "module": jupyter_virtwork.__file__, "version": jupyter_virtwork.__version__,
+    "module": jupyter_virtwork.__file__,
     "libvirt importable": importlib.util.find_spec("libvirt") is not None,
     "extensions": sorted(ip.extension_manager.loaded), "shown": shown,
     "running": [[r.kind.value, r.name] for r in running] if running is not None else None}))
@@ -48,24 +48,36 @@ print("RESULT", json.dumps({
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv, holding only uv for now."""
+    venv = tmp_path_factory.mktemp("user") / "venv"
+    venvs.run(venvs.make(venv), "-m", "pip", "install", "-q", "uv")
+    return venv
+
+
+@pytest.fixture(scope="module")
+def wheel(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of this checkout, built in isolation as pip would (uv keeps the build
+    backend's wheels cached; the panel is rebuilt when one of its inputs changed)."""
     out = tmp_path_factory.mktemp("wheel")
-    venvs.run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, venvs.ROOT)
+    venvs.run(venv / "bin" / "python", "-m", "uv", "build", "-q", "--wheel", "-o", out,
+              venvs.ROOT)
     (built,) = out.glob("jupyter_virtwork-*.whl")
     return built
 
 
 @pytest.fixture(scope="module")
-def user(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A fresh venv with the wheel and JupyterLab; the environment its user has."""
-    venv = tmp_path_factory.mktemp("user") / "venv"
-    python = venvs.make(venv)
-    venvs.run(python, "-m", "pip", "install", "-q", "uv")
+def user(venv: Path, wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The venv with the wheel and JupyterLab installed; the environment its user has."""
+    python = venv / "bin" / "python"
     venvs.run(python, "-m", "uv", "pip", "install", "-q", "--python", python,
               f"{wheel}[{EXTRAS}]", "jupyterlab>=4.2")
     home = tmp_path_factory.mktemp("home")
-    return {"venv": venv, "python": python, "home": home,
-            "env": venvs.isolated_env(venv, home)}
+    found = {"venv": venv, "python": python, "home": home,
+             "env": venvs.isolated_env(venv, home)}
+    found["version"] = _in_venv(found, python, "-c", "import jupyter_virtwork as v; "
+                                                     "print(v.__version__)").strip()
+    return found
 
 
 def _in_venv(user: dict[str, Any], *command: str | Path) -> str:
@@ -110,8 +122,7 @@ def test_the_magics_work_without_the_libvirt_extra(user: dict[str, Any], contain
 def test_the_panel_is_a_prebuilt_extension_from_the_package(user: dict[str, Any]) -> None:
     out = _in_venv(user, user["venv"] / "bin" / "jupyter", "labextension", "list")
     section = out.split(f"{user['venv']}/share/jupyter/labextensions", 1)[1]
-    version = _version(user)
-    assert re.search(rf"^\s+jupyter-virtwork v{re.escape(version)} enabled OK "
+    assert re.search(rf"^\s+jupyter-virtwork v{re.escape(user['version'])} enabled OK "
                      r"\(python, jupyter_virtwork\)$", section, re.MULTILINE), out
 
 
@@ -119,7 +130,7 @@ def test_the_server_extension_is_enabled(user: dict[str, Any]) -> None:
     out = _in_venv(user, user["venv"] / "bin" / "jupyter", "server", "extension", "list")
     section = out.split(f"Config dir: {user['venv']}/etc/jupyter", 1)[1].split("Config dir:")[0]
     assert re.search(r"^\s+jupyter_virtwork enabled$", section, re.MULTILINE), out
-    assert re.search(rf"^\s+jupyter_virtwork {re.escape(_version(user))} OK$", section,
+    assert re.search(rf"^\s+jupyter_virtwork {re.escape(user['version'])} OK$", section,
                      re.MULTILINE), out
 
 
@@ -127,14 +138,10 @@ def test_one_version_number(user: dict[str, Any], wheel: Path) -> None:
     """The wheel's name, ``__version__``, the installed panel and the panel's source agree."""
     source = json.loads((venvs.ROOT / "labextension" / "package.json").read_text())["version"]
     shipped = user["venv"] / "share" / "jupyter" / "labextensions" / "jupyter-virtwork"
-    assert wheel.name.split("-")[1] == _version(user) == source
+    assert wheel.name.split("-")[1] == user["version"] == source
     assert json.loads((shipped / "package.json").read_text())["version"] == source
     assert json.loads((shipped / "install.json").read_text())["packageName"] == "jupyter_virtwork"
     with zipfile.ZipFile(wheel) as archive:
         metadata = archive.read(f"jupyter_virtwork-{source}.dist-info/METADATA").decode()
     assert "Classifier: Framework :: Jupyter :: JupyterLab :: Extensions :: Prebuilt" in metadata
 
-
-def _version(user: dict[str, Any]) -> str:
-    return _in_venv(user, user["python"], "-c",
-                    "import jupyter_virtwork; print(jupyter_virtwork.__version__)").strip()
