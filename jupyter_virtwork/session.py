@@ -17,7 +17,14 @@ from . import defaults, registry
 from . import labels as ownership_labels
 from . import uri as uri_module
 from .drivers.base import Driver, Verb
-from .errors import EngineUnavailable, InvalidInput, NotFound, OperationFailed, VirtworkError
+from .errors import (
+    EngineUnavailable,
+    InvalidInput,
+    MissingDependency,
+    NotFound,
+    OperationFailed,
+    VirtworkError,
+)
 from .models import Kind, Resource, ResourceList
 
 
@@ -151,12 +158,16 @@ class Session:
     @contextlib.contextmanager
     def _skipping_unreachable(self, driver: Driver) -> Iterator[None]:
         """A connection whose engine does not answer (``%vm create --on xen:///system`` on a
-        machine without Xen) holds nothing to list or remove: say so, go on with the others."""
+        machine without Xen), or whose SDK is not installed, holds nothing to list or remove:
+        say so, go on with the others."""
         try:
             yield
         except EngineUnavailable as exc:
             if self.on_skip is not None:
                 self.on_skip(f"skipped {driver.uri}: {exc.message}")
+        except MissingDependency as exc:  # with its install command
+            if self.on_skip is not None:
+                self.on_skip(f"skipped {driver.uri}: {exc.one_line()}")
 
     @staticmethod
     def _destroy(driver: Driver, resource: Resource) -> bool:
