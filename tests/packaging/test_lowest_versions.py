@@ -1,5 +1,6 @@
 """The declared minimums are true: the unit tests pass on the lowest version of every
-direct dependency of ``jupyter_virtwork[all]`` (uv's ``--resolution lowest-direct``).
+direct dependency of ``jupyter_virtwork[all]`` (uv's ``--resolution lowest-direct``), and
+each of the sandbox's engines answers through the lowest SDKs.
 
 The venv is cached in ~/.cache/jupyter-virtwork under pyproject.toml's hash, so only a
 changed pyproject.toml pays for a new one (a first run downloads from PyPI and compiles
@@ -22,9 +23,21 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from tests.integration.conftest import ensure_up
+
 from . import venvs
 
 CACHE = Path.home() / ".cache" / "jupyter-virtwork"
+STATUS_PROBE = """
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "jupyter_virtwork")
+with capture_output(display=False) as shown:
+    ip.run_cell("everything = %vw status")
+print(shown.stdout + shown.stderr)
+print("LISTED", len(ip.user_ns["everything"]))
+"""
 TEST_TOOLS = ("pytest",)  # what tests/unit needs beyond the package (test_binder skips
 #                           its repo2docker plan when repo2docker is absent)
 
@@ -92,3 +105,19 @@ def test_the_unit_tests_pass_on_the_lowest_versions(lowest_python: Path, tmp_pat
     done = venvs.run(lowest_python, "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider",
                      env=env, cwd=venvs.ROOT, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+
+
+@pytest.mark.engines("docker", "kubernetes", "vcsim", "libvirt")
+def test_every_engine_answers_through_the_lowest_sdks(lowest_python: Path,
+                                                      tmp_path: Path) -> None:
+    """The unit tests reach no engine: ``%vw status`` lists each of the sandbox's engines
+    through docker, kubernetes, pyvmomi and libvirt-python at their lowest versions."""
+    ensure_up("docker", "kubernetes", "vcsim", "libvirt")
+    env = venvs.isolated_env(lowest_python.parent.parent, tmp_path)
+    env["PYTHONPATH"] = str(venvs.ROOT)
+    out = venvs.run(lowest_python, "-c", STATUS_PROBE, env=env, cwd=tmp_path, timeout=300).stdout
+    # Each family's default connection opened, and none was skipped or failed.
+    for family in ("docker", "kubernetes", "libvirt", "vsphere"):
+        assert re.search(rf"^using \S+ \(.*\) for {family}$", out, re.MULTILINE), out
+    assert not re.search(r"^(skipped|error)", out, re.MULTILINE), out
+    assert re.search(r"^LISTED [1-9]", out, re.MULTILINE), out  # vcsim's VMs at least
