@@ -68,7 +68,9 @@ def lowest_python() -> Iterator[Path]:
                          + sys.version.encode()).hexdigest()[:16]
     venv = CACHE / f"lowest-{key}"
     CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / "lowest.lock", "w") as lock:  # another checkout may be making it too
+    # Held while the tests use the venv: another checkout's run waits rather than make the
+    # same venv at once, or replace it (a different pyproject.toml) under these tests.
+    with open(CACHE / "lowest.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (venv / "complete").exists():
             for old in CACHE.glob("lowest-*"):  # other pyproject.tomls': keep one venv
