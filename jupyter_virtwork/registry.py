@@ -39,8 +39,9 @@ SDKS: dict[str, tuple[str, ...]] = {
 _IMPORT_LOCK = threading.RLock()
 
 
-def import_sdk(family: str) -> None:
-    """Import ``family``'s SDK now, once; a missing one is the driver's to report, on use.
+def import_sdk(family: str) -> ImportError | None:
+    """Import ``family``'s SDK now, once; the ImportError when it cannot be (the driver
+    reports it on use, as MissingDependency).
 
     An import that fails or is interrupted (Ctrl-C during a first ``%docker``) leaves
     nothing half-made behind: see ``_forget_orphans``."""
@@ -49,12 +50,13 @@ def import_sdk(family: str) -> None:
             before = set(sys.modules)
             try:
                 importlib.import_module(name)
-            except ImportError:
+            except ImportError as exc:
                 _forget_orphans(before)
-                return
+                return exc
             except BaseException:
                 _forget_orphans(before)
                 raise
+    return None
 
 
 def _forget_orphans(before: set[str]) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 from IPython.core.magic import line_magic, magics_class
 
-from ..drivers.base import Verb
-from ..errors import EngineUnavailable, VirtworkError
+from .. import registry
+from ..drivers.base import Verb, missing_sdk
+from ..errors import EngineUnavailable, MissingDependency, VirtworkError
 from ..models import Kind, Resource, ResourceList, import_pandas
 from .base import Parser, VirtworkMagics, note, reports_errors, session
 from .live import status_table
@@ -95,14 +96,25 @@ def _drivers() -> list[Any]:
     """Every open connection; with none open yet, the default of each family that has one."""
     current = session().connections()
     if current:
-        return [session().connection(c.alias) for c in current]
+        return [d for d in (session().connection(c.alias) for c in current) if _has_sdk(d)]
     found = []
     for family in ("docker", "kubernetes", "libvirt", "vsphere"):
         try:
-            found.append(session().driver(family))
+            driver = session().driver(family)
         except VirtworkError:  # a family without a default is just not shown
             continue
+        if _has_sdk(driver):
+            found.append(driver)
     return found
+
+
+def _has_sdk(driver: Any) -> bool:
+    """Whether the driver's SDK is installed; if not, a note names the extra and the others
+    go on (a live table over it could not start, a list on it would fail)."""
+    if isinstance(registry.import_sdk(driver.target.family), ModuleNotFoundError):
+        note(f"skipped {driver.uri}: {missing_sdk(driver.target.family).one_line()}")
+        return False
+    return True
 
 
 def _status_rows(drivers: list[Any]) -> ResourceList:
@@ -118,6 +130,9 @@ def _status_rows(drivers: list[Any]) -> ResourceList:
                      for r in driver.list(kind)]
         except EngineUnavailable as exc:
             note(f"skipped {driver.uri}: {exc.message}")
+            continue
+        except MissingDependency as exc:  # nothing is there to list without its SDK
+            note(f"skipped {driver.uri}: {exc.one_line()}")
             continue
         for resource in found:
             if (key := _identity(resource)) not in seen:
