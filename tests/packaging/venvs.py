@@ -25,7 +25,7 @@ def run(*command: str | Path, timeout: float = INSTALL_TIMEOUT,
 
 
 def make(path: Path) -> Path:
-    """A new venv at ``path`` with an up-to-date installer; its python."""
+    """A new venv at ``path`` (its own pip, no system site-packages); its python."""
     run(sys.executable, "-m", "venv", path)
     return path / "bin" / "python"
 
