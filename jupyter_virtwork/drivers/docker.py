@@ -136,7 +136,8 @@ class DockerDriver(BaseDriver):
         base_url = self._base_url()
         if base_url is not None and base_url.startswith("ssh://") and _paramiko() is None:
             raise MissingDependency("docker+ssh:// needs paramiko, docker-py's SSH transport",
-                                    connection=self.uri, hint="pip install paramiko")
+                                    connection=self.uri,
+                                    hint="pip install 'jupyter_virtwork[docker]'")
         with self._boundary("connecting"):
             if base_url is None:
                 kwargs = docker.utils.kwargs_from_env()

@@ -158,7 +158,7 @@ def test_docker_over_ssh_without_paramiko_names_the_install(
     monkeypatch.setitem(sys.modules, "paramiko", None)  # `import paramiko` fails
     with pytest.raises(MissingDependency) as caught:
         connect(sshd.DOCKER_URI).list(Kind.CONTAINER)
-    assert "pip install paramiko" in str(caught.value)
+    assert "pip install 'jupyter_virtwork[docker]'" in str(caught.value)
 
 
 # --- libvirt over SSH -----------------------------------------------------------------------
