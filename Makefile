@@ -31,7 +31,7 @@ engines:
 	$(PY) -m jupyter_virtwork.sandbox status
 
 lint:
-	$(PY) -m ruff check jupyter_virtwork tests benchmarks
+	$(PY) -m ruff check jupyter_virtwork tests benchmarks panel_build.py
 	$(PY) -m mypy
 
 unit:
