@@ -1,25 +1,33 @@
 """Which connection a family uses when the notebook names none.
 
-The sandbox's engines when they are there (docker://, the ``virtwork-sandbox`` kube context,
-the sandbox's vcsim, qemu:///system), otherwise the user's own configuration (DOCKER_HOST and
-docker contexts, the current kube context, GOVC_*, LIBVIRT_DEFAULT_URI). Only files are read
-here, never an engine: this runs on the first magic of a notebook.
+The user's standard configuration, as the engines' own tools read it: DOCKER_HOST and docker
+contexts, the kubeconfig's current context (KUBECONFIG or ~/.kube/config), GOVC_URL,
+LIBVIRT_DEFAULT_URI, else our connections file (``userconfig``), else what libvirt itself
+picks. The sandbox writes that configuration when it starts its engines; nothing here knows
+of it. Only files are read, never an engine: this runs on the first magic of a notebook.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .sandbox import process
+from . import uri as uri_module
+from . import userconfig
+from .errors import InvalidInput
+
+# Where libvirtd listens when it runs on this machine (qemu:///system's socket).
+LIBVIRT_SOCKETS = ("/run/libvirt/libvirt-sock", "/var/run/libvirt/libvirt-sock")
+GUEST_KERNEL, GUEST_INITRD = "vmlinuz", "initrd.img"
 
 
 @dataclass(frozen=True)
 class DefaultConnection:
     uri: str
     options: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold a password
-    why: str = ""  # shown on first use: "the sandbox's cluster", "$LIBVIRT_DEFAULT_URI"
+    why: str = ""  # shown on first use: "the current kube context", "$LIBVIRT_DEFAULT_URI"
 
 
 def docker() -> DefaultConnection:
@@ -29,46 +37,89 @@ def docker() -> DefaultConnection:
 
 
 def kubernetes() -> DefaultConnection:
-    from .sandbox import kube_pki
-
-    kubeconfig = kube_pki.kubeconfig_path()
-    if not os.environ.get("KUBECONFIG") and kubeconfig.exists() \
-            and os.access(kubeconfig, os.R_OK):
-        return DefaultConnection(f"k8s://{kube_pki.CONTEXT}/default",
-                                 {"kubeconfig": str(kubeconfig)}, "the sandbox's cluster")
-    return DefaultConnection("k8s://", why="the current kube context")
+    context, namespace = _current_kube_context()
+    named = f"k8s://{context}/{namespace}"
+    try:
+        uri_module.parse(named)
+    except InvalidInput:  # not every context name fits a URI (EKS ARNs): the driver finds it
+        named = "k8s://"
+    # Named, not left to the client: it reads KUBECONFIG once, when first imported.
+    files = {"kubeconfig": os.environ["KUBECONFIG"]} if os.environ.get("KUBECONFIG") else {}
+    return DefaultConnection(named if context else "k8s://", files,
+                             why="the current kube context")
 
 
 def vsphere() -> DefaultConnection | None:
-    from .sandbox import vcsim
-
     if os.environ.get("GOVC_URL"):
         return DefaultConnection("vsphere://", why="$GOVC_URL")
-    if process.running_pid(vcsim.NAME) is None:
-        return None
-    try:
-        username, password = vcsim.credentials()
-    except (OSError, ValueError, KeyError):
-        return None  # not readable by this user: the sandbox is someone else's
-    return DefaultConnection(f"vsphere://{username}@{vcsim.HOST}:{vcsim.PORT}",
-                             {"password": password, "cafile": str(vcsim.VCENTER.cafile)},
-                             "the sandbox's vCenter simulator")
+    return _configured("vsphere")
 
 
 def libvirt() -> DefaultConnection:
-    from .sandbox import libvirt as sandbox_libvirt
-
     if os.environ.get("LIBVIRT_DEFAULT_URI"):
         return DefaultConnection(os.environ["LIBVIRT_DEFAULT_URI"],
                                  why="$LIBVIRT_DEFAULT_URI")
-    if process.running_pid("libvirtd") is not None or os.path.exists(
-            "/var/run/libvirt/libvirt-sock"):
-        return DefaultConnection(sandbox_libvirt.URI, why="the local libvirtd with QEMU")
-    return DefaultConnection(sandbox_libvirt.TEST_URI,
-                             why="libvirt's test driver (no libvirtd here)")
+    configured = _configured("libvirt")
+    if configured is not None:
+        return configured
+    if any(os.path.exists(socket) for socket in LIBVIRT_SOCKETS):
+        return DefaultConnection("qemu:///system", why="the local libvirtd with QEMU")
+    return DefaultConnection("test:///default", why="libvirt's test driver (no libvirtd here)")
 
 
 def for_family(family: str) -> DefaultConnection | None:
     chooser = {"docker": docker, "kubernetes": kubernetes, "vsphere": vsphere,
                "libvirt": libvirt}.get(family)
     return chooser() if chooser else None
+
+
+def guest_files(directory: str | None = None) -> tuple[Path, Path]:
+    """(kernel, initrd) of the tiny guest: in ``directory``, else $VIRTWORK_GUEST_DIR, else
+    the connections file's ``guest.dir``."""
+    where = directory or os.environ.get("VIRTWORK_GUEST_DIR") \
+        or str(userconfig.section("guest").get("dir") or "")
+    if not where:
+        raise InvalidInput("no tiny guest configured",
+                           hint="set VIRTWORK_GUEST_DIR or guest.dir in "
+                                f"{userconfig.path()}, or give --kernel and --initrd")
+    kernel, initrd = Path(where) / GUEST_KERNEL, Path(where) / GUEST_INITRD
+    if not (kernel.is_file() and initrd.is_file()):
+        raise InvalidInput(f"the tiny guest is not in {where} ({GUEST_KERNEL}, {GUEST_INITRD})",
+                           hint="python -m jupyter_virtwork.sandbox up libvirt builds it")
+    return kernel, initrd
+
+
+def _configured(family: str) -> DefaultConnection | None:
+    """The connections file's ``[family]`` table, if it names a URI."""
+    options = userconfig.section(family)
+    uri = options.pop("uri", None)
+    if not uri:
+        return None
+    return DefaultConnection(str(uri), options, str(userconfig.path()))
+
+
+def _current_kube_context() -> tuple[str, str]:
+    """(context, namespace) as kubectl picks them: the first file of KUBECONFIG (else
+    ~/.kube/config) that sets current-context; ("", "") when none does."""
+    try:
+        import yaml
+    except ImportError:
+        return "", ""  # no kubernetes extra: the driver says what to install
+    named = os.environ.get("KUBECONFIG")
+    files = named.split(os.pathsep) if named else [str(Path.home() / ".kube" / "config")]
+    configs = []
+    for file in filter(None, files):
+        try:
+            loaded = yaml.safe_load(Path(file).read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # kubectl skips missing files too; a broken one the driver reports
+        if isinstance(loaded, dict):
+            configs.append(loaded)
+    current = next((str(c["current-context"]) for c in configs if c.get("current-context")), "")
+    if not current:
+        return "", ""
+    for config in configs:
+        for entry in config.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name") == current:
+                return current, str((entry.get("context") or {}).get("namespace") or "default")
+    return current, "default"

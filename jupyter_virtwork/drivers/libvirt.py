@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from .. import userconfig
 from ..errors import (
     AlreadyExists,
     AuthenticationFailed,
@@ -107,7 +108,7 @@ class LibvirtDriver(BaseDriver):
                  shutdown_timeout: float = SHUTDOWN_TIMEOUT,
                  open_timeout: float = OPEN_TIMEOUT) -> None:
         """``domain_type``: ``qemu`` (TCG) or ``kvm`` on qemu:// connections; by default
-        ``kvm`` only where the sandbox proved KVM boots guests, else ``qemu``.
+        ``kvm`` only where the connections file says KVM boots guests, else ``qemu``.
         ``xen_mode``: ``hvm`` or ``pv`` on xen://. ``seclabel``: a static DAC label for
         QEMU; ``auto`` is ``+0:+0`` on the local qemu:///system, where QEMU must read
         kernels and images that only root can (the sandbox guest lives under /root).
@@ -922,14 +923,10 @@ def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
 
 
 def _kvm_proven() -> bool:
-    """Whether the sandbox's probe booted a guest with KVM on this machine. A /dev/kvm
-    that libvirt advertises can still hang guests (ENGINES.md), so nothing else counts."""
-    try:
-        from ..sandbox import libvirt as sandbox_libvirt
-
-        return bool(sandbox_libvirt._kvm_verdict().get("kvm"))
-    except Exception:  # noqa: BLE001 - no sandbox state (not root, elsewhere): not proven
-        return False
+    """Whether the connections file says KVM boots guests here (``libvirt.domain_type`` is
+    ``kvm``, which the sandbox writes only after its probe booted one). A /dev/kvm that
+    libvirt advertises can still hang guests (ENGINES.md), so nothing else counts."""
+    return userconfig.section("libvirt").get("domain_type") == "kvm"
 
 
 def _wait_shut_off(dom: Any, timeout: float) -> bool:

@@ -15,7 +15,9 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
+from traitlets import Unicode
 
+from .. import defaults
 from .. import uri as uri_module
 from ..errors import EngineUnavailable
 from ..models import Kind, VMSpec
@@ -39,7 +41,7 @@ def _parser() -> Parser:
     create.add_argument("--kernel", type=Path, help="boot this kernel (libvirt)")
     create.add_argument("--initrd", type=Path)
     create.add_argument("--tiny-guest", action="store_true",
-                        help="boot the sandbox's tiny Linux guest (libvirt)")
+                        help="boot the tiny Linux guest of VMMagics.guest_dir (libvirt)")
     create.add_argument("--no-start", action="store_true", help="define it, do not start")
     create.add_argument("--dry-run", action="store_true", help="show the definition only")
     config = with_common(verbs.add_parser("config", help="change CPUs, memory, disk"))
@@ -73,6 +75,9 @@ def _on(parser: argparse.ArgumentParser) -> None:
 @magics_class
 class VMMagics(VirtworkMagics):
     _last_connection: str | None = None
+    guest_dir = Unicode("", help="where --tiny-guest finds vmlinuz and initrd.img; empty: "
+                                 "$VIRTWORK_GUEST_DIR, else guest.dir of the connections "
+                                 "file").tag(config=True)
 
     @line_magic
     @reports_errors
@@ -115,10 +120,7 @@ class VMMagics(VirtworkMagics):
     def _create(self, driver: Any, args: argparse.Namespace) -> Any:
         kernel, initrd = args.kernel, args.initrd
         if args.tiny_guest:
-            from ..sandbox.guest import guest_files
-
-            files = guest_files()
-            kernel, initrd = files.kernel, files.initrd
+            kernel, initrd = defaults.guest_files(self.guest_dir or None)
         spec = VMSpec.parse(args.name, cpus=args.cpus, memory=args.memory, disk=args.disk,
                             guest_os=args.os, kernel=kernel, initrd=initrd,
                             labels=session().labels)

@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from . import kube_build, kube_pki, paths, process
+from . import kube_build, kube_pki, paths, process, user_config
 from .engine import Engine, EngineStatus
 from .report import say
 from .system import SandboxError, require_root_debian, run
@@ -70,6 +70,7 @@ class KubernetesEngine(Engine):
         if not kube_build.cached():
             raise SandboxError("kubernetes: binaries not built; run `up kubernetes`")
         if all(process.running_pid(d) for d in DAEMONS[:-1]) and _node_ready():
+            user_config.merge_kubeconfig(kube_pki.kubeconfig_path())
             return  # already up: start() is idempotent and quick
         client = _docker_client()
         node_ip = _ipv4_of(BRIDGE)
@@ -98,6 +99,8 @@ class KubernetesEngine(Engine):
         if process.running_pid("kube-proxy") is None:
             say("kubernetes", "kube-proxy exited: pods work, Services' ClusterIPs do not; its "
                               f"log ends with:\n{process.log_tail('kube-proxy', 5)}")
+        # kubectl and the toolkit's default find the cluster in the user's kubeconfig.
+        user_config.merge_kubeconfig(kube_pki.kubeconfig_path())
 
     def stop(self) -> None:
         ours = [d for d in ("kubelet", "kube-proxy") if process.running_pid(d) is not None]

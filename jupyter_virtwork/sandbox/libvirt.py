@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import apt, guest, paths, process
+from . import apt, guest, paths, process, user_config
 from .engine import Engine, EngineStatus
 from .report import say
 from .system import SandboxError, pip_install, which
@@ -97,6 +97,12 @@ class LibvirtEngine(Engine):
                 self._probe_kvm(conn)
         finally:
             conn.close()
+        # What the toolkit reads instead of the sandbox: qemu:///system needs no entry (the
+        # default where libvirtd listens), the KVM verdict and the tiny guest do.
+        files = guest.guest_files()
+        user_config.write_connections(self.name, {
+            "libvirt": {"domain_type": "kvm" if _kvm_verdict().get("kvm") else "qemu"},
+            "guest": {"dir": str(files.kernel.parent)}})
 
     def _start_daemons(self) -> None:
         _kvm_device_like_udev()

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import apt, paths, process
+from . import apt, paths, process, user_config
 from .engine import Engine, EngineStatus
 from .report import say
 from .system import SandboxError, pip_install, run
@@ -281,6 +281,11 @@ class VcsimEngine(Engine):
         start_instance(VCENTER.name, VCENTER.port)
         start_instance(ESXI.name, ESXI.port, esx=True)
         say(NAME, f"vCenter and ESXi simulators answer logins ({time.monotonic() - started:.1f} s)")
+        username, password = credentials()
+        # The toolkit's default vSphere connection, found where a user's own would be.
+        user_config.write_connections(NAME, {"vsphere": {
+            "uri": f"vsphere://{username}@{HOST}:{PORT}", "password": password,
+            "cafile": str(VCENTER.cafile)}})
 
     def stop(self) -> None:
         for name in _instances():

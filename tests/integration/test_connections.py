@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +36,8 @@ def namespace() -> Iterator[tuple[str, str, str]]:
     sandbox's connection is current again afterwards."""
     default = defaults.for_family("kubernetes")
     assert default is not None
-    kubeconfig = str(default.options["kubeconfig"])
+    # the file the default read: KUBECONFIG when set (then named), else kubectl's own
+    kubeconfig = str(default.options.get("kubeconfig") or Path.home() / ".kube" / "config")
     context = default.uri.removeprefix("k8s://").split("/")[0]
     name = fresh("vw-conn")
     kubectl = ["kubectl", "--kubeconfig", kubeconfig, "--context", context]

@@ -22,6 +22,13 @@ from . import engines
 API = ("virtwork", "api")
 
 
+@pytest.fixture(autouse=True)
+def _users_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server sees the engines its user configured, as a real one in that HOME would."""
+    monkeypatch.setenv("KUBECONFIG", engines.KUBECONFIG)
+    monkeypatch.setenv("XDG_CONFIG_HOME", engines.CONFIG_HOME)
+
+
 @pytest.fixture
 def virtwork_config() -> dict[str, Any]:
     """VirtworkServer settings; a test overrides this fixture to change them."""

@@ -3,7 +3,9 @@ handler tests and the browser tests)."""
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 from jupyter_virtwork.registry import connect
@@ -11,6 +13,10 @@ from jupyter_virtwork.sandbox import kube_pki
 
 BUSYBOX = "localbase/busybox:1.35"
 SANDBOX_K8S = f"k8s://{kube_pki.CONTEXT}/default"
+# The user's own configuration, which the sandbox wrote and the defaults read; taken at
+# import, before pytest-jupyter's jp_environ moves HOME to a temporary directory.
+KUBECONFIG = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+CONFIG_HOME = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
 
 
 def name(prefix: str = "vw-panel") -> str:

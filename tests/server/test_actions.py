@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from jupyter_virtwork.models import Kind, WorkloadSpec
-from jupyter_virtwork.sandbox import kube_pki
 from tests.integration.conftest import ensure_up
 
 from . import engines
@@ -60,7 +59,7 @@ async def test_pods_and_vms_are_listed(api: Any, labels: dict[str, str]) -> None
         pod = next(r for r in body["resources"] if r["name"] == pod_name)
         assert pod["kind"] == "pod" and pod["actions"] == ["delete"]
         assert pod["commands"]["delete"] == (  # the kubeconfig the connection reads
-            f"kubectl --kubeconfig {kube_pki.kubeconfig_path()} --context virtwork-sandbox "
+            f"kubectl --kubeconfig {engines.KUBECONFIG} --context virtwork-sandbox "
             f"-n default delete pod/{pod_name}")
         code, body = await api("resources", "kubernetes", "pod", pod_name, "pause",
                                method="POST")
