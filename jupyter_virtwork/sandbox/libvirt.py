@@ -75,6 +75,15 @@ def _kvm_verdict() -> dict[str, Any]:
         return {"kvm": False, "reason": "not probed yet (`up libvirt` probes once)"}
 
 
+def write_user_config() -> None:
+    """What the toolkit reads instead of the sandbox: qemu:///system needs no entry (the
+    default where libvirtd listens); the KVM verdict and the tiny guest's directory do."""
+    files = guest.guest_files()
+    user_config.write_connections("libvirt", {
+        "libvirt": {"domain_type": "kvm" if _kvm_verdict().get("kvm") else "qemu"},
+        "guest": {"dir": str(files.kernel.parent)}})
+
+
 class LibvirtEngine(Engine):
     name = "libvirt"
 
@@ -97,12 +106,7 @@ class LibvirtEngine(Engine):
                 self._probe_kvm(conn)
         finally:
             conn.close()
-        # What the toolkit reads instead of the sandbox: qemu:///system needs no entry (the
-        # default where libvirtd listens), the KVM verdict and the tiny guest do.
-        files = guest.guest_files()
-        user_config.write_connections(self.name, {
-            "libvirt": {"domain_type": "kvm" if _kvm_verdict().get("kvm") else "qemu"},
-            "guest": {"dir": str(files.kernel.parent)}})
+        write_user_config()
 
     def _start_daemons(self) -> None:
         _kvm_device_like_udev()

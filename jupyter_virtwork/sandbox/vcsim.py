@@ -281,11 +281,7 @@ class VcsimEngine(Engine):
         start_instance(VCENTER.name, VCENTER.port)
         start_instance(ESXI.name, ESXI.port, esx=True)
         say(NAME, f"vCenter and ESXi simulators answer logins ({time.monotonic() - started:.1f} s)")
-        username, password = credentials()
-        # The toolkit's default vSphere connection, found where a user's own would be.
-        user_config.write_connections(NAME, {"vsphere": {
-            "uri": f"vsphere://{username}@{HOST}:{PORT}", "password": password,
-            "cafile": str(VCENTER.cafile)}})
+        write_user_config()
 
     def stop(self) -> None:
         for name in _instances():
@@ -296,6 +292,14 @@ class VcsimEngine(Engine):
             return _status()
         except Exception as exc:  # noqa: BLE001 - status never raises, it reports
             return EngineStatus(NAME, False, VCENTER.url, detail=f"status failed: {exc}")
+
+
+def write_user_config() -> None:
+    """The toolkit's default vSphere connection, where a user's own would be."""
+    username, password = credentials()
+    user_config.write_connections(NAME, {"vsphere": {
+        "uri": f"vsphere://{username}@{HOST}:{PORT}", "password": password,
+        "cafile": str(VCENTER.cafile)}})
 
 
 def _ensure_pyvmomi() -> None:

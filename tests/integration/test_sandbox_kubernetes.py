@@ -7,6 +7,7 @@ builds Kubernetes first, ~13 min); once it is up the tests take a few seconds.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -93,3 +94,13 @@ def test_status_json_never_shows_the_token(core: Any) -> None:
     tokens = kube_pki.pki_file("tokens.csv").read_text().splitlines()
     secrets = [row.split(",")[0] for row in tokens]
     assert secrets and all(s not in proc.stdout + proc.stderr for s in secrets)
+
+
+def test_kubectl_in_a_terminal_finds_the_cluster(core: Any) -> None:
+    """`up` merged its context into the user's kubeconfig (ENGINES.md trap 8): a plain
+    `kubectl`, with no --kubeconfig and no KUBECONFIG, reaches the sandbox by its name."""
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    kubectl = ["kubectl", "--context", kube_pki.CONTEXT, "get", "nodes", "-o", "name"]
+    found = subprocess.run(kubectl, env=env, capture_output=True, text=True, timeout=60,
+                           check=False)
+    assert found.stdout.split() == [f"node/{kube_pki.NODE_NAME}"], found.stderr

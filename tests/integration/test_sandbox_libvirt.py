@@ -162,3 +162,14 @@ def test_test_driver_lifecycle(libvirt: Any) -> None:
     finally:
         _remove_domain(libvirt, test_conn, name)
         test_conn.close()
+
+
+def test_the_tiny_guest_is_where_the_toolkit_looks(libvirt: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`up` wrote the guest's directory into the user's connections file, so `%vm create
+    --tiny-guest` boots it without knowing of the sandbox."""
+    from jupyter_virtwork import defaults
+
+    monkeypatch.delenv("VIRTWORK_GUEST_DIR", raising=False)
+    files = guest.guest_files()
+    assert defaults.guest_files() == (files.kernel, files.initrd)

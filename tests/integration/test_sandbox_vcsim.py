@@ -120,3 +120,18 @@ def test_status_reports_connection_facts(sandbox: None) -> None:
     assert status.extra["esx_url"] == "https://127.0.0.1:8990/sdk"
     assert Path(status.extra["cafile"]).exists()
     assert status.extra["username"]
+
+
+def test_the_default_vsphere_connection_is_the_simulator(
+        sandbox: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`up` wrote the simulator into the user's connections file, 0600: the defaults find
+    it there, knowing nothing of the sandbox."""
+    from jupyter_virtwork import defaults, userconfig
+
+    monkeypatch.delenv("GOVC_URL", raising=False)
+    found = defaults.vsphere()
+    assert found is not None
+    assert found.uri == f"vsphere://{vcsim.USERNAME}@{vcsim.HOST}:{vcsim.PORT}"
+    assert found.options == {"password": vcsim.credentials()[1],
+                             "cafile": str(vcsim.VCENTER.cafile)}
+    assert userconfig.path().stat().st_mode & 0o077 == 0
