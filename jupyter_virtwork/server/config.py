@@ -6,7 +6,7 @@ An admin sets, in ``jupyter_server_config.py`` (or a JSON file in its ``.d`` fol
     c.VirtworkServer.connections = {"prod": "k8s://prod/web"}
 
 ``allowed_uris`` unset means "the defaults": what ``defaults.for_family`` picks for each
-family (the sandbox's engines, else the user's own configuration) plus the configured
+family (from the user's configuration, which the sandbox writes) plus the configured
 ``connections``. Any other URI is refused with 403. Defaults are re-read on every request (a
 file read, no engine contacted), so an engine started after the server shows up.
 """
@@ -36,7 +36,7 @@ class VirtworkServer(Configurable):
     allowed_uris = List(
         Unicode(), default_value=None, allow_none=True,
         help="Connection URIs the server may use. Unset: the default connection of each "
-             "family (sandbox engines or the user's configuration) and `connections`.",
+             "family (from the user's configuration) and `connections`.",
     ).tag(config=True)
 
     connections = Dict(
