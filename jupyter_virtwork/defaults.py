@@ -9,6 +9,7 @@ of it. Only files are read, never an engine: this runs on the first magic of a n
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,9 @@ class DefaultConnection:
 def docker() -> DefaultConnection:
     if os.environ.get("DOCKER_HOST"):
         return DefaultConnection("docker://", why="$DOCKER_HOST")
+    context = os.environ.get("DOCKER_CONTEXT") or _docker_config().get("currentContext")
+    if context and context != "default":  # the driver reaches its endpoint, as docker does
+        return DefaultConnection("docker://", why=f"the docker context {context}")
     return DefaultConnection("docker://", why="the local Docker engine")
 
 
@@ -96,6 +100,16 @@ def _configured(family: str) -> DefaultConnection | None:
     if not uri:
         return None
     return DefaultConnection(str(uri), options, str(userconfig.path()))
+
+
+def _docker_config() -> dict[str, Any]:
+    """The docker CLI's config.json ($DOCKER_CONFIG, else ~/.docker); empty if unreadable."""
+    folder = os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker"
+    try:
+        loaded = json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def _current_kube_context() -> tuple[str, str]:

@@ -98,3 +98,13 @@ def test_no_guest_configured_says_where_to_configure_one(home: Path) -> None:
     with pytest.raises(InvalidInput) as caught:
         defaults.guest_files()
     assert "VIRTWORK_GUEST_DIR" in str(caught.value.hint)
+
+
+def test_the_docker_default_names_the_current_context(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert defaults.docker().why == "the local Docker engine"
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "remote"}))
+    assert defaults.docker().why == "the docker context remote"
