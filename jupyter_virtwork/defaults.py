@@ -42,15 +42,14 @@ def docker() -> DefaultConnection:
 
 def kubernetes() -> DefaultConnection:
     context, namespace = _current_kube_context()
-    named = f"k8s://{context}/{namespace}"
+    named = f"k8s://{context}/{namespace}" if context else "k8s://"
     try:
         uri_module.parse(named)
     except InvalidInput:  # not every context name fits a URI (EKS ARNs): the driver finds it
         named = "k8s://"
     # Named, not left to the client: it reads KUBECONFIG once, when first imported.
     files = {"kubeconfig": os.environ["KUBECONFIG"]} if os.environ.get("KUBECONFIG") else {}
-    return DefaultConnection(named if context else "k8s://", files,
-                             why="the current kube context")
+    return DefaultConnection(named, files, why="the current kube context")
 
 
 def vsphere() -> DefaultConnection | None:
@@ -94,7 +93,7 @@ def guest_files(directory: str | None = None) -> tuple[Path, Path]:
 
 
 def _configured(family: str) -> DefaultConnection | None:
-    """The connections file's ``[family]`` table, if it names a URI."""
+    """The connections file's entry for ``family``, if it names a URI."""
     options = userconfig.section(family)
     uri = options.pop("uri", None)
     if not uri:

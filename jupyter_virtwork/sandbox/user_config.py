@@ -48,6 +48,9 @@ def write_connections(engine: str, tables: dict[str, dict[str, Any]]) -> None:
     except ValueError as exc:
         say(engine, f"{path} is not valid JSON ({exc}); left as it is")
         return
+    if not isinstance(content, dict):
+        say(engine, f"{path} is not a JSON object; left as it is")
+        return
     for name, table in tables.items():
         old = content.get(name)
         if isinstance(old, dict) and old.get(userconfig.MARK_KEY) != MARK:
@@ -66,16 +69,10 @@ def kubeconfig_path() -> Path:
 def merge_kubeconfig(source: Path) -> None:
     """Merge the clusters, users and contexts of ``source`` (the sandbox's own kubeconfig)
     into the user's, marked as ours."""
-    import yaml  # the kubernetes client's dependency: present wherever the engine runs
-
     ours = json.loads(source.read_text())
     path = kubeconfig_path()
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        config = {}
-    except yaml.YAMLError as exc:
-        say("kubernetes", f"{path} is not valid YAML ({exc}); left as it is")
+    config = _read_kubeconfig(path)
+    if config is None:
         return
     config.setdefault("apiVersion", "v1")
     config.setdefault("kind", "Config")
@@ -97,7 +94,35 @@ def merge_kubeconfig(source: Path) -> None:
         config[section] = entries
     if not config.get("current-context"):
         config["current-context"] = ours["current-context"]
-    _private_write(path, yaml.safe_dump(config, default_flow_style=False, sort_keys=False))
+    _private_write(path, _dump_kubeconfig(config))
+
+
+def _read_kubeconfig(path: Path) -> dict[str, Any] | None:
+    """The user's kubeconfig ({} if there is none); None (said why) if we must not touch it."""
+    if not path.exists():
+        return {}
+    try:
+        import yaml  # the kubernetes client's dependency
+    except ImportError:
+        say("kubernetes", f"{path} left as it is: merging into it needs PyYAML")
+        return None
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        say("kubernetes", f"{path} is not a readable kubeconfig ({exc}); left as it is")
+        return None
+    if not isinstance(loaded, dict):
+        say("kubernetes", f"{path} is not a kubeconfig; left as it is")
+        return None
+    return loaded
+
+
+def _dump_kubeconfig(config: dict[str, Any]) -> str:
+    try:
+        import yaml
+    except ImportError:
+        return json.dumps(config, indent=2) + "\n"  # JSON is YAML: kubectl reads it
+    return str(yaml.safe_dump(config, default_flow_style=False, sort_keys=False))
 
 
 def _private_write(path: Path, text: str) -> None:
