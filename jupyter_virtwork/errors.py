@@ -15,7 +15,8 @@ sees an SDK exception.
     ├── AlreadyExists           a resource with that name exists
     ├── UnsupportedOperation    this driver cannot do that verb
     ├── OperationFailed         the engine refused or failed the request
-    │   └── BuildError          an image build failed (carries the log and the failing step)
+    │   ├── BuildError          an image build failed (carries the log and the failing step)
+    │   └── CleanupIncomplete   a cleanup left objects behind (one line per object and why)
     ├── OperationTimeout        the engine accepted the request but it did not finish in time
     └── Cancelled               the user interrupted the work and the backend work was stopped
 """
@@ -94,6 +95,18 @@ class BuildError(OperationFailed):
         self.log = log
         self.step = step
         super().__init__(message, connection=connection, hint=hint)
+
+
+class CleanupIncomplete(OperationFailed):
+    """A cleanup could not remove everything. The first line says how much it removed and
+    what to do; then ``left`` follows, one line per object left: what it is and why."""
+
+    def __init__(self, message: str, left: list[str], *, hint: str | None = None) -> None:
+        self.left = list(left)
+        super().__init__(message, hint=hint)
+
+    def one_line(self) -> str:
+        return "\n".join([super().one_line(), *(f"  {line}" for line in self.left)])
 
 
 class OperationTimeout(VirtworkError, TimeoutError):

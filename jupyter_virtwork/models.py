@@ -35,6 +35,7 @@ class Kind(str, Enum):
     EVENT = "event"  # Kubernetes events: read-only, never created by the toolkit
     VM = "vm"
     VOLUME = "volume"
+    NETWORK = "network"  # a Docker network
     OBJECT = "object"  # any other Kubernetes object applied from YAML (details["kind"])
 
     def __str__(self) -> str:
@@ -108,7 +109,10 @@ class ResourceList(list[Resource]):
     def columns(self) -> list[str]:
         extra: list[str] = []
         for resource in self:
-            extra.extend(k for k in resource.details if k not in extra)
+            # A detail may refine a common column (a Kubernetes object's own kind): one
+            # column all the same.
+            extra.extend(k for k in resource.details
+                         if k not in extra and k not in self.COLUMNS)
         return [*self.COLUMNS[:3], *extra, *self.COLUMNS[3:]]
 
     def to_dataframe(self) -> pandas.DataFrame:

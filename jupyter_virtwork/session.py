@@ -3,12 +3,18 @@
 The Session holds drivers by alias (the first of each family becomes that family's current
 connection), stamps the ownership labels on everything created through it, and answers
 "what did this notebook create" and "remove exactly that" across every connection.
+
+What it created is found twice over: each driver tells the Session of every object made
+through it (a Kubernetes object's apiVersion, kind, namespace, name and uid, as applied),
+and every engine is asked for what carries the session's labels, so a new Session with the
+same id (a restarted kernel) finds it all again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,16 +22,21 @@ from typing import Any
 from . import defaults, registry
 from . import labels as ownership_labels
 from . import uri as uri_module
-from .drivers.base import Driver, Verb
+from .drivers.base import Driver, ProgressCallback, Verb
 from .errors import (
+    CleanupIncomplete,
     EngineUnavailable,
     InvalidInput,
     MissingDependency,
-    NotFound,
-    OperationFailed,
     VirtworkError,
 )
 from .models import Kind, Resource, ResourceList
+
+# Cleanup goes through the connections in this order (by driver name; the rest after):
+# Kubernetes first, because its pods' containers use images of a Docker engine, then
+# Docker (containers, networks, images), then the hypervisors' VMs with their volumes.
+CLEANUP_ORDER = {"kubernetes": 0, "docker": 1}
+CLEANUP_TIMEOUT = 180.0  # s for a whole cleanup to finish on the engines
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,8 @@ class Session:
         self._default = default
         self.on_default: Callable[[str], None] | None = None  # told which default was picked
         self.on_skip: Callable[[str], None] | None = None  # told which connection was skipped
+        # connection URI -> uid (or id) -> the record of an object created through it
+        self._made: dict[str, dict[str, Resource]] = {}
 
     @property
     def labels(self) -> dict[str, str]:
@@ -70,6 +83,7 @@ class Session:
                 driver = registry.connect(target.uri, **options)
                 if old is not None:
                     old.close()
+                driver.on_created = self._remember
                 self._drivers[name] = driver
             if make_current:
                 self._current[target.family] = name
@@ -114,8 +128,27 @@ class Session:
                     for alias, d in self._drivers.items()]
 
     def created(self) -> ResourceList:
-        """Everything this session created, on every open connection."""
-        return self.everywhere(labels=self.labels)
+        """Everything this session created, on every open connection, of every kind; an
+        object two connections see (two namespaces of one cluster) once."""
+        found, seen = ResourceList(), set()
+        for driver in self._drivers_in_cleanup_order():
+            with self._skipping_unreachable(driver):
+                for resource in driver.owned(self.labels, self._known(driver)):
+                    key = resource.details.get("uid") or (resource.uri, resource.kind,
+                                                          resource.id)
+                    if key not in seen:
+                        seen.add(key)
+                        found.append(resource)
+        return found
+
+    def _remember(self, resource: Resource) -> None:
+        """A driver's word that ``resource`` was just created through it."""
+        with self._lock:
+            self._made.setdefault(resource.uri, {})[_key(resource)] = resource
+
+    def _known(self, driver: Driver) -> list[Resource]:
+        with self._lock:
+            return list(self._made.get(driver.uri, {}).values())
 
     def everywhere(self, kinds: Collection[Kind] | None = None,
                    labels: Mapping[str, str] | None = None) -> ResourceList:
@@ -131,29 +164,34 @@ class Session:
                         found.extend(driver.list(kind, labels=labels))
         return found
 
-    def cleanup(self) -> ResourceList:
-        """Destroy exactly what this session created; returns what was removed.
+    def cleanup(self, *, timeout: float = CLEANUP_TIMEOUT,
+                on_progress: ProgressCallback | None = None) -> ResourceList:
+        """Destroy exactly what this session created, in dependency order, and return
+        once each removal has finished on its engine (within ``timeout`` seconds in all);
+        returns what was removed.
 
-        One resource the engine refuses to remove does not stop the others: all are tried,
-        then one error names what is left and why."""
+        Each connection removes owners before what they own and waits for it (see the
+        drivers' ``remove_owned``); the connections go in ``CLEANUP_ORDER``. What one
+        engine refuses does not stop the others: all are tried, then one error names every
+        object left and why, one line each."""
+        deadline = time.monotonic() + timeout
         removed = ResourceList()
-        refused: list[tuple[Resource, VirtworkError]] = []
-        for driver in self._open_drivers():
-            # `kinds` runs from owners to owned (deployments before their pods), so owned
-            # resources are usually gone by the time their turn comes.
+        left: list[tuple[Resource, str]] = []
+        for driver in self._drivers_in_cleanup_order():
             with self._skipping_unreachable(driver):
-                for kind in driver.kinds:
-                    for resource in driver.list(kind, labels=self.labels):
-                        try:
-                            if self._destroy(driver, resource):
-                                removed.append(resource)
-                        except EngineUnavailable:
-                            raise  # the whole connection is gone: skip it
-                        except VirtworkError as exc:
-                            refused.append((resource, exc))
-        if refused:
-            raise _incomplete(removed, refused)
+                removal = driver.remove_owned(self.labels, self._known(driver),
+                                              deadline=deadline, on_progress=on_progress)
+                removed.extend(removal.removed)
+                left.extend(removal.left)
+        with self._lock:
+            for resource in removed:
+                self._made.get(resource.uri, {}).pop(_key(resource), None)
+        if left:
+            raise _incomplete(removed, left)
         return removed
+
+    def _drivers_in_cleanup_order(self) -> list[Driver]:
+        return sorted(self._open_drivers(), key=lambda d: CLEANUP_ORDER.get(d.name, 2))
 
     @contextlib.contextmanager
     def _skipping_unreachable(self, driver: Driver) -> Iterator[None]:
@@ -168,14 +206,6 @@ class Session:
         except MissingDependency as exc:  # with its install command
             if self.on_skip is not None:
                 self.on_skip(f"skipped {driver.uri}: {exc.one_line()}")
-
-    @staticmethod
-    def _destroy(driver: Driver, resource: Resource) -> bool:
-        try:
-            driver.destroy(resource.kind, resource.id, force=True)
-        except NotFound:
-            return False  # already gone with its owner
-        return True
 
     def _open_drivers(self) -> list[Driver]:
         with self._lock:
@@ -194,11 +224,21 @@ class Session:
             raise errors[0]
 
 
-def _incomplete(removed: ResourceList, refused: list[tuple[Resource, VirtworkError]],
-                ) -> OperationFailed:
-    resource, first = refused[0]
-    more = f" and {len(refused) - 1} more" if len(refused) > 1 else ""
-    return OperationFailed(
-        f"cleanup removed {len(removed)} but could not remove {resource.kind.value} "
-        f"{resource.name!r}{more}: {first.message}",
-        connection=resource.uri, hint="fix that, then run %vw cleanup --yes again")
+def _key(resource: Resource) -> str:
+    """A Kubernetes object is itself by uid (a new one may take its name); others by id."""
+    raw = resource.raw if isinstance(resource.raw, Mapping) else {}
+    return str((raw.get("metadata") or {}).get("uid") or resource.id)
+
+
+def _incomplete(removed: ResourceList, left: list[tuple[Resource, str]]) -> CleanupIncomplete:
+    return CleanupIncomplete(
+        f"cleanup removed {len(removed)} but left {len(left)}",
+        [f"{_what(resource)} on {resource.uri}: {why}" for resource, why in left],
+        hint="fix each, then run %vw cleanup --yes again")
+
+
+def _what(resource: Resource) -> str:
+    """``kind 'name'``; a Kubernetes object in its own kind, ``configmap 'ns/name'``."""
+    kind = str(resource.details.get("kind") or resource.kind.value).lower()
+    namespace = resource.details.get("namespace")
+    return f"{kind} " + repr(f"{namespace}/{resource.name}" if namespace else resource.name)

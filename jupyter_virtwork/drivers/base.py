@@ -9,12 +9,19 @@ Backend-only verbs (docker ``build``/``push``/``exec``/``logs``, k8s ``apply``/`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from ..errors import MissingDependency, UnsupportedOperation
-from ..models import Kind, Resource, ResourceList
+from ..errors import (
+    EngineUnavailable,
+    MissingDependency,
+    NotFound,
+    UnsupportedOperation,
+    VirtworkError,
+)
+from ..models import Kind, Progress, Resource, ResourceList
 from ..uri import Target
 from ..watch import EventStream
 
@@ -49,12 +56,24 @@ class Verb(str, Enum):
         return self.value
 
 
+@dataclass
+class Removal:
+    """What a cleanup removed from one connection, and what it left there and why."""
+
+    removed: ResourceList = field(default_factory=ResourceList)
+    left: list[tuple[Resource, str]] = field(default_factory=list)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
 @runtime_checkable
 class Driver(Protocol):
     name: ClassVar[str]
     target: Target
     capabilities: ClassVar[frozenset[Verb]]
     kinds: ClassVar[tuple[Kind, ...]]
+    on_created: Callable[[Resource], None] | None
 
     @property
     def uri(self) -> str: ...
@@ -68,6 +87,11 @@ class Driver(Protocol):
     def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None: ...
     def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream: ...
     def command(self, verb: str, *args: str) -> str: ...
+    def owned(self, labels: Mapping[str, str],
+              known: Iterable[Resource] = ()) -> ResourceList: ...
+    def remove_owned(self, labels: Mapping[str, str], known: Iterable[Resource] = (), *,
+                     deadline: float, on_progress: ProgressCallback | None = None
+                     ) -> Removal: ...
     def close(self) -> None: ...
 
 
@@ -80,6 +104,9 @@ class BaseDriver:
 
     def __init__(self, target: Target) -> None:
         self.target = target
+        # Told of each object created through this driver (the Session's record of what
+        # the notebook made); drivers whose engine lists everything by label may not call it.
+        self.on_created: Callable[[Resource], None] | None = None
 
     @property
     def uri(self) -> str:
@@ -118,6 +145,40 @@ class BaseDriver:
     def command(self, verb: str, *args: str) -> str:
         """The equivalent docker / kubectl / virsh / govc command line, for teaching."""
         raise self._unsupported(f"command for {verb}")
+
+    def owned(self, labels: Mapping[str, str],
+              known: Iterable[Resource] = ()) -> ResourceList:
+        """Everything on this connection that carries ``labels``, of every kind it makes.
+        ``known`` are records of what was created here, for a driver that cannot find
+        everything by label alone."""
+        found = ResourceList()
+        for kind in self.kinds:
+            found.extend(self.list(kind, labels=labels))
+        return found
+
+    def remove_owned(self, labels: Mapping[str, str], known: Iterable[Resource] = (), *,
+                     deadline: float, on_progress: ProgressCallback | None = None
+                     ) -> Removal:
+        """Remove what ``owned`` finds, owners before what they own (the order of
+        ``kinds``), and return once each is gone from the engine (``destroy`` waits here).
+        A refusal does not stop the others: it is returned with its reason. ``deadline``
+        is a ``time.monotonic()`` bound for drivers whose deletions finish later."""
+        removal = Removal()
+        for kind in self.kinds:
+            for resource in self.list(kind, labels=labels):
+                try:
+                    self.destroy(kind, resource.id, force=True)
+                except NotFound:
+                    continue  # already gone with its owner
+                except EngineUnavailable:
+                    raise  # the whole connection is gone: the caller skips it
+                except VirtworkError as exc:
+                    removal.left.append((resource, exc.message))
+                    continue
+                removal.removed.append(resource)
+                if on_progress is not None:
+                    on_progress(Progress("cleanup", f"removed {kind} {resource.name!r}"))
+        return removal
 
     def close(self) -> None:
         """Release connections and stop watchers; safe to call twice."""

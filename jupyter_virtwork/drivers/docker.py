@@ -16,7 +16,7 @@ import math
 import os
 import shlex
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -34,11 +34,21 @@ from ..errors import (
     VirtworkError,
     first_line,
 )
-from ..models import ContainerSpec, Event, EventType, ImageSpec, Kind, Resource, ResourceList, State
+from ..models import (
+    ContainerSpec,
+    Event,
+    EventType,
+    ImageSpec,
+    Kind,
+    Progress,
+    Resource,
+    ResourceList,
+    State,
+)
 from ..uri import Target
 from ..watch import EventStream, Stopper, Watcher
 from . import docker_build
-from .base import BaseDriver, Verb, heredoc, missing_sdk
+from .base import BaseDriver, ProgressCallback, Removal, Verb, heredoc, missing_sdk
 
 STATE_MAP: dict[str, State] = {
     "created": State.CREATED,
@@ -80,6 +90,9 @@ KUBELET_LABEL = "io.kubernetes.pod.name"
 
 def _kubelet_owned(labels: Mapping[str, str] | None) -> bool:
     return KUBELET_LABEL in (labels or {})
+
+
+_EPOCH = datetime.fromtimestamp(0, tz=timezone.utc)
 
 
 class DockerDriver(BaseDriver):
@@ -340,13 +353,79 @@ class DockerDriver(BaseDriver):
         return self.get(kind, id)
 
     def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None:
+        """Remove a container (with its anonymous volumes: ``docker rm -v``), an image or a
+        network. Each is gone from the engine when this returns."""
         with self._boundary(f"removing {kind} {id!r}", id):
             if kind is Kind.CONTAINER:
                 self._api().remove_container(id, force=force, v=True)
             elif kind is Kind.IMAGE:
                 self._api().remove_image(id, force=force)
+            elif kind is Kind.NETWORK:
+                self._api().remove_network(id)
             else:
                 raise self._unsupported(f"destroy {kind}")
+
+    # --- what a notebook owns ---------------------------------------------------------
+
+    def networks(self, labels: Mapping[str, str] | None = None) -> ResourceList:
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]} if labels else None
+        with self._boundary("listing networks"):
+            rows = self._api().networks(filters=filters)
+        return ResourceList(self._network(r) for r in rows)
+
+    def _network(self, row: Mapping[str, Any]) -> Resource:
+        created = str(row.get("Created") or "")
+        return Resource(
+            uri=self.uri, kind=Kind.NETWORK, id=str(row["Id"]), name=str(row.get("Name", "")),
+            state=State.AVAILABLE, labels=dict(row.get("Labels") or {}),
+            created=datetime.fromisoformat(created[:26].rstrip("Z")).replace(
+                tzinfo=timezone.utc) if created else None,
+            details={"driver": row.get("Driver", "")}, raw=dict(row))
+
+    def owned(self, labels: Mapping[str, str],
+              known: Iterable[Resource] = ()) -> ResourceList:
+        """Containers (not the kubelet's: their pods stand for them), networks and images
+        carrying ``labels``."""
+        return ResourceList([*self.list(Kind.CONTAINER, labels), *self.networks(labels),
+                             *self.list(Kind.IMAGE, labels)])
+
+    def remove_owned(self, labels: Mapping[str, str], known: Iterable[Resource] = (), *,
+                     deadline: float, on_progress: ProgressCallback | None = None
+                     ) -> Removal:
+        """Containers first (with their anonymous volumes), then networks, which no
+        container of ours uses any more, then images, newest first (a child before the
+        image it was built on). Each removal has finished when the next starts."""
+        removal = Removal()
+        images = sorted(self.list(Kind.IMAGE, labels), key=lambda r: r.created or _EPOCH,
+                        reverse=True)
+        for resource in [*self.list(Kind.CONTAINER, labels), *self.networks(labels), *images]:
+            try:
+                self.destroy(resource.kind, resource.id, force=True)
+            except NotFound:
+                continue  # gone already (an image removed with its child)
+            except OperationFailed as exc:
+                removal.left.append((resource, self._why_not_removed(resource, exc)))
+                continue
+            removal.removed.append(resource)
+            if on_progress is not None:
+                on_progress(Progress("cleanup", f"removed {resource.kind} {resource.name!r}"))
+        return removal
+
+    def _why_not_removed(self, resource: Resource, exc: OperationFailed) -> str:
+        """The engine's refusal, and for an image or network the containers still using
+        it, by name (ours are gone by now: these are someone else's, or the kubelet's)."""
+        if resource.kind is Kind.CONTAINER:
+            return exc.message
+        filters = {"ancestor": resource.id} if resource.kind is Kind.IMAGE \
+            else {"network": resource.id}
+        with contextlib.suppress(VirtworkError), self._boundary("listing containers"):
+            users = [self._container(r) for r in self._api().containers(all=True,
+                                                                       filters=filters)]
+            if users:
+                return "used by " + ", ".join(
+                    f"{u.state} container {u.name!r}" + (" (a pod's)" if _kubelet_owned(
+                        u.labels) else "") for u in users) + " (not this notebook's)"
+        return exc.message
 
     # --- backend verbs ----------------------------------------------------------------
 

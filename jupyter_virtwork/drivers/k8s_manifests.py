@@ -79,11 +79,20 @@ def with_labels(manifest: Mapping[str, Any], labels: Mapping[str, str]) -> dict[
     stamped = copy.deepcopy(dict(manifest))
     metadata = stamped.setdefault("metadata", {})
     metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
-    if stamped.get("kind") in TEMPLATED:
-        template = stamped.setdefault("spec", {}).setdefault("template", {})
-        template_meta = template.setdefault("metadata", {})
-        template_meta["labels"] = {**(template_meta.get("labels") or {}), **labels}
+    spec = stamped.get("spec") if isinstance(stamped.get("spec"), dict) else None
+    if stamped.get("kind") == "CronJob" and spec is not None:
+        # Its Jobs and their pods are ours too: they carry the labels of jobTemplate.
+        job = spec.setdefault("jobTemplate", {})
+        _stamp(job, labels)
+        _stamp(job.setdefault("spec", {}).setdefault("template", {}), labels)
+    elif stamped.get("kind") in TEMPLATED:
+        _stamp(stamped.setdefault("spec", {}).setdefault("template", {}), labels)
     return stamped
+
+
+def _stamp(template: dict[str, Any], labels: Mapping[str, str]) -> None:
+    metadata = template.setdefault("metadata", {})
+    metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
 
 
 def comparable(document: Mapping[str, Any] | None) -> str:

@@ -10,14 +10,17 @@ document leaves nothing half-applied.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import dataclasses
 import functools
 import json
 import shlex
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -40,13 +43,16 @@ from ..errors import (
 from ..models import Event, EventType, Kind, Progress, Resource, ResourceList, State, WorkloadSpec
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
-from . import k8s_manifests
-from .base import BaseDriver, Verb, heredoc, missing_sdk
+from . import k8s_manifests, k8s_owned
+from .base import BaseDriver, ProgressCallback, Removal, Verb, heredoc, missing_sdk
 from .docker import ExecResult
 
 FIELD_MANAGER = "jupyter-virtwork"
 DEFAULT_TIMEOUT = 15.0
 WATCH_SECONDS = 240  # the server ends a watch after this; we resume from the last version
+CLEANUP_GRACE = 1  # s a pod's containers get to stop in a cleanup (everything goes anyway)
+POLL = 0.25  # s between two looks at what a deletion is waiting for
+LISTERS = 8  # resource types listed at once when looking for everything a notebook owns
 
 
 @dataclass(frozen=True)
@@ -309,7 +315,12 @@ class KubernetesDriver(BaseDriver):
         planned = [self._apply_one(m, namespace, dry_run=True) for m in stamped]
         if dry_run:
             return ResourceList(self.record(p) for p in planned)
-        return ResourceList(self.record(self._apply_one(m, namespace)) for m in stamped)
+        applied = ResourceList()
+        for manifest in stamped:
+            applied.append(self.record(self._apply_one(manifest, namespace)))
+            if self.on_created is not None:
+                self.on_created(applied[-1])
+        return applied
 
     def diff(self, source: str, *, labels: Mapping[str, str] | None = None,
              namespace: str | None = None) -> str:
@@ -502,6 +513,170 @@ class KubernetesDriver(BaseDriver):
             if stopper.stopped:
                 return
 
+    # --- everything a notebook owns, of every kind -----------------------------------------
+
+    def _request(self, method: str, path: str, query: Sequence[tuple[str, str]] = (),
+                 body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One call by path (any resource type, as discovery names it), its JSON answer.
+        An error status raises the client's ApiException: callers run in ``_boundary``."""
+        from kubernetes.client.exceptions import ApiException
+
+        client = self._client()
+        request = client.param_serialize(
+            method, path, query_params=list(query), body=body, auth_settings=["BearerToken"],
+            header_params={"Accept": "application/json", "Content-Type": "application/json"})
+        response = client.call_api(*request, _request_timeout=self.timeout)
+        response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException(http_resp=response)
+        answer: dict[str, Any] = json.loads(response.data)
+        return answer
+
+    def api_resources(self) -> builtins.list[k8s_owned.ApiResource]:
+        """Every resource type the server lists and deletes, custom resources included, read
+        afresh from its discovery documents (a CRD applied a moment ago counts). A group
+        version that does not answer (an aggregated API whose server is down) is left out."""
+        from kubernetes.client.exceptions import ApiException
+
+        def document(group_version: str) -> builtins.list[k8s_owned.ApiResource]:
+            path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+            try:
+                return k8s_owned.removable(group_version, self._request("GET", path))
+            except ApiException:
+                return []
+
+        with self._boundary("discovering the cluster's resource types"):
+            versions = k8s_owned.group_versions(self._request("GET", "/apis"))
+            with ThreadPoolExecutor(LISTERS) as pool:
+                found = [api for apis in pool.map(document, versions) for api in apis]
+        return k8s_owned.one_per_type(found)
+
+    def owned(self, labels: Mapping[str, str],
+              known: Iterable[Resource] = ()) -> ResourceList:
+        """Every object of every type carrying ``labels``, cluster-scoped and in every
+        namespace, and those of ``known`` (applied through this connection) still ours."""
+        return ResourceList(self._owned_record(obj)
+                            for _, obj in self._owned_objects(labels, known))
+
+    def _owned_record(self, obj: Mapping[str, Any]) -> Resource:
+        """A record that names the object fully: its own kind, namespace and uid."""
+        record = self.record(obj)
+        return dataclasses.replace(record, details={
+            "kind": obj.get("kind"), **record.details,
+            "namespace": k8s_owned.namespace(obj), "uid": k8s_owned.uid(obj)})
+
+    def _owned_objects(self, labels: Mapping[str, str], known: Iterable[Resource]
+                       ) -> builtins.list[tuple[k8s_owned.ApiResource, dict[str, Any]]]:
+        from kubernetes.client.exceptions import ApiException
+
+        types = self.api_resources()
+        selector = [("labelSelector", _selector(labels) or "")]
+
+        def listed(api: k8s_owned.ApiResource) -> builtins.list[tuple[k8s_owned.ApiResource, Any]]:
+            # Everywhere when allowed; a user confined to a namespace lists that one.
+            paths = [api.path()] + ([api.path(self.namespace)] if api.namespaced else [])
+            for path in paths:
+                try:
+                    items = self._request("GET", path, selector).get("items") or []
+                except ApiException as exc:
+                    if exc.status == 403:
+                        continue
+                    return []  # gone meanwhile (a CRD deleted), or not listable after all
+                for item in items:  # list items omit these
+                    item.setdefault("kind", api.kind)
+                    item.setdefault("apiVersion", api.group_version)
+                return [(api, item) for item in items]
+            return []
+
+        with self._boundary("listing what this notebook created"):
+            with ThreadPoolExecutor(LISTERS) as pool:
+                found = [pair for pairs in pool.map(listed, types) for pair in pairs]
+            found += self._known_still_there(known, types, labels, found)
+        return _one_per_object(found)
+
+    def _known_still_there(self, known: Iterable[Resource],
+                           types: Sequence[k8s_owned.ApiResource], labels: Mapping[str, str],
+                           found: Sequence[tuple[k8s_owned.ApiResource, Any]],
+                           ) -> builtins.list[tuple[k8s_owned.ApiResource, Any]]:
+        """Objects applied here that listing by label did not find (a type discovery does
+        not offer now), read one by one; only those still carrying ``labels``."""
+        by_kind = {(api.group, api.kind): api for api in types}
+        seen = {k8s_owned.uid(obj) for _, obj in found}
+        more = []
+        for resource in known:
+            raw = resource.raw or {}
+            api = by_kind.get((k8s_owned.group(raw), str(raw.get("kind"))))
+            if api is None or k8s_owned.uid(raw) in seen:
+                continue
+            now = self._read_object(api, raw)
+            labelled = (now or {}).get("metadata", {}).get("labels") or {}
+            if now is not None and all(labelled.get(k) == v for k, v in labels.items()):
+                more.append((api, now))
+        return more
+
+    def _read_object(self, api: k8s_owned.ApiResource,
+                     obj: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The object as it is now; None when it is gone (or another took its name)."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            now = self._request("GET", api.path(k8s_owned.namespace(obj) or None,
+                                                 k8s_owned.name(obj)))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        now.setdefault("kind", api.kind)
+        return now if k8s_owned.uid(now) == k8s_owned.uid(obj) else None
+
+    def remove_owned(self, labels: Mapping[str, str], known: Iterable[Resource] = (), *,
+                     deadline: float, on_progress: ProgressCallback | None = None
+                     ) -> Removal:
+        """Delete everything ``owned`` finds, in dependency order, and wait (until
+        ``deadline``, a ``time.monotonic()`` value) until each is gone from the cluster.
+
+        Owners go rather than what they own: a Deployment or Job deleted with Foreground
+        propagation stays until its pods are gone, and nothing is made again. A Namespace of
+        ours takes its content along; a CRD is deleted once its custom resources are gone.
+        Pods get a short grace period: their containers must be stopped (the kubelet says
+        so by removing the pod) before the images they use can be removed."""
+        cleanup = _Cleanup(self, on_progress)
+        with self._boundary("cleaning up what this notebook created"):
+            found = self._owned_objects(labels, known)
+            if not found:
+                return Removal()
+            cleanup.track(found)
+            plan = k8s_owned.plan([obj for _, obj in found])
+            for obj in plan.first:
+                cleanup.delete(obj)
+            cleanup.wait([*plan.first, *plan.carried], deadline)
+            for obj in plan.last:
+                cleanup.delete(obj)
+            cleanup.wait(plan.last, deadline)
+        return cleanup.outcome(found)
+
+    def _delete_object(self, api: k8s_owned.ApiResource, obj: Mapping[str, Any]) -> bool:
+        """Ask for ``obj``'s deletion (this very object: its uid is a precondition);
+        False when it is gone already or another object now has its name."""
+        from kubernetes.client.exceptions import ApiException
+
+        body: dict[str, Any] = {
+            "apiVersion": "v1", "kind": "DeleteOptions",
+            "preconditions": {"uid": k8s_owned.uid(obj)},
+            # A Namespace's content goes by the namespace controller; anything else takes
+            # what it owns along and stays until that is gone.
+            "propagationPolicy": "Background" if k8s_owned.is_namespace(obj) else "Foreground"}
+        if obj.get("kind") == "Pod" and api.group == "":
+            body["gracePeriodSeconds"] = CLEANUP_GRACE
+        try:
+            self._request("DELETE", api.path(k8s_owned.namespace(obj) or None,
+                                             k8s_owned.name(obj)), body=body)
+        except ApiException as exc:
+            if exc.status in (404, 409):  # 409: the uid precondition failed
+                return False
+            raise
+        return True
+
     # --- teaching -----------------------------------------------------------------------
 
     def command(self, verb: str, *args: str) -> str:
@@ -657,3 +832,109 @@ def _pod_state(obj: Mapping[str, Any]) -> tuple[State, dict[str, Any]]:
                    "ip": status.get("podIP", ""),
                    "restarts": sum(int(s.get("restartCount", 0)) for s in statuses),
                    "reason": reason}
+
+
+def _one_per_object(found: Iterable[tuple[k8s_owned.ApiResource, dict[str, Any]]],
+                    ) -> list[tuple[k8s_owned.ApiResource, dict[str, Any]]]:
+    """Each object once. One served by two groups (an Ingress in ``extensions`` and in
+    ``networking.k8s.io``) is kept under the apiVersion it was applied with."""
+    chosen: dict[str, tuple[k8s_owned.ApiResource, dict[str, Any]]] = {}
+    for api, obj in found:
+        key = k8s_owned.uid(obj)
+        if key not in chosen or _applied_as(obj) == api.group_version:
+            chosen[key] = (api, obj)
+    return list(chosen.values())
+
+
+def _applied_as(obj: Mapping[str, Any]) -> str | None:
+    for entry in (obj.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER:
+            return str(entry.get("apiVersion"))
+    return None
+
+
+class _Cleanup:
+    """One cleanup's bookkeeping: each object's latest state (None: gone), which deletions
+    were asked for, which were refused and why."""
+
+    def __init__(self, driver: KubernetesDriver, on_progress: ProgressCallback | None) -> None:
+        self.driver = driver
+        self.on_progress = on_progress
+        self.api: dict[str, k8s_owned.ApiResource] = {}
+        self.latest: dict[str, dict[str, Any] | None] = {}
+        self.asked: set[str] = set()
+        self.refused: dict[str, str] = {}
+        self.namespaces: dict[str, str] = {}  # name -> uid of each Namespace of ours
+        self.started = time.monotonic()
+
+    def say(self, message: str) -> None:
+        if self.on_progress is not None:
+            self.on_progress(Progress("cleanup", message))
+
+    def track(self, found: Iterable[tuple[k8s_owned.ApiResource, dict[str, Any]]]) -> None:
+        for api, obj in found:
+            key = k8s_owned.uid(obj)
+            self.api[key], self.latest[key] = api, obj
+            if k8s_owned.is_namespace(obj):
+                self.namespaces[k8s_owned.name(obj)] = key
+
+    def delete(self, obj: Mapping[str, Any]) -> None:
+        key = k8s_owned.uid(obj)
+        self.asked.add(key)
+        what = k8s_owned.describe(obj)
+        try:
+            with self.driver._boundary(f"deleting {what}", what):
+                if not self.driver._delete_object(self.api[key], obj):
+                    self.latest[key] = None
+                    return
+        except EngineUnavailable:
+            raise
+        except VirtworkError as exc:
+            self.refused[key] = exc.message
+            return
+        self.say(f"deleting {what}")
+
+    def pending(self, obj: Mapping[str, Any]) -> bool:
+        key = k8s_owned.uid(obj)
+        return self.latest.get(key) is not None and key not in self.refused
+
+    def wait(self, objects: Sequence[Mapping[str, Any]], deadline: float) -> None:
+        """Poll until ``objects`` are gone or ``deadline``. A pod whose owner or namespace
+        is going is deleted at once with a short grace, instead of its own (30 s by
+        default, which a shell as PID 1 that ignores SIGTERM always takes)."""
+        pending = [o for o in objects if self.pending(o)]
+        shown = -1
+        while pending:
+            for obj in pending:
+                key = k8s_owned.uid(obj)
+                self.latest[key] = self.driver._read_object(self.api[key], obj)
+            for obj in pending:
+                now = self.latest[k8s_owned.uid(obj)]
+                if now is not None and k8s_owned.uid(obj) not in self.asked \
+                        and now.get("kind") == "Pod" \
+                        and k8s_owned.carrier_is_going(now, self.latest, self.namespaces):
+                    self.delete(now)
+            pending = [o for o in pending if self.pending(o)]
+            if pending and len(pending) != shown:
+                shown = len(pending)
+                names = ", ".join(k8s_owned.describe(o) for o in pending[:3])
+                self.say(f"waiting for {shown} to go: {names}" + (", ..." if shown > 3 else ""))
+            if not pending or time.monotonic() >= deadline:
+                return
+            time.sleep(POLL)
+
+    def outcome(self, found: Iterable[tuple[k8s_owned.ApiResource, dict[str, Any]]]) -> Removal:
+        removal = Removal()
+        waited = time.monotonic() - self.started
+        for _, obj in found:
+            key = k8s_owned.uid(obj)
+            record = self.driver._owned_record(obj)
+            now = self.latest[key]
+            if key in self.refused:
+                removal.left.append((record, self.refused[key]))
+            elif now is None:
+                removal.removed.append(record)
+            else:
+                removal.left.append((record, f"still there after {waited:.0f} s: "
+                                             f"{k8s_owned.why_still_there(now)}"))
+        return removal

@@ -69,7 +69,10 @@ def _parser() -> Parser:
     delete = with_common(verbs.add_parser("delete", help="delete KIND/NAME"))
     delete.add_argument("target")
     delete.add_argument("-n", "--namespace")
-    delete.add_argument("--wait", action="store_true")
+    delete.add_argument("--wait", nargs="?", const="true", default="true", type=str.lower,
+                        choices=("true", "false"),
+                        help="return once it and its pods are gone (the default, as "
+                             "kubectl); --wait=false returns at once")
     delete.add_argument("--grace-period", type=int, metavar="SECONDS",
                         help="how long its containers get to stop (default: each pod's own)")
     delete.add_argument("--force", action="store_true",
@@ -165,7 +168,7 @@ class K8sMagics(VirtworkMagics):
         # as the driver deletes: in the background, or waiting for its pods to go first
         flags += ["--cascade=foreground"] if args.wait else ["--wait=false"]
         show_command(args.show_command, driver, "delete", args.target, *flags)
-        driver.delete(kind, name, wait=args.wait, grace_seconds=grace)
+        driver.delete(kind, name, wait=args.wait == "true", grace_seconds=grace)
         print(f"{args.target} deleted")
 
     def _use_context(self, args: argparse.Namespace) -> None:

@@ -14,8 +14,9 @@ from .. import registry
 from ..drivers.base import Verb, missing_sdk
 from ..errors import EngineUnavailable, MissingDependency, VirtworkError
 from ..models import Kind, Resource, ResourceList, import_pandas
+from ..session import CLEANUP_TIMEOUT
 from .base import Parser, VirtworkMagics, note, reports_errors, session
-from .live import status_table
+from .live import progress_view, status_table
 
 STATUS_KINDS = (Kind.CONTAINER, Kind.POD, Kind.VM)
 
@@ -37,6 +38,8 @@ def _parser() -> Parser:
     verbs.add_parser("created", help="what this notebook created")
     cleanup = verbs.add_parser("cleanup", help="remove what this notebook created")
     cleanup.add_argument("--yes", action="store_true", help="really remove it")
+    cleanup.add_argument("--timeout", type=float, default=CLEANUP_TIMEOUT, metavar="SECONDS",
+                         help="how long to wait for every removal to finish on its engine")
     return parser
 
 
@@ -83,12 +86,19 @@ class VWMagics(VirtworkMagics):
         return session().created()
 
     def _cleanup(self, args: argparse.Namespace) -> ResourceList:
+        """Removes owners before what they own and waits for each removal to finish on its
+        engine; what is left is an error (the cell fails) naming each object and why."""
         if not args.yes:
             found = session().created()
             print(f"{len(found)} resources would be removed; run %vw cleanup --yes")
             return found
-        removed = session().cleanup()
-        print(f"removed {len(removed)} resources created by this notebook")
+        view = progress_view("cleaning up what this notebook created")
+        try:
+            removed = session().cleanup(timeout=args.timeout, on_progress=view)
+        except BaseException as exc:
+            view.fail(str(exc).splitlines()[0])
+            raise
+        view.done(f"removed {len(removed)} resources created by this notebook")
         return removed
 
 
