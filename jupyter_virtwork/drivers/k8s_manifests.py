@@ -54,6 +54,25 @@ def check_manifest(document: Any, number: int = 1) -> dict[str, Any]:
     return document
 
 
+def after_definitions(manifests: list[dict[str, Any]], namespace: str | None) -> set[int]:
+    """The documents (by index) that the server can only take once others of the same cell
+    are applied: objects in a Namespace the cell creates, custom resources whose CRD the
+    cell defines. They cannot be dry-run beforehand, and are applied after the rest."""
+    namespaces = {m["metadata"]["name"] for m in manifests
+                  if m.get("kind") == "Namespace" and m.get("apiVersion") == "v1"}
+    defined = {(str((m.get("spec") or {}).get("group")),
+                str(((m.get("spec") or {}).get("names") or {}).get("kind")))
+               for m in manifests if m.get("kind") == "CustomResourceDefinition"}
+    later = set()
+    for index, manifest in enumerate(manifests):
+        group = str(manifest.get("apiVersion", "")).rpartition("/")[0]
+        inside = manifest["metadata"].get("namespace") or namespace
+        if (group, str(manifest.get("kind"))) in defined or (
+                inside in namespaces and manifest.get("kind") != "Namespace"):
+            later.add(index)
+    return later
+
+
 def with_protocols(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """A copy with ``protocol: TCP`` written out on every port list.
 

@@ -312,15 +312,34 @@ class KubernetesDriver(BaseDriver):
             [k8s_manifests.check_manifest(dict(m), i + 1) for i, m in enumerate(source)]
         stamped = [k8s_manifests.with_protocols(k8s_manifests.with_labels(m, labels or {}))
                    for m in manifests]
-        planned = [self._apply_one(m, namespace, dry_run=True) for m in stamped]
+        # A Pod in a Namespace of the same cell, a custom resource of its CRD: the server
+        # knows neither before the rest is applied, so they are applied last, undry-run.
+        later = k8s_manifests.after_definitions(stamped, namespace)
+        planned = {i: self._apply_one(m, namespace, dry_run=True)
+                   for i, m in enumerate(stamped) if i not in later}
         if dry_run:
-            return ResourceList(self.record(p) for p in planned)
-        applied = ResourceList()
-        for manifest in stamped:
-            applied.append(self.record(self._apply_one(manifest, namespace)))
+            return ResourceList(self.record(planned.get(i, m)) for i, m in enumerate(stamped))
+        applied: dict[int, Resource] = {}
+        for i in sorted(range(len(stamped)), key=lambda i: i in later):
+            if i in later:
+                self._await_kind(stamped[i])
+            applied[i] = self.record(self._apply_one(stamped[i], namespace))
             if self.on_created is not None:
-                self.on_created(applied[-1])
-        return applied
+                self.on_created(applied[i])
+        return ResourceList(applied[i] for i in range(len(stamped)))
+
+    def _await_kind(self, manifest: Mapping[str, Any], timeout: float = 30.0) -> None:
+        """Return once the server serves the manifest's kind: a CRD applied a moment ago
+        is served once it is Established (a second or so)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._resource_api(manifest)
+                return
+            except InvalidInput:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(POLL)
 
     def diff(self, source: str, *, labels: Mapping[str, str] | None = None,
              namespace: str | None = None) -> str:
@@ -558,6 +577,18 @@ class KubernetesDriver(BaseDriver):
         return ResourceList(self._owned_record(obj)
                             for _, obj in self._owned_objects(labels, known))
 
+    def objects(self, api: k8s_owned.ApiResource, labels: Mapping[str, str] | None = None,
+                namespace: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Every object of one type (in every namespace, without ``namespace``), as JSON."""
+        query = [("labelSelector", _selector(labels) or "")] if labels else []
+        with self._boundary(f"listing {api.plural}"):
+            items: builtins.list[dict[str, Any]] = self._request(
+                "GET", api.path(namespace), query).get("items") or []
+        for item in items:  # list items omit these
+            item.setdefault("kind", api.kind)
+            item.setdefault("apiVersion", api.group_version)
+        return items
+
     def _owned_record(self, obj: Mapping[str, Any]) -> Resource:
         """A record that names the object fully: its own kind, namespace and uid."""
         record = self.record(obj)
@@ -567,25 +598,20 @@ class KubernetesDriver(BaseDriver):
 
     def _owned_objects(self, labels: Mapping[str, str], known: Iterable[Resource]
                        ) -> builtins.list[tuple[k8s_owned.ApiResource, dict[str, Any]]]:
-        from kubernetes.client.exceptions import ApiException
-
         types = self.api_resources()
-        selector = [("labelSelector", _selector(labels) or "")]
 
-        def listed(api: k8s_owned.ApiResource) -> builtins.list[tuple[k8s_owned.ApiResource, Any]]:
+        def listed(api: k8s_owned.ApiResource) -> builtins.list[tuple[k8s_owned.ApiResource,
+                                                                      Any]]:
             # Everywhere when allowed; a user confined to a namespace lists that one.
-            paths = [api.path()] + ([api.path(self.namespace)] if api.namespaced else [])
-            for path in paths:
+            for namespace in [None, *([self.namespace] if api.namespaced else [])]:
                 try:
-                    items = self._request("GET", path, selector).get("items") or []
-                except ApiException as exc:
-                    if exc.status == 403:
-                        continue
+                    return [(api, item) for item in self.objects(api, labels, namespace)]
+                except AuthenticationFailed:
+                    continue
+                except EngineUnavailable:
+                    raise
+                except VirtworkError:
                     return []  # gone meanwhile (a CRD deleted), or not listable after all
-                for item in items:  # list items omit these
-                    item.setdefault("kind", api.kind)
-                    item.setdefault("apiVersion", api.group_version)
-                return [(api, item) for item in items]
             return []
 
         with self._boundary("listing what this notebook created"):

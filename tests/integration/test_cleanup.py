@@ -1,0 +1,281 @@
+"""``%vw created`` and ``%vw cleanup`` on the sandbox's real engines: every kind of object a
+notebook makes is listed, and one cleanup leaves the engines as they were before.
+
+Each test compares the engines' whole state (tests/reliability/engine_state.py: every
+Kubernetes type by discovery, containers, images, registry, VMs and volumes) before and after.
+Another person's work on the same sandbox meanwhile shows up as a difference too; the lines
+name the objects, so whose they are is plain.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import pytest
+
+from jupyter_virtwork import labels as ownership
+from jupyter_virtwork.magics import base
+from jupyter_virtwork.models import Kind, ResourceList
+from tests.reliability import engine_state
+
+from .conftest import ensure_up, ipython_shell
+
+BUSYBOX = "localbase/busybox:1.35"
+
+
+@pytest.fixture
+def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The shell, with a session of its own whose id is stable for one "notebook": a new
+    Session made after ``base.reset_session()`` (a kernel restart) has the same id."""
+    ensure_up(*engine_state.ENGINES)
+    shell = ipython_shell()
+    monkeypatch.setenv("JPY_SESSION_NAME", f"test-cleanup-{uuid.uuid4().hex[:8]}.ipynb")
+    base.reset_session()
+    yield shell
+    try:
+        shell.run_line_magic("vw", "cleanup --yes --timeout 120")  # after a failure
+    finally:
+        base.reset_session()
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+def _everything(t: str) -> str:
+    """One cell of every common kind, a CRD and one of its custom resources included."""
+    group = f"t{t}.virtwork.test"
+    return f"""
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: cm-{t}}}
+data: {{greeting: hello}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: secret-{t}}}
+stringData: {{password: not-a-real-one}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: svc-{t}}}
+spec:
+  selector: {{app: job-{t}}}
+  ports: [{{port: 80, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: ns-{t}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: pod-{t}, namespace: ns-{t}}}
+spec:
+  containers: [{{name: c, image: {BUSYBOX}, imagePullPolicy: Never, command: [sleep, "600"]}}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: job-{t}}}
+spec:
+  backoffLimit: 0
+  template:
+    metadata: {{labels: {{app: job-{t}}}}}
+    spec:
+      restartPolicy: Never
+      containers: [{{name: c, image: {BUSYBOX}, imagePullPolicy: Never,
+                    command: [sleep, "600"]}}]
+---
+apiVersion: batch/v1beta1
+kind: CronJob
+metadata: {{name: cron-{t}}}
+spec:
+  schedule: "0 0 1 1 *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{{name: c, image: {BUSYBOX}, imagePullPolicy: Never, command: ["true"]}}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: pvc-{t}}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Mi}}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: sa-{t}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: role-{t}}}
+rules: [{{apiGroups: [""], resources: [pods], verbs: [get, list]}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: rb-{t}}}
+subjects: [{{kind: ServiceAccount, name: sa-{t}, namespace: default}}]
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: role-{t}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: ing-{t}}}
+spec:
+  rules:
+  - http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {{service: {{name: svc-{t}, port: {{number: 80}}}}}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: gadgets.{group}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: gadgets, singular: gadget, kind: Gadget}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: {group}/v1
+kind: Gadget
+metadata: {{name: gadget-{t}}}
+spec: {{size: 3}}
+"""
+
+
+EVERY_KIND = {"ConfigMap": "cm", "Secret": "secret", "Service": "svc", "Namespace": "ns",
+              "Pod": "pod", "Job": "job", "CronJob": "cron", "PersistentVolumeClaim": "pvc",
+              "ServiceAccount": "sa", "Role": "role", "RoleBinding": "rb", "Ingress": "ing",
+              "Gadget": "gadget"}
+
+
+def _kinds_and_names(rows: ResourceList) -> set[tuple[str, str]]:
+    return {(str(r.to_dict()["kind"]), r.name) for r in rows}
+
+
+@pytest.fixture
+def look_alike() -> Iterator[str]:
+    """A ConfigMap of the same shape as the cell's, made without our labels (by someone
+    else, or by kubectl), through the SDK itself: cleanup must leave it. Its name's tag."""
+    from kubernetes import client, config
+
+    from jupyter_virtwork.sandbox import kube_pki
+
+    t = _tag()
+    api = config.new_client_from_config(config_file=str(kube_pki.kubeconfig_path()),
+                                        context=kube_pki.CONTEXT)
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map("default", {
+        "metadata": {"name": f"cm-{t}-alike", "labels": {"app": f"cm-{t}"}},
+        "data": {"greeting": "hello"}})
+    yield t
+    core.delete_namespaced_config_map(f"cm-{t}-alike", "default")
+    api.close()
+
+
+def _cleanup_leaves(ip: Any, before: dict[str, Any], capsys: pytest.CaptureFixture[str],
+                    ) -> ResourceList:
+    capsys.readouterr()
+    removed = ip.run_line_magic("vw", "cleanup --yes")
+    assert isinstance(removed, ResourceList), capsys.readouterr().err
+    after = engine_state.snapshot()
+    difference = engine_state.differences(before, after)
+    assert difference == [], "\n".join(difference)
+    return removed
+
+
+def _every_kind_is_listed(rows: ResourceList, t: str) -> None:
+    listed = _kinds_and_names(rows)
+    for kind, prefix in EVERY_KIND.items():
+        assert (kind, f"{prefix}-{t}") in listed, f"{kind} {prefix}-{t} not in {listed}"
+    assert ("CustomResourceDefinition", f"gadgets.t{t}.virtwork.test") in listed
+    frame = rows.to_dataframe()
+    assert list(frame.columns[:3]) == ["kind", "name", "state"]
+    assert set(EVERY_KIND) <= set(frame["kind"])
+
+
+def test_every_kind_a_cell_applies_is_listed_and_cleaned_in_one_run(
+        ip: Any, look_alike: str, capsys: pytest.CaptureFixture[str]) -> None:
+    t = look_alike
+    before = engine_state.snapshot()
+    assert f"configmap default/cm-{t}-alike" in before["k8s"]
+    applied = ip.run_cell_magic("k8s", "apply", _everything(t))
+    assert applied is not None and len(applied) == 14, capsys.readouterr().err
+    created = ip.run_line_magic("vw", "created")
+    _every_kind_is_listed(created, t)
+    assert f"cm-{t}-alike" not in {r.name for r in created}
+    # Each carries the session's labels, and its record the uid and namespace.
+    assert all(ownership.is_ours(r.labels, base.session().id) for r in created)
+    pod = next(r for r in created if r.name == f"pod-{t}")
+    assert (pod.details["namespace"], len(str(pod.details["uid"]))) == (f"ns-{t}", 36)
+    removed = _cleanup_leaves(ip, before, capsys)  # the look-alike is in both snapshots
+    assert {f"job-{t}", f"cron-{t}", f"gadgets.t{t}.virtwork.test"} <= {
+        r.name for r in removed}
+    assert ip.run_line_magic("vw", "created") == ResourceList()
+
+
+def test_a_restarted_kernel_finds_and_cleans_what_it_applied(
+        ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    t = _tag()
+    before = engine_state.snapshot()
+    session_id = base.session().id
+    assert ip.run_cell_magic("k8s", "apply", _everything(t)) is not None
+    base.reset_session()  # the kernel restarts: the Session and its record are gone
+    assert base.session().id == session_id  # the same notebook, so the same id
+    _every_kind_is_listed(ip.run_line_magic("vw", "created"), t)
+    _cleanup_leaves(ip, before, capsys)
+
+
+def test_a_mixed_set_across_backends_is_cleaned_in_one_run(
+        ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The seed's walkthrough: an image built, a container of it, a Deployment of 3 whose
+    pods use that image, a QEMU VM with a disk volume and a vSphere VM. The images can go
+    only once the pods' containers are gone: cleanup waits for that."""
+    t = _tag()
+    image, client = f"vw-cleanup-image-{t}", docker.from_env()
+    before = engine_state.snapshot()
+    try:
+        built = ip.run_cell_magic("dockerfile", f"-t {image}",
+                                  f'FROM {BUSYBOX}\nCMD ["httpd", "-f", "-p", "8080"]\n')
+        assert built is not None, capsys.readouterr().err
+        assert ip.run_line_magic(
+            "docker", f"run -d --name ctr-{t} --network none {image}") is not None
+        assert ip.run_cell_magic("k8s", "apply", f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web-{t}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: web-{t}}}}}
+  template:
+    metadata: {{labels: {{app: web-{t}}}}}
+    spec:
+      containers: [{{name: web, image: "{image}:latest", imagePullPolicy: Never}}]
+""") is not None
+        done = ip.run_line_magic("k8s", f"scale --replicas=3 deployment/web-{t} --wait")
+        assert done is not None and done.details["ready"] == "3/3", capsys.readouterr().err
+        # The pods' containers run the image this session built.
+        assert len(client.containers.list(filters={"ancestor": f"{image}:latest"})) == 4
+        for on, extra in (("qemu:///system", "--tiny-guest --disk 64M"), ("vsphere", "")):
+            vm = ip.run_line_magic("vm", f"create vm-{t} --on {on} --memory 128M {extra}")
+            assert vm is not None, capsys.readouterr().err
+        created = ip.run_line_magic("vw", "created")
+        kinds = {r.kind for r in created}
+        assert {Kind.IMAGE, Kind.CONTAINER, Kind.DEPLOYMENT, Kind.POD, Kind.VM} <= kinds
+        started = time.monotonic()
+        _cleanup_leaves(ip, before, capsys)
+        assert time.monotonic() - started < 120
+    finally:
+        client.close()
