@@ -9,6 +9,7 @@ Docker Hub and a silent pull would hang a cell. Every SDK exception is translate
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import dataclasses
 import importlib
@@ -93,6 +94,15 @@ def _kubelet_owned(labels: Mapping[str, str] | None) -> bool:
 
 
 _EPOCH = datetime.fromtimestamp(0, tz=timezone.utc)
+
+# A container inherits its image's labels: every container of an image this notebook built
+# carries its ownership labels, whoever ran it. Ours carry this one too, which no image
+# does (images are built, not committed from our containers), so only they are ours.
+CREATED_HERE = "virtwork.io/created-as"
+
+
+def _marked(labels: Mapping[str, str]) -> dict[str, str]:
+    return {**labels, CREATED_HERE: "container"} if labels else {}
 
 
 class DockerDriver(BaseDriver):
@@ -309,7 +319,7 @@ class DockerDriver(BaseDriver):
                                                  network_mode=spec.network)
             created = api.create_container(
                 spec.image, command=list(spec.command) or None, name=spec.name,
-                environment=dict(spec.env) or None, labels=dict(spec.labels),
+                environment=dict(spec.env) or None, labels=_marked(spec.labels),
                 ports=[tuple(key.split("/")) for key in bindings] or None,
                 host_config=host_config, detach=True)
         container_id = str(created["Id"])
@@ -386,46 +396,58 @@ class DockerDriver(BaseDriver):
               known: Iterable[Resource] = ()) -> ResourceList:
         """Containers (not the kubelet's: their pods stand for them), networks and images
         carrying ``labels``."""
-        return ResourceList([*self.list(Kind.CONTAINER, labels), *self.networks(labels),
+        return ResourceList([*self._containers_owned(labels), *self.networks(labels),
                              *self.list(Kind.IMAGE, labels)])
+
+    def _containers_owned(self, labels: Mapping[str, str]) -> ResourceList:
+        return self.list(Kind.CONTAINER, {**labels, CREATED_HERE: "container"})
 
     def remove_owned(self, labels: Mapping[str, str], known: Iterable[Resource] = (), *,
                      deadline: float, on_progress: ProgressCallback | None = None
                      ) -> Removal:
         """Containers first (with their anonymous volumes), then networks, which no
         container of ours uses any more, then images, newest first (a child before the
-        image it was built on). Each removal has finished when the next starts."""
+        image it was built on). Each removal has finished when the next starts.
+
+        An image or network that someone else's container still uses is left, and the
+        containers named: removing it by force would pull it from under them. Stopped
+        containers of our own pods (the kubelet removes them a little later) do not count."""
         removal = Removal()
         images = sorted(self.list(Kind.IMAGE, labels), key=lambda r: r.created or _EPOCH,
                         reverse=True)
-        for resource in [*self.list(Kind.CONTAINER, labels), *self.networks(labels), *images]:
+        for resource in [*self._containers_owned(labels), *self.networks(labels), *images]:
+            others = [] if resource.kind is Kind.CONTAINER else self._others_using(resource,
+                                                                                   labels)
             try:
+                if others:
+                    removal.left.append((resource, "used by " + ", ".join(others)))
+                    continue
                 self.destroy(resource.kind, resource.id, force=True)
             except NotFound:
                 continue  # gone already (an image removed with its child)
             except OperationFailed as exc:
-                removal.left.append((resource, self._why_not_removed(resource, exc)))
+                removal.left.append((resource, exc.message))
                 continue
             removal.removed.append(resource)
             if on_progress is not None:
                 on_progress(Progress("cleanup", f"removed {resource.kind} {resource.name!r}"))
         return removal
 
-    def _why_not_removed(self, resource: Resource, exc: OperationFailed) -> str:
-        """The engine's refusal, and for an image or network the containers still using
-        it, by name (ours are gone by now: these are someone else's, or the kubelet's)."""
-        if resource.kind is Kind.CONTAINER:
-            return exc.message
+    def _others_using(self, resource: Resource, labels: Mapping[str, str]) -> builtins.list[str]:
+        """The containers not of this notebook that use an image or network, described.
+        A container of our image inherits its labels, so only our mark tells ours; a
+        stopped container of a pod is the kubelet's to remove, its pod gone."""
         filters = {"ancestor": resource.id} if resource.kind is Kind.IMAGE \
             else {"network": resource.id}
-        with contextlib.suppress(VirtworkError), self._boundary("listing containers"):
-            users = [self._container(r) for r in self._api().containers(all=True,
-                                                                       filters=filters)]
-            if users:
-                return "used by " + ", ".join(
-                    f"{u.state} container {u.name!r}" + (" (a pod's)" if _kubelet_owned(
-                        u.labels) else "") for u in users) + " (not this notebook's)"
-        return exc.message
+        with self._boundary(f"listing the containers using {resource.kind} {resource.name!r}"):
+            rows = self._api().containers(all=True, filters=filters)
+        users = [self._container(row) for row in rows]
+        mine = {**labels, CREATED_HERE: "container"}
+        return [f"{u.state} container {u.name!r}" + (" of a pod" if _kubelet_owned(u.labels)
+                                                      else "") + " (not this notebook's)"
+                for u in users
+                if not all(u.labels.get(k) == v for k, v in mine.items())
+                and not (_kubelet_owned(u.labels) and u.state is not State.RUNNING)]
 
     # --- backend verbs ----------------------------------------------------------------
 
