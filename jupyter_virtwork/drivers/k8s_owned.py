@@ -115,10 +115,16 @@ def plan(objects: Sequence[Mapping[str, Any]]) -> Plan:
     the Job; the Job deleted (with propagation) takes its pods along and makes no new one."""
     uids = {uid(o) for o in objects}
     namespaces = {name(o) for o in objects if is_namespace(o)}
+    # The endpoints controller keeps a selecting Service's Endpoints (with the Service's
+    # labels) and removes them with it; deleted alone, they would be made again.
+    selecting = {(namespace(o), name(o)) for o in objects if o.get("kind") == "Service"
+                 and o.get("apiVersion") == "v1" and (o.get("spec") or {}).get("selector")}
     first, last, carried = [], [], []
     for obj in objects:
         owners = (obj.get("metadata") or {}).get("ownerReferences") or []
-        if any(str(o.get("uid")) in uids for o in owners) or namespace(obj) in namespaces:
+        endpoints = obj.get("kind") == "Endpoints" and obj.get("apiVersion") == "v1"
+        if any(str(o.get("uid")) in uids for o in owners) or namespace(obj) in namespaces \
+                or (endpoints and (namespace(obj), name(obj)) in selecting):
             carried.append(obj)
         elif is_definition(obj):
             last.append(obj)
