@@ -48,7 +48,7 @@ from ..models import (
 )
 from ..uri import Target
 from ..watch import EventStream, Stopper, Watcher
-from . import docker_build
+from . import docker_build, docker_registry
 from .base import BaseDriver, ProgressCallback, Removal, Verb, heredoc, missing_sdk
 
 STATE_MAP: dict[str, State] = {
@@ -416,6 +416,8 @@ class DockerDriver(BaseDriver):
         images = sorted(self.list(Kind.IMAGE, labels), key=lambda r: r.created or _EPOCH,
                         reverse=True)
         for resource in [*self._containers_owned(labels), *self.networks(labels), *images]:
+            if resource.kind is Kind.IMAGE:
+                self._unpush(resource, removal)
             others = [] if resource.kind is Kind.CONTAINER else self._others_using(resource,
                                                                                    labels)
             try:
@@ -432,6 +434,22 @@ class DockerDriver(BaseDriver):
             if on_progress is not None:
                 on_progress(Progress("cleanup", f"removed {resource.kind} {resource.name!r}"))
         return removal
+
+    def _unpush(self, image: Resource, removal: Removal) -> None:
+        """Delete from its registry each tag of ``image`` that was pushed (the registry
+        holds this very image under it)."""
+        for tag in (image.raw or {}).get("RepoTags") or []:
+            digest = docker_registry.pushed_digest(tag, image.id)
+            if digest is None:
+                continue
+            pushed = dataclasses.replace(image, name=f"{tag} in its registry",
+                                         details={**image.details, "digest": digest})
+            try:
+                docker_registry.delete(tag, digest)
+            except OperationFailed as exc:
+                removal.left.append((pushed, exc.message))
+                continue
+            removal.removed.append(pushed)
 
     def _others_using(self, resource: Resource, labels: Mapping[str, str]) -> builtins.list[str]:
         """The containers not of this notebook that use an image or network, described.

@@ -83,11 +83,13 @@ class VWMagics(VirtworkMagics):
         return f"stopped {StatusTable.close_all()} live tables"
 
     def _created(self, args: argparse.Namespace) -> ResourceList:
+        _drivers()  # after a kernel restart nothing is open yet: look at each default
         return session().created()
 
     def _cleanup(self, args: argparse.Namespace) -> ResourceList:
         """Removes owners before what they own and waits for each removal to finish on its
         engine; what is left is an error (the cell fails) naming each object and why."""
+        _drivers()  # after a kernel restart nothing is open yet: clean each default
         if not args.yes:
             found = session().created()
             print(f"{len(found)} resources would be removed; run %vw cleanup --yes")

@@ -93,11 +93,17 @@ def _containers(client: Any) -> dict[str, Any]:
 def _registry() -> dict[str, list[str]]:
     """Each repository of the local registry with its tags; a repository whose tags were
     all deleted is listed by the catalog still, so it counts only with tags."""
-    base = f"http://{sandbox_registry.ADDRESS}/v2"
-    catalog = requests.get(f"{base}/_catalog?n=10000", timeout=10).json()
+    base = f"http://{sandbox_registry.ADDRESS}"
+    repositories: list[str] = []
+    page: str | None = "/v2/_catalog?n=100"
+    while page:  # the registry answers in pages, the next one named by a Link header
+        answer = requests.get(f"{base}{page}", timeout=10)
+        answer.raise_for_status()
+        repositories += answer.json().get("repositories") or []
+        page = (answer.links.get("next") or {}).get("url")
     found = {}
-    for repository in catalog.get("repositories") or []:
-        answer = requests.get(f"{base}/{repository}/tags/list", timeout=10)
+    for repository in repositories:
+        answer = requests.get(f"{base}/v2/{repository}/tags/list", timeout=10)
         tags = (answer.json().get("tags") or []) if answer.ok else []
         if tags:
             found[repository] = sorted(tags)
