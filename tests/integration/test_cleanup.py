@@ -279,3 +279,30 @@ spec:
         assert time.monotonic() - started < 120
     finally:
         client.close()
+
+
+def test_k8s_delete_waits_like_kubectl_unless_told_not_to(ip: Any) -> None:
+    t = _tag()
+    ip.run_cell_magic("k8s", "apply", f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: slow-{t}}}
+spec:
+  terminationGracePeriodSeconds: 60
+  containers:
+  - name: c
+    image: {BUSYBOX}
+    imagePullPolicy: Never
+    command: [sh, -c, "trap '' TERM; while true; do sleep 1; done"]
+""")
+    pods: Any = base.session().driver("kubernetes")
+    deadline = time.monotonic() + 60
+    while pods.get(Kind.POD, f"slow-{t}").state.value != "running":
+        assert time.monotonic() < deadline, "the pod did not start"
+        time.sleep(0.2)
+    started = time.monotonic()
+    ip.run_line_magic("k8s", f"delete pod/slow-{t} --wait=false")
+    assert time.monotonic() - started < 10  # not its 60 s grace period
+    assert pods.get(Kind.POD, f"slow-{t}").details["reason"] == "Terminating"
+    ip.run_line_magic("k8s", f"delete pod/slow-{t} --grace-period 1")  # waits: the default
+    assert f"slow-{t}" not in {p.name for p in pods.list(Kind.POD)}
