@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 CRD_GROUP = "apiextensions.k8s.io"
+# Kinds whose controllers make objects of their own (pods, replica sets, jobs): deleted with
+# Foreground propagation, they stay until those are gone, and make no new ones meanwhile.
+MAKERS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob",
+          "ReplicationController"}
 
 
 @dataclass(frozen=True)
@@ -101,13 +105,22 @@ def describe(obj: Mapping[str, Any]) -> str:
 @dataclass(frozen=True)
 class Plan:
     """The order of a cleanup: ``first`` is deleted at once (everything but definitions),
-    ``last`` once every other object is gone (a CRD after its custom resources), and
-    ``carried`` is never deleted by us: an owner of ours or a Namespace of ours takes it
-    along (the garbage collector, the namespace controller), we only wait for it."""
+    ``last`` once the custom resources they define are gone (``defined``), and ``carried``
+    is never deleted by us: an owner of ours or a Namespace of ours takes it along (the
+    garbage collector, the namespace controller), we only wait for it."""
 
     first: list[Mapping[str, Any]]
     last: list[Mapping[str, Any]]
     carried: list[Mapping[str, Any]]
+
+    @property
+    def defined(self) -> list[Mapping[str, Any]]:
+        """The objects (first or carried) whose kind one of ``last`` defines."""
+        kinds = {(str((d.get("spec") or {}).get("group")),
+                  str(((d.get("spec") or {}).get("names") or {}).get("kind")))
+                 for d in self.last}
+        return [o for o in [*self.first, *self.carried]
+                if (group(o), str(o.get("kind"))) in kinds]
 
 
 def plan(objects: Sequence[Mapping[str, Any]]) -> Plan:
@@ -131,6 +144,22 @@ def plan(objects: Sequence[Mapping[str, Any]]) -> Plan:
         else:
             first.append(obj)
     return Plan(first, last, carried)
+
+
+def propagation(obj: Mapping[str, Any], owners: set[str]) -> str:
+    """Foreground for an owner (of one of ``owners``' uids, or of a kind that makes
+    objects): it is gone only once what it owns is. Background for the rest: gone at once,
+    without waiting for the garbage collector, which learns of a new CRD's kind only at its
+    next discovery (up to 30 s)."""
+    if is_namespace(obj):
+        return "Background"  # its content goes by the namespace controller
+    return "Foreground" if uid(obj) in owners or obj.get("kind") in MAKERS else "Background"
+
+
+def owners(objects: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The uids that some object of ``objects`` names as its owner."""
+    return {str(ref.get("uid")) for o in objects
+            for ref in (o.get("metadata") or {}).get("ownerReferences") or []}
 
 
 def carrier_is_going(obj: Mapping[str, Any], latest: Mapping[str, Mapping[str, Any] | None],

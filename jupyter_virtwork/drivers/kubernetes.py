@@ -662,7 +662,8 @@ class KubernetesDriver(BaseDriver):
         ``deadline``, a ``time.monotonic()`` value) until each is gone from the cluster.
 
         Owners go rather than what they own: a Deployment or Job deleted with Foreground
-        propagation stays until its pods are gone, and nothing is made again. A Namespace of
+        propagation stays until its pods are gone, and nothing is made again; the rest
+        goes with Background propagation, at once. A Namespace of
         ours takes its content along; a CRD is deleted once its custom resources are gone.
         Pods get a short grace period: their containers must be stopped (the kubelet says
         so by removing the pod) before the images they use can be removed."""
@@ -675,23 +676,21 @@ class KubernetesDriver(BaseDriver):
             plan = k8s_owned.plan([obj for _, obj in found])
             for obj in plan.first:
                 cleanup.delete(obj)
-            cleanup.wait([*plan.first, *plan.carried], deadline)
+            cleanup.wait(plan.defined, deadline)
             for obj in plan.last:
                 cleanup.delete(obj)
-            cleanup.wait(plan.last, deadline)
+            cleanup.wait([*plan.first, *plan.carried, *plan.last], deadline)
         return cleanup.outcome(found)
 
-    def _delete_object(self, api: k8s_owned.ApiResource, obj: Mapping[str, Any]) -> bool:
+    def _delete_object(self, api: k8s_owned.ApiResource, obj: Mapping[str, Any],
+                       propagation: str) -> bool:
         """Ask for ``obj``'s deletion (this very object: its uid is a precondition);
         False when it is gone already or another object now has its name."""
         from kubernetes.client.exceptions import ApiException
 
         body: dict[str, Any] = {
-            "apiVersion": "v1", "kind": "DeleteOptions",
-            "preconditions": {"uid": k8s_owned.uid(obj)},
-            # A Namespace's content goes by the namespace controller; anything else takes
-            # what it owns along and stays until that is gone.
-            "propagationPolicy": "Background" if k8s_owned.is_namespace(obj) else "Foreground"}
+            "apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation,
+            "preconditions": {"uid": k8s_owned.uid(obj)}}
         if obj.get("kind") == "Pod" and api.group == "":
             body["gracePeriodSeconds"] = CLEANUP_GRACE
         try:
@@ -891,6 +890,7 @@ class _Cleanup:
         self.asked: set[str] = set()
         self.refused: dict[str, str] = {}
         self.namespaces: dict[str, str] = {}  # name -> uid of each Namespace of ours
+        self.owners: set[str] = set()  # uids that objects of ours name as their owner
         self.started = time.monotonic()
 
     def say(self, message: str) -> None:
@@ -903,6 +903,7 @@ class _Cleanup:
             self.api[key], self.latest[key] = api, obj
             if k8s_owned.is_namespace(obj):
                 self.namespaces[k8s_owned.name(obj)] = key
+        self.owners = k8s_owned.owners([obj for _, obj in found])
 
     def delete(self, obj: Mapping[str, Any]) -> None:
         key = k8s_owned.uid(obj)
@@ -910,7 +911,8 @@ class _Cleanup:
         what = k8s_owned.describe(obj)
         try:
             with self.driver._boundary(f"deleting {what}", what):
-                if not self.driver._delete_object(self.api[key], obj):
+                if not self.driver._delete_object(
+                        self.api[key], obj, k8s_owned.propagation(obj, self.owners)):
                     self.latest[key] = None
                     return
         except EngineUnavailable:

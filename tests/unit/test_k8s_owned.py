@@ -112,3 +112,24 @@ def test_a_cronjobs_jobs_and_pods_carry_the_labels_too() -> None:
     assert job["metadata"]["labels"] == {"owner": "me"}
     assert job["spec"]["template"]["metadata"]["labels"] == {"owner": "me"}
     assert "template" not in stamped["spec"]
+
+
+def test_a_definition_waits_only_for_its_own_custom_resources() -> None:
+    crd = _obj("CustomResourceDefinition", "gadgets.x.test", api="apiextensions.k8s.io/v1",
+               spec={"group": "x.test", "names": {"kind": "Gadget"}})
+    plan = k8s_owned.plan([crd, _obj("Gadget", "g", api="x.test/v1", ns="default"),
+                           _obj("Gizmo", "other", api="y.test/v1", ns="default"),
+                           _obj("Pod", "p", ns="default")])
+    assert _names(plan.defined) == ["g"]
+
+
+def test_owners_wait_for_what_they_own_the_rest_goes_at_once() -> None:
+    rs = _obj("ReplicaSet", "web-1", api="apps/v1", ns="default")
+    pod = _obj("Pod", "web-1-a", ns="default", owners=("web-1",))
+    gadget = _obj("Gadget", "g", api="x.test/v1", ns="default")
+    owners = k8s_owned.owners([rs, pod, gadget])
+    assert owners == {"uid-web-1"}
+    assert [k8s_owned.propagation(o, owners) for o in (rs, pod, gadget)] == [
+        "Foreground", "Background", "Background"]
+    assert k8s_owned.propagation(_obj("Job", "j", api="batch/v1"), set()) == "Foreground"
+    assert k8s_owned.propagation(_obj("Namespace", "lab"), {"uid-lab"}) == "Background"
