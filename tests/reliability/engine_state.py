@@ -25,6 +25,7 @@ import requests
 
 from jupyter_virtwork import defaults
 from jupyter_virtwork.drivers.k8s_owned import ApiResource
+from jupyter_virtwork.errors import NotFound
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import kube_pki
@@ -80,7 +81,10 @@ def _containers(client: Any) -> dict[str, Any]:
     for row in client.api.containers(all=True):
         if "io.kubernetes.pod.name" in (row.get("Labels") or {}):
             continue
-        info = client.api.inspect_container(row["Id"])
+        try:
+            info = client.api.inspect_container(row["Id"])
+        except docker.errors.NotFound:
+            continue  # removed between the list and the read: not there
         config, host = info.get("Config") or {}, info.get("HostConfig") or {}
         found[row["Id"]] = {
             "name": info.get("Name", "").lstrip("/"), "image": config.get("Image"),
@@ -157,8 +161,13 @@ def _libvirt(uri: str) -> dict[str, Any]:
     try:
         found = {}
         for dom in conn.listAllDomains():
-            xml = ET.fromstring(dom.XMLDesc(0))
-            state, _ = dom.state()
+            try:
+                xml = ET.fromstring(dom.XMLDesc(0))
+                state, _ = dom.state()
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    continue  # deleted between the list and the read: not there
+                raise
             found[dom.name()] = {"cpus": int(xml.findtext("vcpu") or 0),
                                  "memory_kib": int(xml.findtext("memory") or 0),
                                  "disks": [_disk(d) for d in xml.findall("devices/disk")],
@@ -193,8 +202,14 @@ def _vsphere() -> dict[str, Any]:
     assert vcenter is not None, "the sandbox's vcsim is not running"
     driver: Any = connect(vcenter.uri, **vcenter.options)
     try:
-        return {vm.name: {"cpus": vm.details.get("cpus"), "memory": vm.details.get("memory"),
-                          "disks": driver.disks(vm.id), "state": vm.state.value}
-                for vm in driver.list(Kind.VM)}
+        found = {}
+        for vm in driver.list(Kind.VM):
+            try:
+                disks = driver.disks(vm.id)
+            except NotFound:
+                continue  # deleted between the list and the read: not there
+            found[vm.name] = {"cpus": vm.details.get("cpus"), "memory": vm.details.get("memory"),
+                              "disks": disks, "state": vm.state.value}
+        return found
     finally:
         driver.close()
