@@ -18,6 +18,7 @@ import docker
 import pytest
 
 from jupyter_virtwork import labels as ownership
+from jupyter_virtwork.errors import CleanupIncomplete
 from jupyter_virtwork.magics import base
 from jupyter_virtwork.models import Kind, ResourceList
 from tests.reliability import engine_state
@@ -250,6 +251,8 @@ def test_a_mixed_set_across_backends_is_cleaned_in_one_run(
         built = ip.run_cell_magic("dockerfile", f"-t {image}",
                                   f'FROM {BUSYBOX}\nCMD ["httpd", "-f", "-p", "8080"]\n')
         assert built is not None, capsys.readouterr().err
+        assert ip.run_line_magic("docker", f"push {image}") is not None
+        assert client.api.images(name=f"127.0.0.1:5000/{image}")  # tagged and pushed
         assert ip.run_line_magic(
             "docker", f"run -d --name ctr-{t} --network none {image}") is not None
         assert ip.run_cell_magic("k8s", "apply", f"""
@@ -274,11 +277,41 @@ spec:
         created = ip.run_line_magic("vw", "created")
         kinds = {r.kind for r in created}
         assert {Kind.IMAGE, Kind.CONTAINER, Kind.DEPLOYMENT, Kind.POD, Kind.VM} <= kinds
-        started = time.monotonic()
-        _cleanup_leaves(ip, before, capsys)
-        assert time.monotonic() - started < 120
+        removed = _cleanup_leaves(ip, before, capsys)
+        assert f"127.0.0.1:5000/{image}:latest in its registry" in {r.name for r in removed}
     finally:
         client.close()
+
+
+def test_an_image_someone_else_still_uses_is_left_and_said(
+        ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """A container of our image that this notebook did not run (it inherits the image's
+    labels, ours) is not ours: cleanup leaves it and the image, and says so, one line."""
+    t = _tag()
+    image, client = f"vw-cleanup-used-{t}", docker.from_env()
+    ip.run_cell_magic("dockerfile", f"-t {image}", f'FROM {BUSYBOX}\nCMD ["sleep", "300"]\n')
+    ip.run_line_magic("docker", f"run -d --name mine-{t} --network none {image}")
+    stranger = client.containers.create(image, name=f"stranger-{t}", network_mode="none")
+    try:
+        capsys.readouterr()
+        try:
+            result = ip.run_line_magic("vw", "cleanup --yes")
+        except CleanupIncomplete as exc:
+            said = str(exc)
+        else:
+            assert result is None
+            said = capsys.readouterr().err.removeprefix("error: ").strip()
+        assert said.splitlines() == [
+            "cleanup removed 1 but left 1: fix each, then run %vw cleanup --yes again",
+            f"  image '{image}:latest' on docker://: used by created container "
+            f"'stranger-{t}' (not this notebook's)"]
+        stranger.reload()  # untouched
+        assert {c.name for c in client.containers.list(all=True)} >= {f"stranger-{t}"}
+        assert f"mine-{t}" not in {c.name for c in client.containers.list(all=True)}
+    finally:
+        stranger.remove(force=True)
+        client.close()
+    assert [r.name for r in ip.run_line_magic("vw", "cleanup --yes")] == [f"{image}:latest"]
 
 
 def test_k8s_delete_waits_like_kubectl_unless_told_not_to(ip: Any) -> None:
