@@ -241,15 +241,17 @@ def test_a_restarted_kernel_finds_and_cleans_what_it_applied(
 
 def test_a_mixed_set_across_backends_is_cleaned_in_one_run(
         ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    """The seed's walkthrough: an image built, a container of it, a Deployment of 3 whose
-    pods use that image, a QEMU VM with a disk volume and a vSphere VM. The images can go
-    only once the pods' containers are gone: cleanup waits for that."""
+    """The seed's walkthrough: an image built and pushed, a container of it (with an
+    anonymous volume), a Deployment of 3 whose pods use that image, a QEMU VM with a disk
+    volume and a vSphere VM. The image can go only once the pods' containers are gone:
+    cleanup waits for that."""
     t = _tag()
     image, client = f"vw-cleanup-image-{t}", docker.from_env()
     before = engine_state.snapshot()
     try:
         built = ip.run_cell_magic("dockerfile", f"-t {image}",
-                                  f'FROM {BUSYBOX}\nCMD ["httpd", "-f", "-p", "8080"]\n')
+                                  f'FROM {BUSYBOX}\nVOLUME /data\n'
+                                  'CMD ["httpd", "-f", "-p", "8080"]\n')
         assert built is not None, capsys.readouterr().err
         assert ip.run_line_magic("docker", f"push {image}") is not None
         assert client.api.images(name=f"127.0.0.1:5000/{image}")  # tagged and pushed
@@ -269,8 +271,9 @@ spec:
 """) is not None
         done = ip.run_line_magic("k8s", f"scale --replicas=3 deployment/web-{t} --wait")
         assert done is not None and done.details["ready"] == "3/3", capsys.readouterr().err
-        # The pods' containers run the image this session built.
+        # The pods' containers run the image this session built; ours has a volume.
         assert len(client.containers.list(filters={"ancestor": f"{image}:latest"})) == 4
+        assert client.containers.get(f"ctr-{t}").attrs["Mounts"][0]["Type"] == "volume"
         for on, extra in (("qemu:///system", "--tiny-guest --disk 64M"), ("vsphere", "")):
             vm = ip.run_line_magic("vm", f"create vm-{t} --on {on} --memory 128M {extra}")
             assert vm is not None, capsys.readouterr().err

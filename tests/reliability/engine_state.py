@@ -48,6 +48,10 @@ def snapshot() -> dict[str, Any]:
             "containers": _containers(client),
             "images": {i["Id"]: sorted(i.get("RepoTags") or [])
                        for i in client.api.images(all=True)},
+            "volumes": {v["Name"]: v.get("Labels") or {}
+                        for v in client.api.volumes().get("Volumes") or []},
+            "networks": {n["Name"]: {"driver": n.get("Driver"), "labels": n.get("Labels") or {}}
+                         for n in client.api.networks()},
             "registry": _registry(),
             "k8s": _kubernetes(),
             "test-vms": _libvirt("test:///default"),
