@@ -342,3 +342,43 @@ spec:
     assert pods.get(Kind.POD, f"slow-{t}").details["reason"] == "Terminating"
     ip.run_line_magic("k8s", f"delete pod/slow-{t} --grace-period 1")  # waits: the default
     assert f"slow-{t}" not in {p.name for p in pods.list(Kind.POD)}
+
+
+def test_what_a_cleanup_cannot_finish_is_named_with_why(
+        ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """An object held by a finalizer nobody removes stays: cleanup waits its bound, then
+    names it and what holds it, one line, and the cell fails. Once released, it goes."""
+    from kubernetes import client, config
+
+    from jupyter_virtwork.sandbox import kube_pki
+
+    t = _tag()
+    ip.run_cell_magic("k8s", "apply", f"""
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: held-{t}, finalizers: [virtwork.test/hold]}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: free-{t}}}
+""")
+    capsys.readouterr()
+    try:
+        result = ip.run_line_magic("vw", "cleanup --yes --timeout 3")
+    except CleanupIncomplete as exc:
+        said = str(exc)
+    else:
+        assert result is None
+        said = capsys.readouterr().err.removeprefix("error: ").strip()
+    first, *left = said.splitlines()
+    assert first == "cleanup removed 1 but left 1: fix each, then run %vw cleanup --yes again"
+    assert len(left) == 1 and left[0].startswith(f"  configmap 'default/held-{t}' on k8s://")
+    assert left[0].endswith("deleting, held by finalizers virtwork.test/hold"), left[0]
+    api = config.new_client_from_config(config_file=str(kube_pki.kubeconfig_path()),
+                                        context=kube_pki.CONTEXT)
+    try:
+        client.CoreV1Api(api).patch_namespaced_config_map(
+            f"held-{t}", "default", {"metadata": {"finalizers": None}})
+    finally:
+        api.close()
+    assert ip.run_line_magic("vw", "created") == ResourceList()
