@@ -165,10 +165,11 @@ class K8sMagics(VirtworkMagics):
             raise UsageError("%k8s delete: --grace-period is a number of seconds, 0 or more")
         flags = [] if grace is None else [f"--grace-period={grace}"] + (
             ["--force"] if grace == 0 else [])
+        wait = args.wait == "true"
         # as the driver deletes: in the background, or waiting for its pods to go first
-        flags += ["--cascade=foreground"] if args.wait else ["--wait=false"]
+        flags += ["--cascade=foreground"] if wait else ["--wait=false"]
         show_command(args.show_command, driver, "delete", args.target, *flags)
-        driver.delete(kind, name, wait=args.wait == "true", grace_seconds=grace)
+        driver.delete(kind, name, wait=wait, grace_seconds=grace)
         print(f"{args.target} deleted")
 
     def _use_context(self, args: argparse.Namespace) -> None:
