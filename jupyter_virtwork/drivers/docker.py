@@ -679,7 +679,7 @@ class DockerDriver(BaseDriver):
             flags += ["-e", f"{key}={value}"]
         for port in spec.ports:
             flags += ["-p", port]
-        for key, value in spec.labels.items():
+        for key, value in _marked(spec.labels).items():
             flags += ["--label", f"{key}={value}"]
         flags += ["--network", spec.network] if spec.network else []
         return self.command("run", *flags, "--pull", "never", spec.image, *spec.command)
