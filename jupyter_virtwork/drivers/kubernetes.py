@@ -310,11 +310,12 @@ class KubernetesDriver(BaseDriver):
         server's dry run can tell; the objects as applied (or as they would be)."""
         manifests = k8s_manifests.parse(source) if isinstance(source, str) else \
             [k8s_manifests.check_manifest(dict(m), i + 1) for i, m in enumerate(source)]
-        stamped = [k8s_manifests.with_protocols(k8s_manifests.with_labels(m, labels or {}))
-                   for m in manifests]
         # A Pod in a Namespace of the same cell, a custom resource of its CRD: the server
         # knows neither before the rest is applied, so they are applied last, undry-run.
-        later = k8s_manifests.after_definitions(stamped, namespace)
+        later = k8s_manifests.after_definitions(manifests, namespace)
+        stamped = [k8s_manifests.with_protocols(k8s_manifests.with_labels(
+            m, labels if labels and (i in later or self._ours_or_new(m, namespace, labels))
+            else {})) for i, m in enumerate(manifests)]
         planned = {i: self._apply_one(m, namespace, dry_run=True)
                    for i, m in enumerate(stamped) if i not in later}
         if dry_run:
@@ -327,6 +328,18 @@ class KubernetesDriver(BaseDriver):
             if self.on_created is not None:
                 self.on_created(applied[i])
         return ResourceList(applied[i] for i in range(len(stamped)))
+
+    def _ours_or_new(self, manifest: Mapping[str, Any], namespace: str | None,
+                     labels: Mapping[str, str]) -> bool:
+        """Whether applying ``manifest`` makes an object of ours: it does not exist yet, or
+        carries ``labels`` already. A change applied to an object that existed before
+        (the ``default`` Namespace in a bundle, a colleague's ConfigMap) leaves it theirs:
+        it gets no ownership labels, so cleanup never deletes it."""
+        live = self._live(manifest, namespace)
+        if live is None:
+            return True
+        found = (live.get("metadata") or {}).get("labels") or {}
+        return all(found.get(k) == v for k, v in labels.items())
 
     def _await_kind(self, manifest: Mapping[str, Any], timeout: float = 30.0) -> None:
         """Return once the server serves the manifest's kind: a CRD applied a moment ago
@@ -653,7 +666,8 @@ class KubernetesDriver(BaseDriver):
                 return None
             raise
         now.setdefault("kind", api.kind)
-        return now if k8s_owned.uid(now) == k8s_owned.uid(obj) else None
+        replaced = k8s_owned.uid(obj) and k8s_owned.uid(now) != k8s_owned.uid(obj)
+        return None if replaced else now
 
     def remove_owned(self, labels: Mapping[str, str], known: Iterable[Resource] = (), *,
                      deadline: float, on_progress: ProgressCallback | None = None
@@ -674,13 +688,43 @@ class KubernetesDriver(BaseDriver):
                 return Removal()
             cleanup.track(found)
             plan = k8s_owned.plan([obj for _, obj in found])
+            registrations = self._registrations(plan.last)
+            cleanup.track(registrations)
             for obj in plan.first:
                 cleanup.delete(obj)
             cleanup.wait(plan.defined, deadline)
             for obj in plan.last:
                 cleanup.delete(obj)
-            cleanup.wait([*plan.first, *plan.carried, *plan.last], deadline)
+            cleanup.wait([*plan.first, *plan.carried, *plan.last,
+                          *(obj for _, obj in registrations)], deadline)
         return cleanup.outcome(found)
+
+    def _registrations(self, definitions: Sequence[Mapping[str, Any]],
+                       ) -> builtins.list[tuple[k8s_owned.ApiResource, Any]]:
+        """The APIServices the API server made for the group versions of ``definitions``
+        (CRDs): it removes them itself, a moment after the last CRD of the group is gone,
+        so a cleanup that returns has waited for them too. Not ours: never deleted by us,
+        and not waited for while a CRD of someone else serves the group."""
+        if not definitions:
+            return []
+        crds = k8s_owned.ApiResource("apiextensions.k8s.io/v1", "CustomResourceDefinition",
+                                     "customresourcedefinitions", False)
+        services = k8s_owned.ApiResource("apiregistration.k8s.io/v1", "APIService",
+                                         "apiservices", False)
+        ours = {k8s_owned.uid(d) for d in definitions}
+        shared = {str((c.get("spec") or {}).get("group")) for c in self.objects(crds)
+                  if k8s_owned.uid(c) not in ours}
+        found = []
+        for definition in definitions:
+            spec = definition.get("spec") or {}
+            if str(spec.get("group")) in shared:
+                continue
+            for version in spec.get("versions") or []:
+                name = f"{version.get('name')}.{spec.get('group')}"
+                now = self._read_object(services, {"metadata": {"name": name}})
+                if now is not None:
+                    found.append((services, now))
+        return found
 
     def _delete_object(self, api: k8s_owned.ApiResource, obj: Mapping[str, Any],
                        propagation: str) -> bool:
@@ -897,13 +941,13 @@ class _Cleanup:
         if self.on_progress is not None:
             self.on_progress(Progress("cleanup", message))
 
-    def track(self, found: Iterable[tuple[k8s_owned.ApiResource, dict[str, Any]]]) -> None:
+    def track(self, found: Sequence[tuple[k8s_owned.ApiResource, dict[str, Any]]]) -> None:
         for api, obj in found:
             key = k8s_owned.uid(obj)
             self.api[key], self.latest[key] = api, obj
             if k8s_owned.is_namespace(obj):
                 self.namespaces[k8s_owned.name(obj)] = key
-        self.owners = k8s_owned.owners([obj for _, obj in found])
+        self.owners |= k8s_owned.owners([obj for _, obj in found])
 
     def delete(self, obj: Mapping[str, Any]) -> None:
         key = k8s_owned.uid(obj)

@@ -382,3 +382,35 @@ metadata: {{name: free-{t}}}
     finally:
         api.close()
     assert ip.run_line_magic("vw", "created") == ResourceList()
+
+
+def test_an_object_that_existed_before_stays_when_a_cell_changes_it(
+        ip: Any, look_alike: str) -> None:
+    """Applying a change to someone's object (a bundle's ``default`` Namespace, a
+    colleague's ConfigMap) does not make it the notebook's: no labels, no cleanup."""
+    from kubernetes import client, config
+
+    from jupyter_virtwork.sandbox import kube_pki
+
+    t = look_alike
+    applied = ip.run_cell_magic("k8s", "apply", f"""
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: cm-{t}-alike}}
+data: {{greeting: changed}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: cm-{t}-new}}
+""")
+    assert [r.name for r in applied] == [f"cm-{t}-alike", f"cm-{t}-new"]
+    assert [r.name for r in ip.run_line_magic("vw", "created")] == [f"cm-{t}-new"]
+    assert [r.name for r in ip.run_line_magic("vw", "cleanup --yes")] == [f"cm-{t}-new"]
+    api = config.new_client_from_config(config_file=str(kube_pki.kubeconfig_path()),
+                                        context=kube_pki.CONTEXT)
+    try:
+        kept = client.CoreV1Api(api).read_namespaced_config_map(f"cm-{t}-alike", "default")
+    finally:
+        api.close()
+    assert kept.data == {"greeting": "changed"}
+    assert not ownership.is_ours(kept.metadata.labels or {})
