@@ -151,9 +151,11 @@ class Session:
             return list(self._made.get(driver.uri, {}).values())
 
     def everywhere(self, kinds: Collection[Kind] | None = None,
-                   labels: Mapping[str, str] | None = None) -> ResourceList:
+                   labels: Mapping[str, str] | None = None, *,
+                   fresh: bool = False) -> ResourceList:
         """``kinds`` (all a driver has, by default) on every open connection; one whose
-        engine does not answer is skipped, and said so."""
+        engine does not answer is skipped, and said so. A connection with a live table of a
+        kind answers from its cache unless ``fresh`` (``Driver.list_cached``)."""
         found = ResourceList()
         for driver in self._open_drivers():
             if Verb.LIST not in driver.capabilities:
@@ -161,7 +163,7 @@ class Session:
             with self._skipping_unreachable(driver):
                 for kind in driver.kinds:
                     if kinds is None or kind in kinds:
-                        found.extend(driver.list(kind, labels=labels))
+                        found.extend(driver.list_cached(kind, labels=labels, fresh=fresh))
         return found
 
     def cleanup(self, *, timeout: float = CLEANUP_TIMEOUT,

@@ -7,6 +7,10 @@ reports ``ERROR`` once ("disconnected, retrying"), re-lists with backoff, and em
 difference between its cache and the fresh list, so no change is missed across the gap; then
 ``SYNCED`` and it follows again. Backends without a native stream poll and diff instead.
 
+``Informers``: a connection's running Watchers by kind and label selector. While one is
+synced, a list of the same kind and selector answers from its cache (client-go's lister):
+no request to the engine, and never older than the events the Watcher has delivered.
+
 Handler errors never kill the thread (the informer's rule): the consumer reads from a queue.
 """
 
@@ -15,10 +19,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from .models import Event, EventType, Resource
+from .models import Event, EventType, Kind, Resource
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +147,7 @@ class Watcher:
         self.stream = EventStream()
         self._cache: dict[Key, Resource] = {}
         self._cache_lock = threading.Lock()  # snapshot() reads from other threads
+        self._synced = threading.Event()  # the cache is the engine's state plus its events
         self._thread = threading.Thread(target=self._run, name=f"virtwork-watch-{name}",
                                         daemon=True)
 
@@ -160,12 +165,15 @@ class Watcher:
                 if not connected:
                     log.info("watch reconnected")
                 connected, delay = True, self._backoff[0]
+                self._synced.set()
                 self._emit(Event(EventType.SYNCED, None))
                 if self._follow is None:
                     stopper.wait(self._poll_interval)
                     continue
                 self._follow(version, self._apply, stopper)
+                self._synced.clear()  # the stream ended (410 Gone, a timeout): re-list first
             except Exception as exc:  # noqa: BLE001 - any failure: report, back off, re-list
+                self._synced.clear()
                 if stopper.stopped:
                     break
                 if connected:
@@ -173,6 +181,7 @@ class Watcher:
                 connected = False
                 stopper.wait(delay)
                 delay = min(delay * 2, self._backoff[1])
+        self._synced.clear()
 
     def _resync(self) -> str | None:
         """Re-list and emit what changed since the cache was last right."""
@@ -218,6 +227,56 @@ class Watcher:
     def _emit(self, event: Event) -> None:
         self.stream.put(event)
 
+    @property
+    def synced(self) -> bool:
+        """Listed, and following the engine since without a break: the cache is exact up
+        to the events delivered."""
+        return self._synced.is_set() and not self.stream.stopper.stopped
+
     def snapshot(self) -> list[Resource]:
         with self._cache_lock:
             return list(self._cache.values())
+
+
+Selector = frozenset[tuple[str, str]]
+
+
+class Informers:
+    """The Watchers running on one connection, keyed by kind and label selector; lists of
+    that kind and selector answer from a synced one (``cached``) instead of the engine.
+
+    The selector must be the same, not only narrower: some drivers list differently with a
+    selector (docker drops the kubelet's containers from a labelled list)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watchers: dict[tuple[Kind, Selector], list[Watcher]] = {}
+
+    def add(self, kind: Kind, labels: Mapping[str, str] | None, watcher: Watcher) -> None:
+        """Register ``watcher`` until its stream closes."""
+        key = (kind, _selector(labels))
+        with self._lock:
+            self._watchers.setdefault(key, []).append(watcher)
+        watcher.stream.stopper.on_stop(lambda: self._remove(key, watcher))
+
+    def _remove(self, key: tuple[Kind, Selector], watcher: Watcher) -> None:
+        with self._lock:
+            watchers = self._watchers.get(key, [])
+            if watcher in watchers:
+                watchers.remove(watcher)
+            if not watchers:
+                self._watchers.pop(key, None)
+
+    def cached(self, kind: Kind, labels: Mapping[str, str] | None = None,
+               ) -> list[Resource] | None:
+        """What a synced Watcher of ``kind`` and ``labels`` holds now; None when none is."""
+        with self._lock:
+            watchers = list(self._watchers.get((kind, _selector(labels)), []))
+        for watcher in watchers:
+            if watcher.synced:
+                return [r for r in watcher.snapshot() if r.kind is kind]
+        return None
+
+
+def _selector(labels: Mapping[str, str] | None) -> Selector:
+    return frozenset((labels or {}).items())

@@ -5,10 +5,14 @@ verb a default that raises ``UnsupportedOperation`` naming driver and verb, so a
 implements what its backend can do and ``capabilities`` says which verbs those are.
 Backend-only verbs (docker ``build``/``push``/``exec``/``logs``, k8s ``apply``/``scale``, VM
 ``reconfigure``) are plain methods on that driver.
+
+A driver's running watches are also its list cache: ``list_cached`` answers from a synced
+Watcher of the same kind and labels (``watch.Informers``), else asks the engine.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -23,7 +27,7 @@ from ..errors import (
 )
 from ..models import Kind, Progress, Resource, ResourceList
 from ..uri import Target
-from ..watch import EventStream
+from ..watch import EventStream, Informers, Watcher
 
 # The SDK each backend needs, as pip names it. pyproject's extras carry the family's name,
 # so `pip install 'jupyter_virtwork[libvirt]'` installs what the libvirt backend needs.
@@ -78,6 +82,8 @@ class Driver(Protocol):
     @property
     def uri(self) -> str: ...
     def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList: ...
+    def list_cached(self, kind: Kind, labels: Mapping[str, str] | None = None, *,
+                    fresh: bool = False) -> ResourceList: ...
     def get(self, kind: Kind, id: str) -> Resource: ...
     def create(self, spec: Any) -> Resource: ...
     def start(self, kind: Kind, id: str) -> Resource: ...
@@ -107,6 +113,7 @@ class BaseDriver:
         # Told of each object created through this driver (the Session's record of what
         # the notebook made); drivers whose engine lists everything by label may not call it.
         self.on_created: Callable[[Resource], None] | None = None
+        self.informers = Informers()
 
     @property
     def uri(self) -> str:
@@ -117,6 +124,20 @@ class BaseDriver:
 
     def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList:
         raise self._unsupported(Verb.LIST)
+
+    def list_cached(self, kind: Kind, labels: Mapping[str, str] | None = None, *,
+                    fresh: bool = False) -> ResourceList:
+        """``list``, answered without asking the engine while a watch of the same kind and
+        labels is synced (its cache holds every event delivered so far); ``fresh`` asks the
+        engine anyway."""
+        cached = None if fresh else self.informers.cached(kind, labels)
+        if cached is None:
+            return self.list(kind, labels)
+        return ResourceList(self._in_list_order(cached))
+
+    def _in_list_order(self, resources: builtins.list[Resource]) -> builtins.list[Resource]:
+        """The cache's records in the order the engine lists them."""
+        return resources
 
     def get(self, kind: Kind, id: str) -> Resource:
         raise self._unsupported(Verb.GET)
@@ -141,6 +162,12 @@ class BaseDriver:
 
     def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream:
         raise self._unsupported(Verb.WATCH)
+
+    def _start_watcher(self, kind: Kind, labels: Mapping[str, str] | None,
+                       watcher: Watcher) -> EventStream:
+        """Start ``watcher``; lists of ``kind`` and ``labels`` answer from it while synced."""
+        self.informers.add(kind, labels, watcher)
+        return watcher.start()
 
     def command(self, verb: str, *args: str) -> str:
         """The equivalent docker / kubectl / virsh / govc command line, for teaching."""

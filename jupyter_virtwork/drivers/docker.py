@@ -580,6 +580,10 @@ class DockerDriver(BaseDriver):
 
     # --- watch ------------------------------------------------------------------------
 
+    def _in_list_order(self, resources: builtins.list[Resource]) -> builtins.list[Resource]:
+        """Newest first, as the engine lists them."""
+        return sorted(resources, key=lambda r: -r.created.timestamp() if r.created else 0.0)
+
     def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream:
         if kind not in self.kinds:
             raise self._unsupported(f"watch {kind}")
@@ -608,7 +612,8 @@ class DockerDriver(BaseDriver):
                 raise EngineUnavailable("the engine's event stream ended",
                                         connection=self.uri)
 
-        stream = Watcher(list_all, follow, name=f"docker-{kind}").start()
+        stream = self._start_watcher(kind, wanted, Watcher(list_all, follow,
+                                                            name=f"docker-{kind}"))
         self._streams.append(stream)
         return stream
 

@@ -494,6 +494,9 @@ class KubernetesDriver(BaseDriver):
 
     # --- watch ------------------------------------------------------------------------
 
+    def _in_list_order(self, resources: builtins.list[Resource]) -> builtins.list[Resource]:
+        return sorted(resources, key=lambda r: r.name)  # the apiserver lists by name
+
     def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream:
         self._typed(kind)  # unsupported kinds fail here, not in the thread
         wanted = dict(labels or {})
@@ -506,7 +509,8 @@ class KubernetesDriver(BaseDriver):
         def follow(since: str | None, emit: Emit, stopper: Stopper) -> None:
             self._follow(kind, wanted, since, emit, stopper)
 
-        stream = Watcher(list_all, follow, name=f"k8s-{kind}").start()
+        stream = self._start_watcher(kind, wanted, Watcher(list_all, follow,
+                                                            name=f"k8s-{kind}"))
         self._streams.append(stream)
         return stream
 

@@ -78,6 +78,7 @@ STATE_MAP: dict[int, State] = {
     7: State.SUSPENDED,  # VIR_DOMAIN_PMSUSPENDED
 }
 SHUTOFF = 5
+METADATA_CHANGED = -1  # our own code, beside libvirt's lifecycle events, in a watch's inbox
 PAUSED = 3
 SHUTOFF_REASONS: dict[int, State] = {5: State.SUSPENDED, 6: State.FAILED}  # SAVED, FAILED
 
@@ -131,6 +132,7 @@ class LibvirtDriver(BaseDriver):
         self._lock = threading.Lock()
         self._close_listeners: list[Callable[[], None]] = []
         self._streams: list[EventStream] = []
+        self._events = _DomainEvents()
 
     @property
     def local(self) -> bool:
@@ -219,6 +221,7 @@ class LibvirtDriver(BaseDriver):
     def close(self) -> None:
         for stream in list(self._streams):
             stream.close()
+        self._events.forget()
         with self._lock:
             conn, self._connection = self._connection, None
         if conn is not None:
@@ -352,9 +355,12 @@ class LibvirtDriver(BaseDriver):
         libvirt = _import_libvirt()
         found = ResourceList()
         with self._boundary("listing VMs"):
-            for dom, stats in self._all_stats(self._conn()):
+            conn = self._conn()
+            with contextlib.suppress(libvirt.libvirtError):  # no events: no cached labels
+                self._events.follow(conn)
+            for dom, stats in self._all_stats(conn):
                 try:
-                    record = self._record(dom, stats)
+                    record = self._record(dom, stats, owner=self._events.owner(dom, self._owner))
                 except libvirt.libvirtError as exc:
                     if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                         continue  # deleted while we listed
@@ -723,17 +729,16 @@ class LibvirtDriver(BaseDriver):
         def follow(since: str | None, emit: Emit, stopper: Stopper) -> None:
             self._follow(wanted, emit, stopper)
 
-        stream = Watcher(list_all, follow, name="libvirt-vm").start()
+        stream = self._start_watcher(kind, wanted, Watcher(list_all, follow, name="libvirt-vm"))
         self._streams.append(stream)
         return stream
 
     def _follow(self, wanted: Mapping[str, str], emit: Emit, stopper: Stopper) -> None:
         """Block until stopped, turning lifecycle callbacks into Events; raise when the
         connection closes so the Watcher reconnects and re-lists."""
-        libvirt = _import_libvirt()
         inbox: queue.Queue[tuple[int, str, str] | None] = queue.Queue()
 
-        def on_lifecycle(_conn: Any, dom: Any, event: int, _detail: int, _opaque: Any) -> None:
+        def on_event(event: int, dom: Any) -> None:
             # Event loop thread: only note it; lookups happen in the watcher thread.
             inbox.put((event, dom.UUIDString(), dom.name()))
 
@@ -741,9 +746,8 @@ class LibvirtDriver(BaseDriver):
             inbox.put(None)
 
         with self._boundary("watching VMs"):
-            conn = self._conn()
-            callback = conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, on_lifecycle, None)
+            self._events.follow(self._conn())
+        unlisten = self._events.listen(on_event)
         self._close_listeners.append(wake)
         stopper.on_stop(wake)
         try:
@@ -751,8 +755,7 @@ class LibvirtDriver(BaseDriver):
         finally:
             stopper.forget(wake)
             self._close_listeners.remove(wake)
-            with contextlib.suppress(Exception):
-                conn.domainEventDeregisterAny(callback)
+            unlisten()
 
     def _pump(self, inbox: queue.Queue[tuple[int, str, str] | None],
               wanted: Mapping[str, str], emit: Emit, stopper: Stopper) -> None:
@@ -776,7 +779,9 @@ class LibvirtDriver(BaseDriver):
                 dom = self._lookup(self._conn(), uuid)
                 owner = self._owner(dom)
                 if not _matches(owner.labels, wanted):
-                    return None  # another VM's event: one metadata call, not a whole record
+                    # Another VM's event (one metadata call, not a whole record), or this
+                    # one's labels changed out of the selection: gone, for this watch.
+                    return gone
                 record = self._record(dom, {}, owner=owner)
         except NotFound:
             return gone  # a transient domain that stopped, or deleted meanwhile
@@ -916,6 +921,96 @@ def _alive(conn: Any) -> bool:
 def _version(number: int) -> str:
     """libvirt encodes versions as major * 1,000,000 + minor * 1,000 + release."""
     return f"{number // 1_000_000}.{number // 1_000 % 1_000}.{number % 1_000}"
+
+
+class _DomainEvents:
+    """One connection's domain events, registered once and handed to every listener:
+    libvirt refuses a second registration of an event on one connection ("event callback
+    already tracked": two live tables on one connection broke the second).
+
+    It also keeps each domain's ``<metadata>`` (labels, guest OS) by UUID for lists:
+    libvirt has no bulk call that returns it, and one ``metadata`` RPC per domain made a
+    list of 20 domains 1.4x the raw stats call. The metadata-change and lifecycle
+    (defined, undefined) events keep it right; it is forgotten with the connection, and
+    not kept at all where the connection has no metadata-change event."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._registering = threading.Lock()  # two registrations at once would collide
+        self._conn: Any = None  # the connection whose events these are
+        self._callbacks: list[int] = []
+        self._listeners: list[Callable[[int, Any], None]] = []
+        self._owners: dict[str, Owner] | None = None  # None: no metadata events, no cache
+        self._changes = 0  # events seen: a read that raced one is not kept
+
+    def follow(self, conn: Any) -> None:
+        """Receive ``conn``'s events (one RPC each, once); raises libvirtError where
+        ``conn`` has no lifecycle events."""
+        with self._registering:
+            if self._conn is conn:
+                return
+            self.forget()
+            libvirt = _import_libvirt()
+            callbacks = [conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle, None)]
+            with contextlib.suppress(libvirt.libvirtError):  # drivers without it: no cache
+                callbacks.append(conn.domainEventRegisterAny(
+                    None, libvirt.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, self._metadata, None))
+            with self._lock:
+                self._conn, self._callbacks = conn, callbacks
+                self._owners = {} if len(callbacks) == 2 else None
+
+    def forget(self) -> None:
+        with self._lock:
+            conn, callbacks, self._conn, self._callbacks = self._conn, self._callbacks, None, []
+            self._owners = None
+            self._changes += 1
+        for callback in callbacks:
+            with contextlib.suppress(Exception):
+                conn.domainEventDeregisterAny(callback)
+
+    def listen(self, listener: Callable[[int, Any], None]) -> Callable[[], None]:
+        """Call ``listener(event, dom)`` in the event loop thread for every lifecycle event
+        (``METADATA_CHANGED`` for a metadata change) until the returned call."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+        return stop
+
+    def owner(self, dom: Any, read: Callable[[Any], Owner]) -> Owner:
+        """``dom``'s owner from the cache, else ``read`` (kept unless an event came)."""
+        uuid = dom.UUIDString()  # no RPC: the domain object holds it
+        with self._lock:
+            owners, changes = self._owners, self._changes
+            known = owners.get(uuid) if owners is not None else None
+        if known is not None:
+            return known
+        owner = read(dom)
+        with self._lock:
+            if owners is not None and owners is self._owners and changes == self._changes:
+                owners[uuid] = owner
+        return owner
+
+    def _lifecycle(self, _conn: Any, dom: Any, event: int, _detail: int, _opaque: Any) -> None:
+        self._dispatch(event, dom)
+
+    def _metadata(self, _conn: Any, dom: Any, _type: int, _ns: Any, _opaque: Any) -> None:
+        self._dispatch(METADATA_CHANGED, dom)
+
+    def _dispatch(self, event: int, dom: Any) -> None:
+        """The event loop thread: no calls into libvirt here, only note it."""
+        with self._lock:
+            # DEFINED: a new definition may carry new metadata; UNDEFINED: gone.
+            if self._owners is not None and event in (0, 1, METADATA_CHANGED):
+                self._owners.pop(dom.UUIDString(), None)
+                self._changes += 1
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(event, dom)
 
 
 def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:

@@ -488,7 +488,8 @@ class VSphereDriver(BaseDriver):
         """ADDED / MODIFIED / DELETED from WaitForUpdatesEx on a collector of its own."""
         self._check_kind(kind, "watch")
         follower = _VMFollower(self, dict(labels or {}))
-        stream = Watcher(follower.list_all, follower.follow, name="vsphere-vm").start()
+        stream = self._start_watcher(kind, follower.labels, Watcher(
+            follower.list_all, follower.follow, name="vsphere-vm"))
         with self._lock:
             self._streams.append(stream)
         return stream

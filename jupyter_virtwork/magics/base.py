@@ -85,6 +85,13 @@ def with_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def with_fresh(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--fresh``: a list asks the engine even while a live table's cache could answer."""
+    parser.add_argument("--fresh", action="store_true",
+                        help="ask the engine, not the cache of a live table (--watch)")
+    return parser
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

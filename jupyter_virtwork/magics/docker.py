@@ -21,6 +21,7 @@ from .base import (
     session,
     show_command,
     with_common,
+    with_fresh,
 )
 from .live import progress_view, status_table
 
@@ -68,10 +69,10 @@ def _parser() -> Parser:
             simple.add_argument("-t", "--time", type=int,
                                 help="seconds to wait before killing it (default 10)")
         simple.add_argument("containers", nargs="+")
-    ps = with_common(verbs.add_parser("ps", help="list containers"))
+    ps = with_fresh(with_common(verbs.add_parser("ps", help="list containers")))
     ps.add_argument("-a", "--all", action="store_true")
     ps.add_argument("--watch", action="store_true", help="a live table")
-    with_common(verbs.add_parser("images", help="list images"))
+    with_fresh(with_common(verbs.add_parser("images", help="list images")))
     return parser
 
 
@@ -228,13 +229,13 @@ class DockerMagics(VirtworkMagics):
         show_command(args.show_command, driver, "ps", *(["-a"] if args.all else []))
         if args.watch:
             return status_table([(driver, Kind.CONTAINER, None)], title="containers")
-        found = driver.list(Kind.CONTAINER)
+        found = driver.list_cached(Kind.CONTAINER, fresh=args.fresh)
         return found if args.all else ResourceList(r for r in found
                                                    if r.state is State.RUNNING)
 
     def _images(self, driver: Any, args: argparse.Namespace) -> Any:
         show_command(args.show_command, driver, "images")
-        return driver.list(Kind.IMAGE)
+        return driver.list_cached(Kind.IMAGE, fresh=args.fresh)
 
     registry = DEFAULT_REGISTRY
 

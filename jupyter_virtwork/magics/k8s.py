@@ -19,6 +19,7 @@ from .base import (
     session,
     show_command,
     with_common,
+    with_fresh,
 )
 from .live import progress_view, status_table
 
@@ -55,6 +56,7 @@ def _parser() -> Parser:
     get.add_argument("-n", "--namespace")
     get.add_argument("-l", "--selector", action="append", default=[])
     get.add_argument("--watch", "-w", action="store_true")
+    with_fresh(get)
     logs = with_common(verbs.add_parser("logs", help="a pod's output"))
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("--tail", type=int)
@@ -139,7 +141,7 @@ class K8sMagics(VirtworkMagics):
             return driver.get(kind, args.name)
         if args.watch:
             return status_table([(driver, kind, labels)], title=f"{kind}s")
-        return driver.list(kind, labels=labels)
+        return driver.list_cached(kind, labels=labels, fresh=args.fresh)
 
     def _logs(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
         show_command(args.show_command, driver, "logs", *(["-f"] if args.follow else []),

@@ -21,7 +21,15 @@ from .. import defaults
 from .. import uri as uri_module
 from ..errors import EngineUnavailable
 from ..models import Kind, VMSpec
-from .base import Parser, VirtworkMagics, reports_errors, session, show_command, with_common
+from .base import (
+    Parser,
+    VirtworkMagics,
+    reports_errors,
+    session,
+    show_command,
+    with_common,
+    with_fresh,
+)
 from .live import progress_view, status_table
 
 VM_FAMILIES = ("vsphere", "libvirt")
@@ -56,7 +64,7 @@ def _parser() -> Parser:
         _on(simple)
         if verb in ("stop", "delete"):
             simple.add_argument("--force", action="store_true")
-    ls = with_common(verbs.add_parser("ls", help="list VMs"))
+    ls = with_fresh(with_common(verbs.add_parser("ls", help="list VMs")))
     _on(ls)
     ls.add_argument("--watch", action="store_true")
     console = with_common(verbs.add_parser("console", help="what the guest printed"))
@@ -177,7 +185,7 @@ class VMMagics(VirtworkMagics):
         show_command(args.show_command, driver, "list")
         if args.watch:
             return status_table([(driver, Kind.VM, None)], title="VMs")
-        return driver.list(Kind.VM)
+        return driver.list_cached(Kind.VM, fresh=args.fresh)
 
     def _console(self, driver: Any, args: argparse.Namespace) -> None:
         console = getattr(driver, "console", None)

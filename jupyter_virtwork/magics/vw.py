@@ -15,7 +15,7 @@ from ..drivers.base import Verb, missing_sdk
 from ..errors import EngineUnavailable, MissingDependency, VirtworkError
 from ..models import Kind, Resource, ResourceList, import_pandas
 from ..session import CLEANUP_TIMEOUT
-from .base import Parser, VirtworkMagics, note, reports_errors, session
+from .base import Parser, VirtworkMagics, note, reports_errors, session, with_fresh
 from .live import progress_view, status_table
 
 STATUS_KINDS = (Kind.CONTAINER, Kind.POD, Kind.VM)
@@ -32,7 +32,7 @@ def _parser() -> Parser:
                          help="skip TLS verification for this one connection")
     connect.add_argument("--kubeconfig")
     verbs.add_parser("connections", help="the open connections")
-    status = verbs.add_parser("status", help="containers, pods and VMs everywhere")
+    status = with_fresh(verbs.add_parser("status", help="containers, pods and VMs everywhere"))
     status.add_argument("--watch", action="store_true")
     verbs.add_parser("unwatch", help="stop every live table of this kernel")
     verbs.add_parser("created", help="what this notebook created")
@@ -75,7 +75,7 @@ class VWMagics(VirtworkMagics):
             aliases = _aliases()
             return status_table(sources, title="everything",
                                 aliases=[aliases.get(id(d), d.uri) for d, _, _ in sources])
-        return _status_rows(drivers)
+        return _status_rows(drivers, fresh=args.fresh)
 
     def _unwatch(self, args: argparse.Namespace) -> str:
         from ..widgets import StatusTable
@@ -129,9 +129,10 @@ def _has_sdk(driver: Any) -> bool:
     return True
 
 
-def _status_rows(drivers: list[Any]) -> ResourceList:
+def _status_rows(drivers: list[Any], *, fresh: bool = False) -> ResourceList:
     """Containers, pods and VMs on every connection, each object once (two connections
-    may reach it: the same namespace, the same engine), with the alias of the first."""
+    may reach it: the same namespace, the same engine), with the alias of the first; from
+    a live table's cache where one is synced, unless ``fresh`` (``Driver.list_cached``)."""
     aliases = _aliases()
     rows, seen = ResourceList(), set()
     for driver in drivers:
@@ -139,7 +140,7 @@ def _status_rows(drivers: list[Any]) -> ResourceList:
             continue
         try:
             found = [r for kind in STATUS_KINDS if kind in driver.kinds
-                     for r in driver.list(kind)]
+                     for r in driver.list_cached(kind, fresh=fresh)]
         except EngineUnavailable as exc:
             note(f"skipped {driver.uri}: {exc.message}")
             continue

@@ -108,12 +108,13 @@ class ConnectionsHandler(VirtworkHandler):
 
 
 class ResourcesHandler(VirtworkHandler):
-    query = frozenset({"connection", "kind"})
+    query = frozenset({"connection", "kind", "fresh"})
 
     @tornado.web.authenticated
     async def get(self) -> None:
         name = self.get_query_argument("connection", "")
         kind_text = self.get_query_argument("kind", "")
+        fresh = self.get_query_argument("fresh", "") not in ("", "0", "false")
 
         def work() -> Json:
             if not name:
@@ -123,7 +124,7 @@ class ResourcesHandler(VirtworkHandler):
             kinds = [records.parse_kind(kind_text)] if kind_text \
                 else list(records.PANEL_KINDS.get(endpoint.family, ()))
             rows = [records.row(endpoint.alias, driver, r)
-                    for kind in kinds for r in driver.list(kind)]
+                    for kind in kinds for r in driver.list_cached(kind, fresh=fresh)]
             return {"connection": endpoint.alias, "resources": rows,
                     "command": driver.command("list")}
 

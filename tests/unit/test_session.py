@@ -109,6 +109,10 @@ class _Unreachable(BaseDriver):
         raise EngineUnavailable("there is no Xen hypervisor on this machine",
                                 connection=self.uri)
 
+    def list_cached(self, kind: Kind, labels: object = None, *,
+                    fresh: bool = False) -> list[object]:
+        return self.list(kind, labels)
+
     def close(self) -> None:
         pass
 
