@@ -164,12 +164,18 @@ class DockerDriver(BaseDriver):
         with self._boundary("connecting"):
             if base_url is None:
                 kwargs = docker.utils.kwargs_from_env()
-                return docker.APIClient(timeout=timeout, version="auto", **kwargs)
-            tls = base_url.startswith("tcp://") and bool(os.environ.get("DOCKER_TLS_VERIFY"))
-            kwargs = docker.utils.kwargs_from_env() if tls else {}
-            kwargs.pop("base_url", None)
-            return _one_ssh_pool(docker.APIClient(base_url=base_url, timeout=timeout,
-                                                  version="auto", **kwargs))
+                client = docker.APIClient(timeout=timeout, version="auto", **kwargs)
+            else:
+                tls = base_url.startswith("tcp://") and bool(os.environ.get("DOCKER_TLS_VERIFY"))
+                kwargs = docker.utils.kwargs_from_env() if tls else {}
+                kwargs.pop("base_url", None)
+                client = _one_ssh_pool(docker.APIClient(base_url=base_url, timeout=timeout,
+                                                        version="auto", **kwargs))
+        # A Unix socket or SSH (http+docker://) has no use for the proxy and CA settings
+        # requests reads from the environment on every request (~0.1 ms of a 1 ms list).
+        if str(client.base_url).startswith("http+docker://"):
+            client.trust_env = False
+        return client
 
     def close(self) -> None:
         for stream in list(self._streams):
