@@ -1,8 +1,7 @@
 """jupyter_virtwork: drive real containers and VMs from notebooks.
 
-``%load_ext jupyter_virtwork`` registers the magics and imports no engine SDK; the
-Kubernetes client, the slowest to import, is warmed in the background so the first
-``%k8s`` is quick.
+``%load_ext jupyter_virtwork`` registers the magics and imports no engine SDK; a background
+thread then imports them all, so the first magic of each engine is quick.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
     for magics in ALL:
         ipython.register_magics(magics)
-    threading.Thread(target=_warm_kubernetes, name="virtwork-warm-k8s", daemon=True).start()
+    threading.Thread(target=_warm_sdks, name="virtwork-warm-sdks", daemon=True).start()
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -31,17 +30,27 @@ def unload_ipython_extension(ipython: Any) -> None:
     reset_session()
 
 
-def _warm_kubernetes() -> None:
-    """Import the client and build its API classes now (about 1.4 s), not on first use."""
-    try:
-        from .registry import import_sdk
+def _warm_sdks() -> None:
+    """Import every engine's SDK now, while the user types the next cell, not on first use.
 
-        import_sdk("kubernetes")  # under the SDK import lock: a first %docker may be racing
+    One family at a time, the quick ones first: each import holds the SDK import lock
+    (registry.import_sdk), and a first ``%docker`` waits for the import under way only.
+    The Kubernetes client goes last: its API classes take ~0.5 s more to build."""
+    from .registry import SDKS, driver_class, import_sdk
+
+    for family in ("docker", "libvirt", "vsphere", "kubernetes"):
+        if family in SDKS:
+            try:
+                import_sdk(family)
+                driver_class(family)  # the driver's own module too
+            except Exception:  # noqa: BLE001 - warming is an optimisation; the real call reports
+                pass
+    try:
         from kubernetes import client
 
         for api in ("CoreV1Api", "AppsV1Api", "VersionApi"):  # lazy attributes: touch them
             getattr(client, api)
-    except Exception:  # noqa: BLE001 - warming is an optimisation; the real call reports
+    except Exception:  # noqa: BLE001 - as above
         pass
 
 

@@ -53,6 +53,7 @@ WATCH_SECONDS = 240  # the server ends a watch after this; we resume from the la
 CLEANUP_GRACE = 1  # s a pod's containers get to stop in a cleanup (everything goes anyway)
 POLL = 0.25  # s between two looks at what a deletion is waiting for
 LISTERS = 8  # resource types listed at once when looking for everything a notebook owns
+LIST_PAGE = 500  # objects per list request (kubectl's chunk size), pages joined by `continue`
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class KindApi:
     api_class: str  # CoreV1Api / AppsV1Api
     snake: str  # list_namespaced_<snake>, read_namespaced_<snake>, ...
     scalable: bool = False
+
+    def path(self, namespace: str) -> str:
+        """The collection's URL path (every kind here is namespaced, plural ``kind + s``)."""
+        group = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        return f"{group}/namespaces/{namespace}/{self.kind.lower()}s"
 
 
 KINDS: dict[Kind, KindApi] = {
@@ -92,10 +98,12 @@ class KubernetesDriver(BaseDriver):
     kinds: ClassVar[tuple[Kind, ...]] = tuple(k for k in KINDS if k is not Kind.EVENT)
 
     def __init__(self, target: Target, *, kubeconfig: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, insecure: bool = False) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, insecure: bool = False,
+                 page_size: int = LIST_PAGE) -> None:
         super().__init__(target)
         self.kubeconfig = kubeconfig
         self.timeout = timeout
+        self.page_size = page_size
         self.insecure = insecure
         self._lock = threading.Lock()
         self._api_client: Any = None
@@ -141,10 +149,31 @@ class KubernetesDriver(BaseDriver):
 
     def _typed(self, kind: Kind) -> tuple[Any, KindApi]:
         client, _ = _import_kubernetes()
+        api = self._names(kind)
+        return getattr(client, api.api_class)(self._client()), api
+
+    def _names(self, kind: Kind) -> KindApi:
         api = KINDS.get(kind)
         if api is None:
             raise self._unsupported(f"{kind}s")
-        return getattr(client, api.api_class)(self._client()), api
+        return api
+
+    def _get(self, path: str, query: list[tuple[str, Any]], timeout: Any) -> Any:
+        """GET ``path`` as JSON: the urllib3 response, like a typed call's
+        ``_preload_content=False``, without the typed API classes. Lists and watches need
+        none of their models, and building ``CoreV1Api`` (~250 pydantic models) took 0.5 to
+        2 s of a fresh kernel's first ``%k8s get``."""
+        from kubernetes.client.exceptions import ApiException
+
+        api_client = self._client()
+        request = api_client.param_serialize(
+            "GET", path, query_params=query, header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"])
+        response = api_client.call_api(*request, _request_timeout=timeout)
+        if not 200 <= response.status <= 299:
+            response.read()
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.response
 
     def _dynamic(self) -> Any:
         client = self._client()  # first: a missing client is the one-line MissingDependency
@@ -237,13 +266,22 @@ class KubernetesDriver(BaseDriver):
             details=details, raw=dict(obj))
 
     def _raw_list(self, kind: Kind, labels: Mapping[str, str] | None) -> dict[str, Any]:
-        api, names = self._typed(kind)
+        """Every object of ``kind`` as JSON, in pages of ``page_size`` joined by the server's
+        ``continue`` token (one consistent snapshot: the first page's resourceVersion)."""
+        names = self._names(kind)
+        query: list[tuple[str, Any]] = [("limit", self.page_size)]
+        if labels:
+            query.append(("labelSelector", _selector(labels)))
         with self._boundary(f"listing {kind}s"):
-            response = getattr(api, f"list_namespaced_{names.snake}")(
-                self.namespace, label_selector=_selector(labels), _preload_content=False,
-                _request_timeout=self.timeout)
-            listed: dict[str, Any] = json.loads(response.data)
-        for item in listed.get("items", []):  # list items omit these; records want them
+            path = names.path(self.namespace)
+            listed: dict[str, Any] = json.loads(self._get(path, query, self.timeout).data)
+            while token := (listed.get("metadata") or {}).get("continue"):
+                page = json.loads(self._get(path, [*query, ("continue", token)],
+                                            self.timeout).data)
+                listed["items"] += page.get("items") or []
+                listed["metadata"] = page.get("metadata") or {}
+        listed.setdefault("items", [])
+        for item in listed["items"]:  # list items omit these; records want them
             item.setdefault("kind", names.kind)
             item.setdefault("apiVersion", names.api_version)
         return listed
@@ -498,7 +536,7 @@ class KubernetesDriver(BaseDriver):
         return sorted(resources, key=lambda r: r.name)  # the apiserver lists by name
 
     def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream:
-        self._typed(kind)  # unsupported kinds fail here, not in the thread
+        self._names(kind)  # unsupported kinds fail here, not in the thread
         wanted = dict(labels or {})
 
         def list_all() -> tuple[ResourceList, str | None]:
@@ -518,15 +556,18 @@ class KubernetesDriver(BaseDriver):
                 emit: Emit, stopper: Stopper) -> None:
         """Watch from ``version`` until the server says 410 Gone (then return: the
         Watcher re-lists) or the connection breaks (then raise)."""
-        api, names = self._typed(kind)
-        list_fn = getattr(api, f"list_namespaced_{names.snake}")
+        names = self._names(kind)
         while not stopper.stopped:
             with self._boundary(f"watching {kind}s"):
-                response = list_fn(self.namespace, label_selector=_selector(labels),
-                                   watch=True, resource_version=version,
-                                   allow_watch_bookmarks=True, timeout_seconds=WATCH_SECONDS,
-                                   _preload_content=False,
-                                   _request_timeout=(self.timeout, WATCH_SECONDS + 30))
+                query: list[tuple[str, Any]] = [
+                    ("watch", True), ("allowWatchBookmarks", True),
+                    ("timeoutSeconds", WATCH_SECONDS)]
+                if labels:
+                    query.append(("labelSelector", _selector(labels)))
+                if version:
+                    query.append(("resourceVersion", version))
+                response = self._get(names.path(self.namespace), query,
+                                     (self.timeout, WATCH_SECONDS + 30))
                 closer = functools.partial(_interrupt, response)
                 stopper.on_stop(closer)
                 try:

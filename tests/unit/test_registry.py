@@ -37,16 +37,23 @@ def test_a_call_imports_that_family_s_sdk_and_no_other() -> None:
                            "connect('test:///default').list(Kind.VM)") == {"libvirt"}
 
 
-def test_loading_the_extension_imports_no_sdk() -> None:
+def test_loading_the_extension_imports_the_sdks_in_the_background_only() -> None:
+    code = ("import threading\n"
+            "from unittest import mock\n"
+            "from IPython.testing.globalipapp import start_ipython\n"
+            "ip = start_ipython()\n"
+            "with mock.patch('threading.Thread.start'):  # the warm-up held back\n"
+            "    ip.run_line_magic('load_ext', 'jupyter_virtwork')\n")
+    assert _imported_after(code) == set()
+    # The warm-up imports every engine's SDK on purpose, the widgets not.
     code = ("import threading\n"
             "from IPython.testing.globalipapp import start_ipython\n"
             "ip = start_ipython()\n"
             "ip.run_line_magic('load_ext', 'jupyter_virtwork')\n"
             "for t in threading.enumerate():\n"
-            "    if t.name == 'virtwork-warm-k8s':\n"
+            "    if t.name == 'virtwork-warm-sdks':\n"
             "        t.join()\n")
-    # The background warm-up imports the Kubernetes client on purpose; nothing else.
-    assert _imported_after(code) == {"kubernetes"}
+    assert _imported_after(code) == {"docker", "kubernetes", "pyVmomi", "libvirt"}
 
 
 def test_every_family_has_a_driver() -> None:
