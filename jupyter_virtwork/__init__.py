@@ -14,6 +14,7 @@ try:
     __version__ = version("jupyter_virtwork")  # labextension/package.json's, via the build
 except PackageNotFoundError:  # a source tree on sys.path, never installed
     __version__ = "0+unknown"
+WARM_AFTER = 0.2  # seconds between %load_ext and the SDK warm-up
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -35,9 +36,13 @@ def _warm_sdks() -> None:
 
     One family at a time, the quick ones first: each import holds the SDK import lock
     (registry.import_sdk), and a first ``%docker`` waits for the import under way only.
-    The Kubernetes client goes last: its API classes take ~0.5 s more to build."""
+    Not the Kubernetes client's typed API classes (~250 pydantic models, 0.5 s or more):
+    lists, gets and watches do without them."""
+    import time
+
     from .registry import SDKS, driver_class, import_sdk
 
+    time.sleep(WARM_AFTER)  # let the %load_ext cell finish first: the imports hold the GIL
     for family in ("docker", "libvirt", "vsphere", "kubernetes"):
         if family in SDKS:
             try:
@@ -45,13 +50,6 @@ def _warm_sdks() -> None:
                 driver_class(family)  # the driver's own module too
             except Exception:  # noqa: BLE001 - warming is an optimisation; the real call reports
                 pass
-    try:
-        from kubernetes import client
-
-        for api in ("CoreV1Api", "AppsV1Api", "VersionApi"):  # lazy attributes: touch them
-            getattr(client, api)
-    except Exception:  # noqa: BLE001 - as above
-        pass
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:

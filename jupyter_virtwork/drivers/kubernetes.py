@@ -158,7 +158,8 @@ class KubernetesDriver(BaseDriver):
             raise self._unsupported(f"{kind}s")
         return api
 
-    def _get(self, path: str, query: list[tuple[str, Any]], timeout: Any) -> Any:
+    def _get(self, path: str, query: list[tuple[str, Any]], timeout: Any,
+             **path_params: str) -> Any:
         """GET ``path`` as JSON: the urllib3 response, like a typed call's
         ``_preload_content=False``, without the typed API classes. Lists and watches need
         none of their models, and building ``CoreV1Api`` (~250 pydantic models) took 0.5 to
@@ -167,8 +168,8 @@ class KubernetesDriver(BaseDriver):
 
         api_client = self._client()
         request = api_client.param_serialize(
-            "GET", path, query_params=query, header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"])
+            "GET", path, path_params=path_params, query_params=query,
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
         response = api_client.call_api(*request, _request_timeout=timeout)
         if not 200 <= response.status <= 299:
             response.read()
@@ -296,10 +297,10 @@ class KubernetesDriver(BaseDriver):
 
     def read(self, kind: Kind, name: str) -> dict[str, Any]:
         """The live object as JSON."""
-        api, names = self._typed(kind)
+        names = self._names(kind)
         with self._boundary(f"reading {names.kind} {name!r}", f"{names.kind} {name!r}"):
-            response = getattr(api, f"read_namespaced_{names.snake}")(
-                name, self.namespace, _preload_content=False, _request_timeout=self.timeout)
+            response = self._get(names.path(self.namespace) + "/{name}", [], self.timeout,
+                                 name=name)
             obj: dict[str, Any] = json.loads(response.data)
         return obj
 
