@@ -9,6 +9,8 @@ magic (``%docker ps -a``, ``%k8s get pods``) in a real IPython shell, and ``dock
 ``kubectl get pods`` run as processes. Goals (issues 3 and 5): driver and magic <= 1.1x the
 raw call, <= 0.33x the CLI. Also reported: docker-py's high-level ``containers.list()``
 (N+1 requests) and the Kubernetes client's models, both against the same raw call.
+Issue 18: the magic again while a watch is synced on its connection (from the cache, below
+the raw call), and docker's driver list over SSH (the sandbox's sshd) against the local one.
 Times are the best of ``--rounds`` runs, taken in turns (listing.py).
 Everything created carries the ownership labels and is removed at the end, also on Ctrl-C.
 """
@@ -26,12 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import docker  # after the path fix
 from figures import Figure, remove_labelled, run_script
-from listing import compare
+from listing import cached, compare, remote
 
 from jupyter_virtwork import labels as ownership
+from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect
-from jupyter_virtwork.sandbox import kube_pki
+from jupyter_virtwork.sandbox import kube_pki, sshd
 from tests.integration.conftest import ipython_shell  # the tests' shell, the same way
 
 BUSYBOX = "localbase/busybox:1.35"
@@ -49,19 +52,36 @@ def docker_list(rounds: int, count: int, labels: dict[str, str]) -> list[Figure]
         listed = len(client.api.containers(all=True))
         print(f"docker: {listed} containers", flush=True)
         shell = ipython_shell()
-        return compare(
-            "docker", f"{listed} containers", rounds=rounds,
-            raw=("raw client.api.containers(all=True)",
-                 lambda: client.api.containers(all=True)),
-            driver=lambda: driver.list(Kind.CONTAINER),
-            magic=("%docker ps -a", lambda: shell.run_line_magic("docker", "ps -a")),
+        raw = ("raw client.api.containers(all=True)", lambda: client.api.containers(all=True))
+        magic = ("%docker ps -a", lambda: shell.run_line_magic("docker", "ps -a"))
+        found = compare(
+            "docker", f"{listed} containers", rounds=rounds, raw=raw,
+            driver=lambda: driver.list(Kind.CONTAINER), magic=magic,
             cli=("docker ps -a", [DOCKER_CLI, "ps", "-a"]),
             others={"high_level": ("docker-py containers.list(all=True), N+1",
                                    lambda: client.containers.list(all=True))})
+        found += cached("docker", f"{listed} containers", raw=raw, magic=magic, rounds=rounds,
+                        watch=lambda: session().driver("docker").watch(Kind.CONTAINER))
+        return found + docker_over_ssh(rounds, driver, f"{listed} containers")
     finally:
         remove_labelled(driver, Kind.CONTAINER, labels)
         driver.close()
         client.close()
+
+
+def docker_over_ssh(rounds: int, local: Any, what: str) -> list[Figure]:
+    """The same list through the sandbox's sshd (docker+ssh://), when it runs."""
+    if not sshd.answers():
+        print("docker+ssh: the sandbox's sshd is not running; no remote figure", flush=True)
+        return []
+    over_ssh = connect(sshd.DOCKER_URI)
+    try:
+        return remote("docker", what, rounds=rounds,
+                      local=("driver list on the local socket", lambda: local.list(Kind.CONTAINER)),
+                      over_ssh=(f"driver list over {sshd.DOCKER_URI}",
+                                lambda: over_ssh.list(Kind.CONTAINER)))
+    finally:
+        over_ssh.close()
 
 
 def kubernetes_list(rounds: int, pods: int, labels: dict[str, str]) -> list[Figure]:
@@ -79,16 +99,18 @@ def kubernetes_list(rounds: int, pods: int, labels: dict[str, str]) -> list[Figu
         listed = len(driver.list(Kind.POD))
         print(f"kubernetes: {listed} pods in default", flush=True)
         shell = ipython_shell()
+        raw = ("raw list_namespaced_pod as JSON", lambda: json.loads(
+            core.list_namespaced_pod("default", _preload_content=False).data))
+        magic = ("%k8s get pods", lambda: shell.run_line_magic("k8s", "get pods"))
         return compare(
-            "kubernetes", f"{listed} pods", rounds=rounds,
-            raw=("raw list_namespaced_pod as JSON", lambda: json.loads(
-                core.list_namespaced_pod("default", _preload_content=False).data)),
-            driver=lambda: driver.list(Kind.POD),
-            magic=("%k8s get pods", lambda: shell.run_line_magic("k8s", "get pods")),
+            "kubernetes", f"{listed} pods", rounds=rounds, raw=raw,
+            driver=lambda: driver.list(Kind.POD), magic=magic,
             cli=("kubectl get pods", [KUBECTL, "--kubeconfig", kubeconfig, "--context",
                                       kube_pki.CONTEXT, "get", "pods"]),
             others={"models": ("raw list_namespaced_pod with the client's models",
-                               lambda: core.list_namespaced_pod("default"))})
+                               lambda: core.list_namespaced_pod("default"))}) + \
+            cached("kubernetes", f"{listed} pods", raw=raw, magic=magic, rounds=rounds,
+                   watch=lambda: session().driver("kubernetes").watch(Kind.POD))
     finally:
         remove_labelled(driver, Kind.DEPLOYMENT, labels)
         driver.close()

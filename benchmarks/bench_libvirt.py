@@ -8,7 +8,9 @@
    of 0.5 s for 1000 domains, against raw ``conn.listAllDomains()`` plus each one's state.
 2. ``qemu:///system`` with ``--defined`` domains defined (not started): the raw
    ``getAllDomainStats`` (name, state, CPUs, memory in one call; the anchor), the driver's
-   list, ``%vm ls`` in a real IPython shell, and ``virsh list --all`` as a process.
+   list, ``%vm ls`` in a real IPython shell, and ``virsh list --all`` as a process; then
+   ``%vm ls`` while a watch is synced (from its cache, issue 18: below the raw call), and
+   the driver's list over qemu+ssh (the sandbox's sshd) against the local socket.
 
 Times are the best of ``--rounds`` runs, taken in turns. Everything created carries the
 ownership labels and is removed again, also on failure or Ctrl-C.
@@ -25,13 +27,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from figures import Figure, Goal, remove_labelled, run_script, turns
-from listing import compare
+from listing import cached, compare, remote
 
 from jupyter_virtwork import labels as ownership  # after the path fix
 from jupyter_virtwork.drivers import libvirt_xml
 from jupyter_virtwork.drivers.libvirt import LibvirtDriver
+from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect
+from jupyter_virtwork.sandbox import sshd
 from jupyter_virtwork.sizes import MiB
 from tests.integration.conftest import ipython_shell  # the tests' shell, the same way
 
@@ -86,22 +90,39 @@ def system_list(count: int, rounds: int, labels: dict[str, str]) -> list[Figure]
         listed = len(conn.listAllDomains(0))
         print(f"libvirt: {listed} domains on {SYSTEM}", flush=True)
         shell = ipython_shell()
-        return compare(
-            "libvirt", f"{listed} domains", rounds=rounds,
-            # The same data as the driver's rows: the labels need a metadata call each.
-            raw=("raw getAllDomainStats + each domain's labels", lambda: [
-                (d.name(), s, _metadata(libvirt, d))
-                for d, s in conn.getAllDomainStats(stats)]),
-            driver=lambda: driver.list(Kind.VM),
-            magic=("%vm ls", lambda: shell.run_line_magic("vm", f"ls --on {SYSTEM}")),
+        # The same data as the driver's rows: the labels need a metadata call each.
+        raw = ("raw getAllDomainStats + each domain's labels", lambda: [
+            (d.name(), s, _metadata(libvirt, d)) for d, s in conn.getAllDomainStats(stats)])
+        magic = ("%vm ls", lambda: shell.run_line_magic("vm", f"ls --on {SYSTEM}"))
+        found = compare(
+            "libvirt", f"{listed} domains", rounds=rounds, raw=raw,
+            driver=lambda: driver.list(Kind.VM), magic=magic,
             cli=("virsh list --all", [VIRSH, "-c", SYSTEM, "list", "--all"]),
             cli_goal=None,  # the issues name docker ps and kubectl only
             others={"stats_only": ("raw getAllDomainStats, without labels", lambda: [
                 (d.name(), s) for d, s in conn.getAllDomainStats(stats)])})
+        found += cached("libvirt", f"{listed} domains", raw=raw, magic=magic, rounds=rounds,
+                        watch=lambda: session().driver(SYSTEM).watch(Kind.VM))
+        return found + libvirt_over_ssh(rounds, driver, f"{listed} domains")
     finally:
         remove_labelled(driver, Kind.VM, labels)
         conn.close()
         driver.close()
+
+
+def libvirt_over_ssh(rounds: int, local: Any, what: str) -> list[Figure]:
+    """The same list through the sandbox's sshd (qemu+ssh://), when it runs."""
+    if not sshd.answers():
+        print("qemu+ssh: the sandbox's sshd is not running; no remote figure", flush=True)
+        return []
+    over_ssh = connect(sshd.LIBVIRT_URI)
+    try:
+        return remote("libvirt", what, rounds=rounds,
+                      local=("driver list on the local socket", lambda: local.list(Kind.VM)),
+                      over_ssh=(f"driver list over {sshd.LIBVIRT_URI}",
+                                lambda: over_ssh.list(Kind.VM)))
+    finally:
+        over_ssh.close()
 
 
 def _metadata(libvirt: Any, dom: Any) -> str | None:
