@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from jupyter_virtwork.models import Event, EventType, Kind, Resource, State
-from jupyter_virtwork.watch import EventStream, Stopper, Watcher
+from jupyter_virtwork.watch import EventStream, Informers, Stopper, Watcher
 
 
 def _vm(name: str, state: State = State.RUNNING) -> Resource:
@@ -123,3 +123,37 @@ def test_close_is_idempotent_and_ends_every_consumer() -> None:
     stream.close()
     assert ended.wait(5)
     assert stream.get(timeout=0.1) is None
+
+
+def test_informers_answer_from_a_synced_watcher_of_the_same_selector_only() -> None:
+    source = Source()
+    source.items = {"a": _vm("a")}
+    informers = Informers()
+    labelled = {"team": "x"}
+    assert informers.cached(Kind.VM) is None  # nothing registered
+    watcher = Watcher(source.list_all, source.follow, name="test")
+    informers.add(Kind.VM, None, watcher)
+    assert informers.cached(Kind.VM) is None  # registered, not listed yet
+    stream = watcher.start()
+    try:
+        _next(stream, EventType.SYNCED)
+        assert [r.name for r in informers.cached(Kind.VM) or []] == ["a"]
+        assert informers.cached(Kind.VM, labelled) is None  # another selector: the engine
+        assert informers.cached(Kind.CONTAINER) is None
+
+        source.push(Event(EventType.ADDED, _vm("b")))
+        _next(stream, EventType.ADDED)  # delivered: the cache holds it
+        assert sorted(r.name for r in informers.cached(Kind.VM) or []) == ["a", "b"]
+
+        source.down = True  # the stream breaks and the re-list fails: not synced
+        source.break_stream.set()
+        source.wake.set()
+        _next(stream, EventType.ERROR)
+        assert informers.cached(Kind.VM) is None
+        source.down = False
+        _next(stream, EventType.SYNCED)
+        assert sorted(r.name for r in informers.cached(Kind.VM) or []) == ["a"]
+    finally:
+        stream.close()
+    assert informers.cached(Kind.VM) is None  # a closed watch answers nothing
+    assert informers._watchers == {}  # and is forgotten
