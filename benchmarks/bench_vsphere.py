@@ -6,7 +6,8 @@ Starts a private simulator with the sandbox's benchmark inventory (4 clusters x 
 then prints, in one run:
 - the driver's ``list`` against one raw RetrievePropertiesEx of the same 1000 VMs (name,
   power state, CPUs, memory; the issue's target: at most 1.3x), and against a raw call of
-  exactly the properties the driver reads (it also reads the annotation and guest id);
+  exactly the properties the driver reads (it also reads the annotation and guest id;
+  issue 18: at most 1.1x);
 - the naive per-VM property loop (4 SOAP calls per VM) against the driver (target: the
   driver at least 30x faster);
 - the driver's list while a watch is synced (from its cache; issue 18: below the raw call).
@@ -97,7 +98,8 @@ def measure(args: argparse.Namespace) -> list[Figure]:
                "one raw RetrievePropertiesEx, 4 properties", ms["raw_issue"],
                Goal("<=", 1.3, "ratio")),
         Figure("scale.vsphere.list_vs_same", "scale", name, ms["driver"], "ms",
-               f"one raw RetrievePropertiesEx, the driver's {len(VM_PATHS)}", ms["raw_same"]),
+               f"one raw RetrievePropertiesEx, the driver's {len(VM_PATHS)}", ms["raw_same"],
+               Goal("<=", 1.1, "ratio")),  # issue 18: the raw call for the same fields
         Figure("scale.vsphere.naive_vs_list", "scale",
                f"vSphere: naive per-VM property loop, {count} VMs", naive, "ms",
                "driver list", ms["driver"], Goal(">=", 30, "ratio"), note="once"),
