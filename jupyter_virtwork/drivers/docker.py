@@ -81,6 +81,10 @@ class ExecResult:
                    if self.stderr else "")
                 + f"<small>exit code {self.exit_code}</small>")
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """A terminal IPython: the output, then the exit code (as ``_repr_html_``)."""
+        printer.text(f"{self.stdout}{self.stderr}(exit code {self.exit_code})")
+
 
 # The kubelet (dockershim) copies a pod's labels onto the pod's sandbox container, ours
 # included. Those containers are the kubelet's: a label-filtered list or watch (what this

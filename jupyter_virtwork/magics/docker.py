@@ -10,22 +10,26 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import cell_magic, line_magic, magics_class
+from traitlets import Float, Unicode, observe
 
 from ..errors import InvalidInput, OperationTimeout
 from ..models import ContainerSpec, ImageSpec, Kind, ResourceList, State
 from .base import (
     Parser,
     VirtworkMagics,
+    configure_default,
     parse_assignments,
     reports_errors,
     session,
     show_command,
+    usage_from,
     with_common,
+    with_examples,
 )
 from .live import progress_view, status_table
 
-DEFAULT_REGISTRY = "127.0.0.1:5000"  # the sandbox's; override with %config DockerMagics.registry
-RUN_WAIT_SECONDS = 60.0  # a foreground `%docker run` that runs longer keeps running, detached
+DEFAULT_REGISTRY = "127.0.0.1:5000"  # the sandbox's; %config DockerMagics.registry changes it
+RUN_WAIT_SECONDS = 60.0  # the default of %config DockerMagics.run_timeout
 
 
 @functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
@@ -72,7 +76,25 @@ def _parser() -> Parser:
     ps.add_argument("-a", "--all", action="store_true")
     ps.add_argument("--watch", action="store_true", help="a live table")
     with_common(verbs.add_parser("images", help="list images"))
+    with_examples(verbs, EXAMPLES)
     return parser
+
+
+EXAMPLES = {
+    "build": "%docker build -t my-site ./site",
+    "push": "%docker push my-site   (to DockerMagics.registry; or push 127.0.0.1:5000/my-site)",
+    "run": "%docker run -d --name web -p 8080:80 my-site",
+    "exec": "%docker exec web cat /etc/hostname",
+    "logs": "%docker logs -f web",
+    "start": "%docker start web",
+    "stop": "%docker stop -t 1 web",
+    "restart": "%docker restart web",
+    "pause": "%docker pause web",
+    "unpause": "%docker unpause web",
+    "rm": "%docker rm -f web",
+    "ps": "%docker ps -a --watch",
+    "images": "%docker images",
+}
 
 
 @functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
@@ -81,13 +103,32 @@ def _dockerfile_parser() -> Parser:
     parser.add_argument("-t", "--tag", required=True)
     parser.add_argument("--push", action="store_true", help="push after a good build")
     parser.add_argument("--show-command", action="store_true")
-    parser.add_argument("context", nargs="?", help="build context directory (default: none)")
+    parser.add_argument("context", nargs="?", help="build context directory (default: none); "
+                                                   "its .dockerignore is honoured")
+    parser.epilog = ("example: %%dockerfile -t my-site --push ./site   (the cell holds the "
+                     "Dockerfile)")
     return parser
 
 
 @magics_class
 class DockerMagics(VirtworkMagics):
+    connection = Unicode("", help="the Docker engine %docker uses unless %vw connect names "
+                                  "another, as a URI (docker+ssh://user@host, docker+tcp://"
+                                  "host:2376); empty: DOCKER_HOST, else the local "
+                                  "engine").tag(config=True)
+    registry = Unicode(DEFAULT_REGISTRY, help="the registry %docker push and %%dockerfile "
+                                              "--push send an image whose name names "
+                                              "none").tag(config=True)
+    run_timeout = Float(RUN_WAIT_SECONDS, help="seconds a foreground %docker run waits for "
+                                               "its container to finish; then it goes on, "
+                                               "detached").tag(config=True)
+
+    @observe("connection")
+    def _connection_changed(self, change: dict[str, Any]) -> None:
+        configure_default("docker", "DockerMagics.connection", change["new"])
+
     @line_magic
+    @usage_from(_parser)
     @reports_errors
     def docker(self, line: str) -> Any:
         """%docker build|push|run|exec|logs|start|stop|restart|pause|unpause|rm|ps|images"""
@@ -97,6 +138,7 @@ class DockerMagics(VirtworkMagics):
         return handler(driver, args)
 
     @cell_magic
+    @usage_from(_dockerfile_parser)
     @reports_errors
     def dockerfile(self, line: str, cell: str) -> Any:
         """%%dockerfile -t NAME [--push] [CONTEXT]: the cell is the Dockerfile."""
@@ -178,7 +220,7 @@ class DockerMagics(VirtworkMagics):
 
     def _wait_and_print(self, driver: Any, container: Any) -> Any:
         """Foreground run: wait for the container to finish (bounded) and show its output."""
-        deadline = time.monotonic() + RUN_WAIT_SECONDS
+        deadline = time.monotonic() + self.run_timeout
         current = container
         while current.state is State.RUNNING and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -187,7 +229,7 @@ class DockerMagics(VirtworkMagics):
             print(line)
         if current.state is State.RUNNING:
             raise OperationTimeout(f"{container.name} still runs after "
-                                   f"{RUN_WAIT_SECONDS:.0f} s; it goes on, detached",
+                                   f"{self.run_timeout:.0f} s; it goes on, detached",
                                    connection=driver.uri,
                                    hint="use %docker run -d for services, %docker logs -f")
         return current
@@ -235,6 +277,3 @@ class DockerMagics(VirtworkMagics):
     def _images(self, driver: Any, args: argparse.Namespace) -> Any:
         show_command(args.show_command, driver, "images")
         return driver.list(Kind.IMAGE)
-
-    registry = DEFAULT_REGISTRY
-

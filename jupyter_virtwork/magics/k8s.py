@@ -9,16 +9,21 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, magics_class
+from traitlets import Float, Unicode, observe
 
 from ..models import Kind
+from ..uri import k8s_uri
 from .base import (
     Parser,
     VirtworkMagics,
+    configure_default,
     parse_assignments,
     reports_errors,
     session,
     show_command,
+    usage_from,
     with_common,
+    with_examples,
 )
 from .live import progress_view, status_table
 
@@ -47,7 +52,8 @@ def _parser() -> Parser:
     scale.add_argument("target", help="deployment/NAME")
     scale.add_argument("-n", "--namespace")
     scale.add_argument("--wait", action="store_true", help="follow the rollout")
-    scale.add_argument("--timeout", type=float, default=120.0)
+    scale.add_argument("--timeout", type=float,
+                       help="seconds --wait follows the rollout (default K8sMagics.timeout)")
     get = with_common(verbs.add_parser("get", help="list pods, deployments, services, "
                                                    "events"))
     get.add_argument("kind")
@@ -77,15 +83,50 @@ def _parser() -> Parser:
                         help="how long its containers get to stop (default: each pod's own)")
     delete.add_argument("--force", action="store_true",
                         help="at once, without waiting for the containers to stop")
-    use = verbs.add_parser("use-context", help="switch to another kube context")
+    use = verbs.add_parser("use-context", help="switch to another kube context (any name "
+                                               "in the kubeconfig: EKS ARNs, GKE names...)")
     use.add_argument("context")
     use.add_argument("-n", "--namespace")
+    for name, verb in verbs.choices.items():
+        if name != "use-context":
+            verb.add_argument("--context", help="this kubeconfig context instead of the "
+                                                "current one (for this line only)")
+    with_examples(verbs, EXAMPLES)
     return parser
+
+
+EXAMPLES = {
+    "apply": "%%k8s apply --dry-run   (the cell holds the YAML)",
+    "scale": "%k8s scale --replicas=3 deployment/web --wait",
+    "get": "%k8s get pods -l app=web --watch",
+    "logs": "%k8s logs -f web-7d4b9c-x2x9z",
+    "exec": "%k8s exec web-7d4b9c-x2x9z -- ls /",
+    "delete": "%k8s delete deployment/web --wait",
+    "use-context": "%k8s use-context arn:aws:eks:us-east-1:123456789012:cluster/demo "
+                   "-n default",
+}
 
 
 @magics_class
 class K8sMagics(VirtworkMagics):
+    connection = Unicode("", help="the cluster %k8s uses unless %vw connect or %k8s "
+                                  "use-context names another, as a URI: k8s://CONTEXT/"
+                                  "NAMESPACE (see jupyter_virtwork.uri.k8s_uri); empty: the "
+                                  "sandbox's cluster, else the kubeconfig's current "
+                                  "context").tag(config=True)
+    kubeconfig = Unicode("", help="the kubeconfig file to read (empty: $KUBECONFIG or "
+                                  "~/.kube/config)").tag(config=True)
+    timeout = Float(120.0, help="seconds scale --wait and delete --wait follow a rollout or a "
+                                "deletion before they give up").tag(config=True)
+
+    @observe("connection", "kubeconfig")
+    def _default_changed(self, change: dict[str, Any]) -> None:
+        uri = self.connection or ("k8s://" if self.kubeconfig else "")
+        configure_default("kubernetes", f"K8sMagics.{change['name']}", uri,
+                          **({"kubeconfig": self.kubeconfig} if self.kubeconfig else {}))
+
     @line_cell_magic
+    @usage_from(_parser)
     @reports_errors
     def k8s(self, line: str, cell: str | None = None) -> Any:
         """%k8s apply|scale|get|logs|exec|delete|use-context; %%k8s apply: the cell is YAML."""
@@ -94,7 +135,7 @@ class K8sMagics(VirtworkMagics):
             raise UsageError("%%k8s takes the cell as YAML for apply only")
         if args.verb == "use-context":
             return self._use_context(args)
-        driver = _driver(getattr(args, "namespace", None))
+        driver = _driver(getattr(args, "namespace", None), args.context)
         return getattr(self, "_" + args.verb.replace("-", "_"))(driver, args, cell)
 
     def _apply(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
@@ -121,7 +162,8 @@ class K8sMagics(VirtworkMagics):
             return driver.scale(kind, name, args.replicas)
         view = progress_view(f"scaling {args.target} to {args.replicas}")
         try:
-            done = driver.scale(kind, name, args.replicas, wait=True, timeout=args.timeout,
+            timeout = self.timeout if args.timeout is None else args.timeout
+            done = driver.scale(kind, name, args.replicas, wait=True, timeout=timeout,
                                 on_progress=view)
         except BaseException as exc:
             view.fail(str(exc))
@@ -169,24 +211,26 @@ class K8sMagics(VirtworkMagics):
         # as the driver deletes: in the background, or waiting for its pods to go first
         flags += ["--cascade=foreground"] if wait else ["--wait=false"]
         show_command(args.show_command, driver, "delete", args.target, *flags)
-        driver.delete(kind, name, wait=wait, grace_seconds=grace)
+        driver.delete(kind, name, wait=wait, grace_seconds=grace, timeout=self.timeout)
         print(f"{args.target} deleted")
 
     def _use_context(self, args: argparse.Namespace) -> None:
-        current = session().driver("kubernetes")
-        uri = f"k8s://{args.context}/{args.namespace or ''}".rstrip("/")
-        session().connect(uri, "kubernetes", kubeconfig=getattr(current, "kubeconfig", None))
-        print(f"now using {uri}")
+        current: Any = session().driver("kubernetes")
+        uri = k8s_uri(args.context, args.namespace)
+        session().connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
+        print(f"now using context {args.context!r} ({uri})")
 
 
-def _driver(namespace: str | None) -> Any:
-    """The current Kubernetes connection, or a sibling of it for another namespace."""
+def _driver(namespace: str | None, context: str | None = None) -> Any:
+    """The current Kubernetes connection, or a sibling of it for another namespace or
+    kubeconfig context (``-n``, ``--context``)."""
     current: Any = session().driver("kubernetes")
-    if not namespace or namespace == current.namespace:
+    if context in (None, current.target.context) and namespace in (None, current.namespace):
         return current
-    context = current.target.context or ""
-    return session().connect(f"k8s://{context}/{namespace}", f"kubernetes/{namespace}",
-                             make_current=False, kubeconfig=current.kubeconfig)
+    context = current.target.context if context is None else context
+    uri = k8s_uri(context, namespace)
+    return session().connect(uri, f"kubernetes/{uri}", make_current=False,
+                             kubeconfig=current.kubeconfig)
 
 
 def _after_pod(words: list[str], container: str | None) -> tuple[str | None, list[str]]:

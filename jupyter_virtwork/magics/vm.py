@@ -15,13 +15,22 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
-from traitlets import Unicode
+from traitlets import Float, Unicode
 
 from .. import defaults
 from .. import uri as uri_module
 from ..errors import EngineUnavailable
 from ..models import Kind, VMSpec
-from .base import Parser, VirtworkMagics, reports_errors, session, show_command, with_common
+from .base import (
+    Parser,
+    VirtworkMagics,
+    reports_errors,
+    session,
+    show_command,
+    usage_from,
+    with_common,
+    with_examples,
+)
 from .live import progress_view, status_table
 
 VM_FAMILIES = ("vsphere", "libvirt")
@@ -63,8 +72,24 @@ def _parser() -> Parser:
     console.add_argument("name")
     _on(console)
     console.add_argument("--wait-for", help="wait until the console shows this text")
-    console.add_argument("--timeout", type=float, default=60.0)
+    console.add_argument("--timeout", type=float,
+                         help="seconds --wait-for waits (default VMMagics.console_timeout)")
+    with_examples(verbs, EXAMPLES)
     return parser
+
+
+EXAMPLES = {
+    "create": '%vm create my-vm --on libvirt --os "ubuntu 18.04" --cpus 2 --memory 4G '
+              "--disk 100G",
+    "config": "%vm config my-vm --cpus 2 --memory 4G --disk 100G",
+    "start": "%vm start my-vm",
+    "stop": "%vm stop my-vm --force",
+    "suspend": "%vm suspend my-vm",
+    "resume": "%vm resume my-vm",
+    "delete": "%vm delete my-vm --force",
+    "ls": "%vm ls --on vsphere --watch",
+    "console": "%vm console my-vm --wait-for login: --timeout 120",
+}
 
 
 def _on(parser: argparse.ArgumentParser) -> None:
@@ -79,12 +104,20 @@ class VMMagics(VirtworkMagics):
                                  "$VIRTWORK_GUEST_DIR, else guest.dir of the connections "
                                  "file").tag(config=True)
 
+    connection = Unicode("libvirt", help="where %vm works when no --on names a connection "
+                                         "and none was used yet: vsphere, libvirt, an alias "
+                                         "or a URI (qemu:///system, vsphere://user@host)"
+                         ).tag(config=True)
+    console_timeout = Float(60.0, help="seconds %vm console --wait-for waits for its text"
+                            ).tag(config=True)
+
     @line_magic
+    @usage_from(_parser)
     @reports_errors
     def vm(self, line: str) -> Any:
         """%vm create|config|start|stop|suspend|resume|delete|ls|console NAME [--on CONN]"""
         args = _parser().parse_line(line)
-        chosen = args.connection or self._last_connection or "libvirt"
+        chosen = args.connection or self._last_connection or self.connection
         driver = self._driver(chosen)
         answered = True
         try:
@@ -184,7 +217,8 @@ class VMMagics(VirtworkMagics):
         if console is None:
             raise UsageError(f"%vm console: the {driver.name} driver has no serial console")
         show_command(args.show_command, driver, "console", args.name)
-        print(console(args.name, wait_for=args.wait_for, timeout=args.timeout), end="")
+        timeout = self.console_timeout if args.timeout is None else args.timeout
+        print(console(args.name, wait_for=args.wait_for, timeout=timeout), end="")
 
 
 def _render(driver: Any, spec: VMSpec, *, start: bool) -> str:
