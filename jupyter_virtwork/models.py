@@ -260,7 +260,7 @@ class ContainerSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        names.check_name(self.image, names.IMAGE, "image")
+        names.check_name(self.image, names.IMAGE_REFERENCE, "image")
         if self.name is not None:
             names.check_name(self.name, names.CONTAINER, "container")
 

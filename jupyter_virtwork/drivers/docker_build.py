@@ -1,14 +1,16 @@
 """Image builds and pushes for the Docker driver: the build context, and reading the
 engine's JSON progress streams into ``Progress`` records and one-line errors.
 
-Kept apart from ``docker.py`` because it is pure data handling: no SDK import, so it is
-cheap to test and to read.
+Kept apart from ``docker.py`` because it is pure data handling, cheap to test and to read;
+only the context's ``.dockerignore`` rules come from docker-py (imported when a context
+directory is packed), so they are docker's own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import tarfile
 import time
@@ -107,12 +109,15 @@ def _logical_lines(dockerfile: str) -> Iterable[str]:
 
 
 def context_tar(spec: ImageSpec) -> io.BytesIO:
-    """The build context as an in-memory tar: the context directory (if any), the in-memory
-    files, and the Dockerfile text itself under a name no context file will clash with."""
+    """The build context as an in-memory tar: the context directory (if any) less what its
+    ``.dockerignore`` leaves out, the in-memory files, and the Dockerfile text itself under
+    a name no context file will clash with."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         if spec.context is not None:
-            tar.add(str(spec.context), arcname=".", filter=_skip_vcs)
+            root = os.path.abspath(spec.context)
+            for name in context_files(root):
+                tar.add(os.path.join(root, name), arcname=name, recursive=False)
         for name, data in {**spec.files, DOCKERFILE_NAME: spec.dockerfile.encode()}.items():
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
@@ -124,9 +129,29 @@ def context_tar(spec: ImageSpec) -> io.BytesIO:
 DOCKERFILE_NAME = ".virtwork.Dockerfile"
 
 
-def _skip_vcs(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    parts = Path(info.name).parts
-    return None if ".git" in parts or ".ipynb_checkpoints" in parts else info
+NEVER_SENT = frozenset({".git", ".ipynb_checkpoints"})  # at any depth, .dockerignore or not
+
+
+def context_files(root: str) -> list[str]:
+    """The paths under ``root`` that go into the build context, relative and sorted:
+    docker's own ``.dockerignore`` semantics (docker-py's ``exclude_paths``: ``*``, ``**``,
+    ``!`` exceptions, comments), as ``docker build`` sends them."""
+    from docker.utils.build import exclude_paths
+
+    patterns = dockerignore(root)
+    return sorted(name for name in exclude_paths(root, patterns, dockerfile=DOCKERFILE_NAME)
+                  if not NEVER_SENT.intersection(Path(name).parts))
+
+
+def dockerignore(root: str) -> list[str]:
+    """The patterns of ``root/.dockerignore``, read as docker-py's ``build`` reads them
+    (blank lines and ``#`` comments dropped)."""
+    try:
+        with open(os.path.join(root, ".dockerignore"), encoding="utf-8") as file:
+            lines = [line.strip() for line in file.read().splitlines()]
+    except FileNotFoundError:
+        return []
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def read_build(chunks: Iterable[Mapping[str, Any]], on_progress: ProgressCallback | None,

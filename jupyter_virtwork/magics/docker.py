@@ -12,7 +12,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import cell_magic, line_magic, magics_class
 from traitlets import Float, Unicode, observe
 
-from ..errors import InvalidInput, OperationTimeout
+from ..errors import InvalidInput, NotFound, OperationTimeout
 from ..models import ContainerSpec, ImageSpec, Kind, ResourceList, State
 from .base import (
     Parser,
@@ -76,6 +76,12 @@ def _parser() -> Parser:
     ps.add_argument("-a", "--all", action="store_true")
     ps.add_argument("--watch", action="store_true", help="a live table")
     with_common(verbs.add_parser("images", help="list images"))
+    rmi = with_common(verbs.add_parser("rmi", help="remove images (by name, id or digest)"))
+    rmi.add_argument("-f", "--force", action="store_true")
+    rmi.add_argument("images", nargs="+")
+    inspect = with_common(verbs.add_parser("inspect", help="a container or an image, its "
+                                                          "record (.raw: the engine's own)"))
+    inspect.add_argument("name", help="a container, or an image by name, id or digest")
     with_examples(verbs, EXAMPLES)
     return parser
 
@@ -94,6 +100,8 @@ EXAMPLES = {
     "rm": "%docker rm -f web",
     "ps": "%docker ps -a --watch",
     "images": "%docker images",
+    "rmi": "%docker rmi 127.0.0.1:5000/my-site@sha256:0d5a...   (the digest push printed)",
+    "inspect": "%docker inspect my-site@sha256:0d5a...",
 }
 
 
@@ -273,6 +281,20 @@ class DockerMagics(VirtworkMagics):
         found = driver.list(Kind.CONTAINER)
         return found if args.all else ResourceList(r for r in found
                                                    if r.state is State.RUNNING)
+
+    def _rmi(self, driver: Any, args: argparse.Namespace) -> None:
+        show_command(args.show_command, driver, "rmi", *(["-f"] if args.force else []),
+                     *args.images)
+        for image in args.images:
+            driver.destroy(Kind.IMAGE, image, force=args.force)
+        print(f"removed {', '.join(args.images)}")
+
+    def _inspect(self, driver: Any, args: argparse.Namespace) -> Any:
+        show_command(args.show_command, driver, "inspect", args.name)
+        try:
+            return driver.get(Kind.CONTAINER, args.name)
+        except NotFound:
+            return driver.get(Kind.IMAGE, args.name)
 
     def _images(self, driver: Any, args: argparse.Namespace) -> Any:
         show_command(args.show_command, driver, "images")
