@@ -111,14 +111,22 @@ def _logical_lines(dockerfile: str) -> Iterable[str]:
 def context_tar(spec: ImageSpec) -> io.BytesIO:
     """The build context as an in-memory tar: the context directory (if any) less what its
     ``.dockerignore`` leaves out, the in-memory files, and the Dockerfile text itself under
-    a name no context file will clash with."""
+    a name no context file will clash with.
+
+    As docker-py's ``utils.build.tar`` does, the ``.dockerignore`` sent lists that
+    Dockerfile too: the engine then keeps it out of ``COPY .``."""
     buffer = io.BytesIO()
+    patterns: list[str] = []
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         if spec.context is not None:
             root = os.path.abspath(spec.context)
+            patterns = dockerignore(root)
             for name in context_files(root):
-                tar.add(os.path.join(root, name), arcname=name, recursive=False)
-        for name, data in {**spec.files, DOCKERFILE_NAME: spec.dockerfile.encode()}.items():
+                if name != ".dockerignore":
+                    tar.add(os.path.join(root, name), arcname=name, recursive=False)
+        sent_ignore = "\n".join([*(patterns or [".dockerignore"]), DOCKERFILE_NAME])
+        for name, data in {**spec.files, ".dockerignore": sent_ignore.encode(),
+                           DOCKERFILE_NAME: spec.dockerfile.encode()}.items():
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
             tar.addfile(info, io.BytesIO(data))
