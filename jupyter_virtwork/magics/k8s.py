@@ -217,8 +217,9 @@ class K8sMagics(VirtworkMagics):
     def _use_context(self, args: argparse.Namespace) -> None:
         current: Any = session().driver("kubernetes")
         uri = k8s_uri(args.context, args.namespace)
-        session().connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
-        print(f"now using context {args.context!r} ({uri})")
+        driver: Any = session().connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
+        namespace = driver.namespace  # reads the kubeconfig: an unknown context fails here
+        print(f"now using context {args.context!r}, namespace {namespace} ({uri})")
 
 
 def _driver(namespace: str | None, context: str | None = None) -> Any:
