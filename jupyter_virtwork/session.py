@@ -121,6 +121,14 @@ class Session:
                                hint="%vw connections lists them")
         return found
 
+    def disconnect(self, alias: str) -> None:
+        """Close and forget one connection (one that turned out unusable, say)."""
+        with self._lock:
+            driver = self._drivers.pop(alias, None)
+            self._current = {f: a for f, a in self._current.items() if a != alias}
+        if driver is not None:
+            driver.close()
+
     def connections(self) -> list[ConnectionInfo]:
         with self._lock:
             current = set(self._current.values())

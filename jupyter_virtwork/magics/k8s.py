@@ -11,6 +11,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, magics_class
 from traitlets import Float, Unicode, observe
 
+from ..errors import VirtworkError
 from ..models import Kind
 from ..uri import k8s_uri
 from .base import (
@@ -217,8 +218,10 @@ class K8sMagics(VirtworkMagics):
     def _use_context(self, args: argparse.Namespace) -> None:
         current: Any = session().driver("kubernetes")
         uri = k8s_uri(args.context, args.namespace)
-        driver: Any = session().connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
-        namespace = driver.namespace  # reads the kubeconfig: an unknown context fails here
+        # Read the kubeconfig first (as a sibling, `--context`'s alias): an unknown context
+        # fails here and the current connection stays.
+        namespace = _driver(args.namespace, args.context).namespace
+        session().connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
         print(f"now using context {args.context!r}, namespace {namespace} ({uri})")
 
 
@@ -230,8 +233,14 @@ def _driver(namespace: str | None, context: str | None = None) -> Any:
         return current
     context = current.target.context if context is None else context
     uri = k8s_uri(context, namespace)
-    return session().connect(uri, f"kubernetes/{uri}", make_current=False,
-                             kubeconfig=current.kubeconfig)
+    sibling: Any = session().connect(uri, f"kubernetes/{uri}", make_current=False,
+                                     kubeconfig=current.kubeconfig)
+    try:
+        _ = sibling.namespace  # reads the kubeconfig: a context it lacks fails here
+    except VirtworkError:
+        session().disconnect(f"kubernetes/{uri}")  # not kept: %vw cleanup would trip on it
+        raise
+    return sibling
 
 
 def _after_pod(words: list[str], container: str | None) -> tuple[str | None, list[str]]:

@@ -88,9 +88,14 @@ def test_use_context_switches_to_any_name(ip: Any, capsys: pytest.CaptureFixture
     ip.run_line_magic("k8s", f"use-context {GKE} -n default")
 
 
-def test_use_context_refuses_an_unknown_name_at_once(ip: Any) -> None:
+def test_an_unknown_context_fails_at_once_and_is_not_kept(ip: Any) -> None:
+    before = _current().uri
     with pytest.raises(InvalidInput, match="no-such-context"):
         ip.run_line_magic("k8s", "use-context no-such-context")
+    with pytest.raises(InvalidInput, match="no-such-context"):
+        ip.run_line_magic("k8s", "get pods --context no-such-context")
+    assert _current().uri == before
+    assert not [c for c in session().connections() if "no-such-context" in c.uri]
 
 
 def test_every_verb_takes_context(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,9 +104,11 @@ def test_every_verb_takes_context(ip: Any, capsys: pytest.CaptureFixture[str]) -
     app, context = f"ctx-{uuid.uuid4().hex[:6]}", f"--context {EKS}"
 
     def shown(line: str, cell: str | None = None) -> Any:
+        verb, _, rest = line.partition(" ")  # the flags before `exec`'s `-- COMMAND`
+        line = f"{verb} {context} --show-command {rest}"
         capsys.readouterr()
-        result = ip.run_cell_magic("k8s", f"{line} {context} --show-command", cell) \
-            if cell is not None else ip.run_line_magic("k8s", f"{line} {context} --show-command")
+        result = ip.run_cell_magic("k8s", line, cell) if cell is not None else \
+            ip.run_line_magic("k8s", line)
         assert f"kubectl --context {EKS}" in capsys.readouterr().out, line
         return result
 
@@ -130,7 +137,7 @@ spec:
     assert shown(f"exec {pods[0].name} -- echo inside").stdout == "inside\n"
     shown(f"delete deployment/{app} --wait")
     assert ip.run_line_magic("k8s", f"get pods -l app={app}") == ResourceList()
-    assert _current().target.context is None  # the current connection did not change
+    assert _current().target.context == GKE  # the current connection did not change
 
 
 def test_a_percent_encoded_uri_connects(ip: Any, kubeconfig: Path) -> None:
