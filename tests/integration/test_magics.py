@@ -16,7 +16,7 @@ import docker
 import pytest
 
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.errors import EngineUnavailable, InvalidInput, VirtworkError
+from jupyter_virtwork.errors import EngineUnavailable, InvalidInput, NotFound, VirtworkError
 from jupyter_virtwork.magics import base
 from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind, ResourceList, State
@@ -289,7 +289,7 @@ def test_vm_create_no_start_leaves_it_off(ip: Any, uri: str) -> None:
         assert vm.state is State.STOPPED
         assert ip.run_line_magic("vm", f"start {name} --on {uri}").state is State.RUNNING
     finally:
-        ip.run_line_magic("vm", f"delete {name} --on {uri}")
+        ip.run_line_magic("vm", f"delete {name} --on {uri} --force")  # it runs
 
 
 VM_LINES = ("create {name} --memory 128M", "config {name} --cpus 1", "start {name}",
@@ -309,7 +309,11 @@ def _shown_commands(ip: Any, capsys: pytest.CaptureFixture[str], on: str,
 
 def test_vm_show_command_lines_are_real_virsh_commands(
         ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    for words in _shown_commands(ip, capsys, "test:///default", (*VM_LINES, "console x")):
+    shown = _shown_commands(ip, capsys, "test:///default", VM_LINES)
+    with pytest.raises(NotFound):  # no VM x: the line is shown before the engine is asked
+        ip.run_line_magic("vm", "console x --on test:///default --show-command")
+    shown.append(capsys.readouterr().out.splitlines()[0].split())
+    for words in shown:
         assert words[:3] == ["virsh", "-c", "test:///default"], words
         known = subprocess.run(["virsh", "help", words[3]], capture_output=True, check=False)
         assert known.returncode == 0, f"virsh has no {words[3]!r} command: {words}"
@@ -335,7 +339,7 @@ def test_a_connection_that_never_answered_is_not_remembered(
         assert name in {r.name for r in ip.run_line_magic("vm", "ls")}
         assert session().driver("libvirt").uri == "test:///default"
     finally:
-        ip.run_line_magic("vm", f"delete {name} --on test:///default")
+        ip.run_line_magic("vm", f"delete {name} --on test:///default --force")
 
 
 def test_created_and_cleanup_touch_only_ours(ip: Any, docker_client: Any) -> None:
