@@ -54,6 +54,18 @@ def test_the_current_connection_wins_over_an_alias_named_like_its_family() -> No
     session.close()
 
 
+def test_disconnect_forgets_one_connection() -> None:
+    session = Session("s1b", default=lambda family: None)
+    kept, dropped = session.connect(TEST, "kept"), session.connect(TEST + "?x=1", "dropped")
+    session.disconnect("dropped")
+    session.disconnect("never-there")  # nothing to do
+    assert [c.alias for c in session.connections()] == ["kept"]
+    with pytest.raises(InvalidInput):
+        session.driver("libvirt")  # the family's current one was the dropped connection
+    assert session.driver("kept") is kept and dropped is not kept
+    session.close()
+
+
 def test_a_default_is_used_and_announced() -> None:
     said: list[str] = []
     session = Session("s2", default=lambda family: DefaultConnection(TEST, why="testing"))
