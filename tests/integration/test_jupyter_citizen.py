@@ -329,15 +329,32 @@ def test_run_timeout_setting(ip: Any, configured: Any) -> None:
 
 
 def test_vm_connection_setting(ip: Any, configured: Any) -> None:
-    VMMagicsClass = type(ip.magics_manager.registry["VMMagics"])
-    VMMagicsClass._last_connection = None  # as in a fresh kernel
-    configured("VMMagics.connection", "test:///default")
-    name = _name("vw-vm-setting")
-    vm = ip.run_line_magic("vm", f"create {name} --memory 64M")
-    assert vm.uri == "test:///default" and vm.state is State.RUNNING
-    ip.run_line_magic("vm", f"delete {name} --force")
+    magics = type(ip.magics_manager.registry["VMMagics"])
+    remembered, magics._last_connection = magics._last_connection, None  # a fresh kernel's
+    try:
+        configured("VMMagics.connection", "test:///default")
+        name = _name("vw-vm-setting")
+        vm = ip.run_line_magic("vm", f"create {name} --memory 64M")
+        assert vm.uri == "test:///default" and vm.state is State.RUNNING
+        ip.run_line_magic("vm", f"delete {name} --force")
+    finally:
+        magics._last_connection = remembered
     with pytest.raises(NotFound):
         session().driver("test:///default").get(Kind.VM, name)
+
+
+def test_console_timeout_setting(ip: Any, configured: Any) -> None:
+    name = _name("vw-console-setting")
+    ip.run_line_magic("vm", f"create {name} --on qemu:///system --tiny-guest --memory 128M")
+    try:
+        configured("VMMagics.console_timeout", 2.0)
+        started = time.monotonic()
+        with pytest.raises(OperationTimeout, match="did not print 'NEVER-PRINTED' within 2 s"):
+            ip.run_line_magic("vm", f"console {name} --on qemu:///system "
+                                    "--wait-for NEVER-PRINTED")
+        assert time.monotonic() - started < 20
+    finally:
+        ip.run_line_magic("vm", f"delete {name} --on qemu:///system --force")
 
 
 def test_confirm_cleanup_setting(ip: Any, configured: Any, client: Any,

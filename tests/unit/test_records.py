@@ -108,3 +108,11 @@ def test_dataframes_have_datetime_times_and_stable_columns() -> None:
     empty = ResourceList().to_dataframe()
     assert list(empty.columns) == ["kind", "name", "state", "id", "uri", "created", "labels"]
     assert pandas.api.types.is_datetime64_any_dtype(empty["created"])
+
+
+def test_exec_results_print_their_output_and_exit_code() -> None:
+    from IPython.lib.pretty import pretty
+
+    from jupyter_virtwork.drivers.docker import ExecResult
+
+    assert pretty(ExecResult(3, "out\n", "err\n")) == "out\nerr\n(exit code 3)"
