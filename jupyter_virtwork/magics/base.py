@@ -87,12 +87,9 @@ class Parser(argparse.ArgumentParser):
         parts = [self.format_help()]
         for action in self._actions:
             if isinstance(action, argparse._SubParsersAction):
-                parts.extend(verb.format_help() for verb in unique(action.choices.values()))
+                # dict.fromkeys: a verb with aliases is one parser, shown once
+                parts.extend(v.format_help() for v in dict.fromkeys(action.choices.values()))
         return "\n".join(parts)
-
-
-def unique(items: Any) -> list[Any]:
-    return list(dict.fromkeys(items))
 
 
 def with_examples(verbs: Any, examples: dict[str, str]) -> None:
