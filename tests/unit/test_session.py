@@ -11,6 +11,7 @@ import pytest
 from jupyter_virtwork.defaults import DefaultConnection
 from jupyter_virtwork.drivers.base import BaseDriver, Verb
 from jupyter_virtwork.errors import (
+    AuthenticationFailed,
     CleanupIncomplete,
     EngineUnavailable,
     InvalidInput,
@@ -138,6 +139,25 @@ def test_cleanup_skips_a_connection_that_never_answered() -> None:
         assert said == ["skipped xen:///system: there is no Xen hypervisor on this machine"] * 2
     finally:
         session.close()
+
+
+class _LockedOut(_Unreachable):
+    """A connection tried once without its password (``%vm ls --on vsphere://u@h``)."""
+
+    uri = "vsphere://u@h"
+
+    def list(self, kind: Kind, labels: object = None) -> list[object]:
+        raise AuthenticationFailed("no password for u@h", connection=self.uri)
+
+
+def test_cleanup_skips_a_connection_that_never_let_us_in() -> None:
+    session = Session(f"locked-{uuid.uuid4().hex[:6]}", default=lambda family: None)
+    said: list[str] = []
+    session.on_skip = said.append
+    session._drivers["vsphere"] = _LockedOut()  # type: ignore[assignment]
+    assert list(session.cleanup()) == []
+    assert said == ["skipped vsphere://u@h: no password for u@h"]
+    session.close()
 
 
 class _Refusing(_Unreachable):
