@@ -38,47 +38,56 @@ def _parser() -> Parser:
                                "Docker connection.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
     build = with_common(verbs.add_parser("build", help="build an image from a directory"))
-    build.add_argument("-t", "--tag", required=True)
+    build.add_argument("-t", "--tag", required=True, help="the image's name[:tag]")
     build.add_argument("-f", "--file", help="the Dockerfile (default PATH/Dockerfile)")
-    build.add_argument("path")
+    build.add_argument("path", help="the build context directory (its .dockerignore is "
+                                    "honoured)")
     push = with_common(verbs.add_parser("push", help="push an image to a registry"))
-    push.add_argument("image")
+    push.add_argument("image", help="name[:tag] or name@sha256:digest; without a registry "
+                                    "host it goes to DockerMagics.registry")
     run = with_common(verbs.add_parser("run", help="create and start a container"))
-    run.add_argument("-d", "--detach", action="store_true")
+    run.add_argument("-d", "--detach", action="store_true",
+                     help="return at once (default: wait for it to finish, show its output)")
     run.add_argument("-i", "--interactive", action="store_true",
                      help="accepted for the docker CLI's sake; a cell has no terminal")
     run.add_argument("-t", "--tty", action="store_true", help="as -i")
-    run.add_argument("--name")
+    run.add_argument("--name", help="the container's name")
     run.add_argument("-e", "--env", action="append", default=[])
     run.add_argument("-p", "--publish", action="append", default=[])
     run.add_argument("-l", "--label", action="append", default=[])
-    run.add_argument("--network")
-    run.add_argument("image")
-    run.add_argument("command", nargs=argparse.REMAINDER)
+    run.add_argument("--network", help="e.g. none, host, bridge or a network's name")
+    run.add_argument("image", help="a local image: name[:tag], name@sha256:digest or an id "
+                                   "(never pulled)")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="what to run instead of the "
+                                                               "image's CMD")
     execute = with_common(verbs.add_parser("exec", help="run a command in a container"))
-    execute.add_argument("-i", "--interactive", action="store_true")
-    execute.add_argument("-t", "--tty", action="store_true")
-    execute.add_argument("container")
-    execute.add_argument("command", nargs=argparse.REMAINDER)
+    execute.add_argument("-i", "--interactive", action="store_true", help="as for run")
+    execute.add_argument("-t", "--tty", action="store_true", help="as for run")
+    execute.add_argument("container", help="its name or id")
+    execute.add_argument("command", nargs=argparse.REMAINDER, help="the command and its "
+                                                                   "arguments")
     logs = with_common(verbs.add_parser("logs", help="a container's output"))
-    logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("--tail", type=int)
-    logs.add_argument("container")
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="go on printing until the kernel is interrupted")
+    logs.add_argument("--tail", type=int, help="only the last N lines")
+    logs.add_argument("container", help="its name or id")
     for verb in ("start", "stop", "restart", "pause", "unpause", "rm"):
         simple = with_common(verbs.add_parser(verb, help=f"{verb} containers"))
         if verb == "rm":
-            simple.add_argument("-f", "--force", action="store_true")
+            simple.add_argument("-f", "--force", action="store_true",
+                                help="a running one too (killed first)")
         if verb == "stop":
             simple.add_argument("-t", "--time", type=int,
                                 help="seconds to wait before killing it (default 10)")
-        simple.add_argument("containers", nargs="+")
+        simple.add_argument("containers", nargs="+", help="names or ids")
     ps = with_common(verbs.add_parser("ps", help="list containers"))
-    ps.add_argument("-a", "--all", action="store_true")
+    ps.add_argument("-a", "--all", action="store_true", help="stopped ones too")
     ps.add_argument("--watch", action="store_true", help="a live table")
     with_common(verbs.add_parser("images", help="list images"))
     rmi = with_common(verbs.add_parser("rmi", help="remove images (by name, id or digest)"))
-    rmi.add_argument("-f", "--force", action="store_true")
-    rmi.add_argument("images", nargs="+")
+    rmi.add_argument("-f", "--force", action="store_true",
+                     help="even if a container uses it or it has several names")
+    rmi.add_argument("images", nargs="+", help="names, ids or name@sha256:digest")
     inspect = with_common(verbs.add_parser("inspect", help="a container or an image, its "
                                                           "record (.raw: the engine's own)"))
     inspect.add_argument("name", help="a container, or an image by name, id or digest")
@@ -108,9 +117,10 @@ EXAMPLES = {
 @functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
 def _dockerfile_parser() -> Parser:
     parser = Parser("%%dockerfile", "The cell is a Dockerfile: build it.")
-    parser.add_argument("-t", "--tag", required=True)
+    parser.add_argument("-t", "--tag", required=True, help="the image's name[:tag]")
     parser.add_argument("--push", action="store_true", help="push after a good build")
-    parser.add_argument("--show-command", action="store_true")
+    parser.add_argument("--show-command", action="store_true",
+                        help="also print the equivalent docker command")
     parser.add_argument("context", nargs="?", help="build context directory (default: none); "
                                                    "its .dockerignore is honoured")
     parser.epilog = ("example: %%dockerfile -t my-site --push ./site   (the cell holds the "

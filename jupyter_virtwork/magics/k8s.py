@@ -37,6 +37,8 @@ KIND_WORDS = {
     "event": Kind.EVENT, "events": Kind.EVENT, "ev": Kind.EVENT,
 }
 
+NAMESPACE = "this namespace instead of the connection's"  # the help of every -n
+
 
 @functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
 def _parser() -> Parser:
@@ -44,50 +46,54 @@ def _parser() -> Parser:
                             "connection.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
     apply = with_common(verbs.add_parser("apply", help="apply YAML (the cell, or -f FILE)"))
-    apply.add_argument("-f", "--filename")
-    apply.add_argument("-n", "--namespace")
-    apply.add_argument("--dry-run", action="store_true")
+    apply.add_argument("-f", "--filename", help="a YAML file (instead of the cell)")
+    apply.add_argument("-n", "--namespace", help=NAMESPACE)
+    apply.add_argument("--dry-run", action="store_true",
+                       help="let the API server check it, change nothing")
     apply.add_argument("--diff", action="store_true", help="show what would change")
     scale = with_common(verbs.add_parser("scale", help="set a workload's replicas"))
-    scale.add_argument("--replicas", type=int, required=True)
+    scale.add_argument("--replicas", type=int, required=True, help="how many copies")
     scale.add_argument("target", help="deployment/NAME")
-    scale.add_argument("-n", "--namespace")
+    scale.add_argument("-n", "--namespace", help=NAMESPACE)
     scale.add_argument("--wait", action="store_true", help="follow the rollout")
     scale.add_argument("--timeout", type=float,
                        help="seconds --wait follows the rollout (default K8sMagics.timeout)")
     get = with_common(verbs.add_parser("get", help="list pods, deployments, services, "
                                                    "events"))
-    get.add_argument("kind")
-    get.add_argument("name", nargs="?")
-    get.add_argument("-n", "--namespace")
-    get.add_argument("-l", "--selector", action="append", default=[])
-    get.add_argument("--watch", "-w", action="store_true")
+    get.add_argument("kind", help="pods, deployments, statefulsets, replicasets, services "
+                                  "or events")
+    get.add_argument("name", nargs="?", help="one of them (default: all)")
+    get.add_argument("-n", "--namespace", help=NAMESPACE)
+    get.add_argument("-l", "--selector", action="append", default=[],
+                     help="KEY=VALUE label to match (repeat for more)")
+    get.add_argument("--watch", "-w", action="store_true", help="a live table")
     logs = with_common(verbs.add_parser("logs", help="a pod's output"))
-    logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("--tail", type=int)
-    logs.add_argument("-c", "--container")
-    logs.add_argument("-n", "--namespace")
-    logs.add_argument("pod")
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="go on printing until the kernel is interrupted")
+    logs.add_argument("--tail", type=int, help="only the last N lines")
+    logs.add_argument("-c", "--container", help="which container of the pod")
+    logs.add_argument("-n", "--namespace", help=NAMESPACE)
+    logs.add_argument("pod", help="the pod's name")
     execute = with_common(verbs.add_parser("exec", help="run a command in a pod"))
-    execute.add_argument("-c", "--container")
-    execute.add_argument("-n", "--namespace")
-    execute.add_argument("pod")
-    execute.add_argument("command", nargs=argparse.REMAINDER)
+    execute.add_argument("-c", "--container", help="which container of the pod")
+    execute.add_argument("-n", "--namespace", help=NAMESPACE)
+    execute.add_argument("pod", help="the pod's name")
+    execute.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
     delete = with_common(verbs.add_parser("delete", help="delete KIND/NAME"))
-    delete.add_argument("target")
-    delete.add_argument("-n", "--namespace")
+    delete.add_argument("target", help="KIND/NAME, e.g. deployment/web")
+    delete.add_argument("-n", "--namespace", help=NAMESPACE)
     delete.add_argument("--wait", nargs="?", const="true", default="true", type=str.lower,
                         choices=("true", "false"),
                         help="return once it and its pods are gone (the default, as "
-                             "kubectl); --wait=false returns at once")
+                             "kubectl; up to K8sMagics.timeout); --wait=false returns at once")
     delete.add_argument("--grace-period", type=int, metavar="SECONDS",
                         help="how long its containers get to stop (default: each pod's own)")
     delete.add_argument("--force", action="store_true",
                         help="at once, without waiting for the containers to stop")
     use = verbs.add_parser("use-context", help="switch to another kube context (any name "
                                                "in the kubeconfig: EKS ARNs, GKE names...)")
-    use.add_argument("context")
-    use.add_argument("-n", "--namespace")
+    use.add_argument("context", help="a context of the kubeconfig, by its name")
+    use.add_argument("-n", "--namespace", help="the namespace (default: the context's own)")
     for name, verb in verbs.choices.items():
         if name != "use-context":
             verb.add_argument("--context", help="this kubeconfig context instead of the "
