@@ -132,19 +132,21 @@ def _default_connection(family: str) -> defaults.DefaultConnection | None:
 
 
 def configure_default(family: str, setting: str, uri: str, **options: Any) -> None:
-    """Make ``uri`` the connection ``family`` uses unless the notebook names another; a
-    default already opened is replaced at once. An empty ``uri`` restores the automatic
-    choice."""
+    """Make ``uri`` the connection ``family`` uses unless the notebook names another (``%vw
+    connect``); a default already opened is replaced at once. An empty ``uri`` restores the
+    automatic choice."""
     if uri:
         _configured[family] = defaults.DefaultConnection(uri, options, f"%config {setting}")
     else:
         _configured.pop(family, None)
     with _session_lock:
         current = _session
-    if current is not None and family in {c.alias for c in current.connections()}:
-        chosen = _default_connection(family)
-        if chosen is not None:
-            current.connect(chosen.uri, family, **chosen.options)
+    opened = {c.alias: c for c in current.connections()} if current is not None else {}
+    chosen = _default_connection(family)
+    if current is not None and family in opened and chosen is not None:
+        # The default is aliased by its family's name; a %vw connect made current stays so.
+        current.connect(chosen.uri, family, make_current=opened[family].current,
+                        **chosen.options)
 
 
 class VirtworkMagics(Magics):

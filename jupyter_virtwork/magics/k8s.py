@@ -161,15 +161,15 @@ class K8sMagics(VirtworkMagics):
 
     def _scale(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
         kind, name = _target(args.target)
+        timeout = self.timeout if args.timeout is None else args.timeout
         show_command(args.show_command, driver, "scale", f"--replicas={args.replicas}",
                      args.target)
         show_command(args.show_command and args.wait, driver, "rollout", "status",
-                     args.target, f"--timeout={args.timeout:g}s")
+                     args.target, f"--timeout={timeout:g}s")
         if not args.wait:
             return driver.scale(kind, name, args.replicas)
         view = progress_view(f"scaling {args.target} to {args.replicas}")
         try:
-            timeout = self.timeout if args.timeout is None else args.timeout
             done = driver.scale(kind, name, args.replicas, wait=True, timeout=timeout,
                                 on_progress=view)
         except BaseException as exc:

@@ -317,6 +317,17 @@ def test_docker_connection_setting(ip: Any, configured: Any) -> None:
     ip.run_line_magic("docker", "ps")
 
 
+def test_a_connection_made_by_hand_outlives_the_default_setting(ip: Any,
+                                                                configured: Any) -> None:
+    ip.run_line_magic("vw", "connect docker+unix:///var/run/docker.sock --as by-hand")
+    try:
+        configured("DockerMagics.connection", "docker+tcp://127.0.0.1:9")
+        ip.run_line_magic("docker", "ps")  # still through the connection made by hand
+        assert session().driver("docker").uri == "docker+unix:///var/run/docker.sock"
+    finally:
+        session().disconnect("by-hand")
+
+
 def test_run_timeout_setting(ip: Any, configured: Any) -> None:
     name = _name()
     configured("DockerMagics.run_timeout", 1.0)

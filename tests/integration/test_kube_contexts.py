@@ -109,7 +109,8 @@ def test_every_verb_takes_context(ip: Any, capsys: pytest.CaptureFixture[str]) -
         capsys.readouterr()
         result = ip.run_cell_magic("k8s", line, cell) if cell is not None else \
             ip.run_line_magic("k8s", line)
-        assert f"kubectl --context {EKS}" in capsys.readouterr().out, line
+        shown = capsys.readouterr().out
+        assert shown.startswith("kubectl ") and f" --context {EKS} " in shown, line
         return result
 
     applied = shown("apply", f"""
