@@ -121,7 +121,7 @@ def context_tar(spec: ImageSpec) -> io.BytesIO:
         if spec.context is not None:
             root = os.path.abspath(spec.context)
             patterns = dockerignore(root)
-            for name in context_files(root):
+            for name in context_files(root, patterns):
                 if name != ".dockerignore":
                     tar.add(os.path.join(root, name), arcname=name, recursive=False)
         sent_ignore = "\n".join([*(patterns or [".dockerignore"]), DOCKERFILE_NAME])
@@ -140,15 +140,14 @@ DOCKERFILE_NAME = ".virtwork.Dockerfile"
 NEVER_SENT = frozenset({".git", ".ipynb_checkpoints"})  # at any depth, .dockerignore or not
 
 
-def context_files(root: str) -> list[str]:
-    """The paths under ``root`` that go into the build context, relative and sorted:
-    docker's own ``.dockerignore`` semantics (docker-py's ``exclude_paths``: ``*``, ``**``,
-    ``!`` exceptions, comments), as ``docker build`` sends them."""
+def context_files(root: str, patterns: list[str]) -> list[str]:
+    """The paths under ``root`` that go into the build context, relative and sorted: what
+    the ``.dockerignore`` ``patterns`` leave, by docker's own rules (docker-py's
+    ``exclude_paths``: ``*``, ``**``, ``!`` exceptions), as ``docker build`` sends them."""
     from docker.utils.build import exclude_paths
 
-    patterns = dockerignore(root)
-    return sorted(name for name in exclude_paths(root, patterns, dockerfile=DOCKERFILE_NAME)
-                  if not NEVER_SENT.intersection(Path(name).parts))
+    kept = exclude_paths(root, list(patterns), dockerfile=DOCKERFILE_NAME)  # it appends
+    return sorted(name for name in kept if not NEVER_SENT.intersection(Path(name).parts))
 
 
 def dockerignore(root: str) -> list[str]:
