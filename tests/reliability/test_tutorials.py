@@ -1,6 +1,6 @@
 """Each tutorial notebook runs top to bottom in a real kernel (nbclient, as nbval and
-papermill run it) and leaves the engines as it found them: containers, images, Kubernetes
-objects and VMs compared before and after.
+papermill run it) and leaves the engines as it found them: containers, images, the
+registry, Kubernetes objects and VMs compared before and after (``engine_state``).
 
 A cell that fails on purpose carries the ``raises-exception`` tag (nbclient and nbval then
 expect its error); it must really fail, and every other cell must succeed. Slow: each
@@ -43,6 +43,5 @@ def test_a_tutorial_runs_and_leaves_nothing_behind(path: Path) -> None:
             assert len(errors) == 1, f"{path.name} cell {index} is tagged {EXPECTED} but " \
                                      "did not fail"
             assert len(errors[0].traceback) == 1, errors[0].traceback  # one line
-    left = {what: after[what] - before[what] for what in before if after[what] - before[what]}
-    gone = {what: before[what] - after[what] for what in before if before[what] - after[what]}
-    assert not left and not gone, f"{path.name} left {left}, removed {gone}"
+    changed = engine_state.differences(before, after)
+    assert not changed, f"{path.name} changed the engines:\n" + "\n".join(changed)
