@@ -42,11 +42,7 @@ def docker() -> DefaultConnection:
 
 def kubernetes() -> DefaultConnection:
     context, namespace = _current_kube_context()
-    named = f"k8s://{context}/{namespace}" if context else "k8s://"
-    try:
-        uri_module.parse(named)
-    except InvalidInput:  # not every context name fits a URI (EKS ARNs): the driver finds it
-        named = "k8s://"
+    named = uri_module.k8s_uri(context or None, namespace or None)  # any name, encoded
     # Named, not left to the client: it reads KUBECONFIG once, when first imported.
     files = {"kubeconfig": os.environ["KUBECONFIG"]} if os.environ.get("KUBECONFIG") else {}
     return DefaultConnection(named, files, why="the current kube context")

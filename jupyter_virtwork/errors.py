@@ -7,6 +7,7 @@ sees an SDK exception.
 
     VirtworkError
     ├── InvalidInput            bad spec, name, size, YAML, Dockerfile, flag value
+    │   └── InvalidArguments    a magic's words cannot be parsed (unknown flag, missing name)
     ├── MissingDependency       an optional SDK or system library is not installed
     ├── EngineUnavailable       the engine is down, unreachable or did not answer in time
     │   └── TLSVerificationFailed   the server's certificate is not trusted
@@ -19,9 +20,17 @@ sees an SDK exception.
     │   └── CleanupIncomplete   a cleanup left objects behind (one line per object and why)
     ├── OperationTimeout        the engine accepted the request but it did not finish in time
     └── Cancelled               the user interrupted the work and the backend work was stopped
+
+In IPython and Jupyter a raised ``VirtworkError`` shows as that one line, through IPython's
+``_render_traceback_`` hook, and still fails the cell (Run All stops; nbval, papermill and
+nbclient record an ``error`` output). ``full_traceback = True`` (on the class, or on one
+error) gives IPython's whole traceback instead; ``%config VirtworkMagics.short_errors =
+False`` sets it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 
 class VirtworkError(Exception):
@@ -38,14 +47,34 @@ class VirtworkError(Exception):
         self.hint = hint
         super().__init__(self.one_line())
 
+    full_traceback: bool = False
+    """IPython shows the whole traceback instead of the one line (an instance may set its
+    own)."""
+
     def one_line(self) -> str:
         where = f" on {self.connection}" if self.connection else ""
         todo = f": {self.hint}" if self.hint else ""
         return f"{self.message}{where}{todo}".replace("\n", " ")
 
+    @property
+    def _render_traceback_(self) -> Callable[[], list[str]]:
+        """IPython's hook: the lines it shows instead of a traceback. Absent (IPython then
+        renders the usual traceback) when ``full_traceback`` is set."""
+        if self.full_traceback:
+            raise AttributeError("_render_traceback_")
+        return self._one_line_traceback
+
+    def _one_line_traceback(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
 
 class InvalidInput(VirtworkError, ValueError):
     """The input cannot be used as given; nothing was sent to an engine."""
+
+
+class InvalidArguments(InvalidInput):
+    """A magic's arguments cannot be parsed (an unknown flag, a missing name); the message
+    names the magic and points at its help (``%docker?``)."""
 
 
 class MissingDependency(VirtworkError, ImportError):

@@ -91,6 +91,13 @@ class Resource:
     def _repr_html_(self) -> str:
         return ResourceList([self])._repr_html_()
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython in a terminal (and ``print``): the same table as text."""
+        printer.text(str(self))
+
+    def __str__(self) -> str:
+        return str(ResourceList([self]))
+
 
 STATE_COLOURS = {
     State.RUNNING: "#1a7f37", State.AVAILABLE: "#1a7f37", State.SUCCEEDED: "#1a7f37",
@@ -116,11 +123,54 @@ class ResourceList(list[Resource]):
         return [*self.COLUMNS[:3], *extra, *self.COLUMNS[3:]]
 
     def to_dataframe(self) -> pandas.DataFrame:
-        rows = [r.to_dict() for r in self]
-        return import_pandas().DataFrame(rows, columns=[*self.columns(), "labels"])
+        """One row per record. The columns are always ``kind, name, state``, the records'
+        own details (in the order first seen), ``id, uri, created, labels``, even for an
+        empty list; times (``created``, any datetime detail) are datetime64 in UTC."""
+        pandas = import_pandas()
+        rows = [{**r.to_dict(), "created": r.created} for r in self]
+        frame = pandas.DataFrame(rows, columns=[*self.columns(), "labels"])
+        for column in frame.columns:
+            if column == "created" or any(isinstance(r.details.get(column), datetime)
+                                          for r in self):
+                frame[column] = pandas.to_datetime(frame[column], utc=True)
+        return frame
 
     def _repr_html_(self) -> str:
         return render_table(self, self.columns())
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython in a terminal: a plain-text table (``_repr_html_`` in a notebook)."""
+        printer.text(str(self))
+
+    def __str__(self) -> str:
+        return render_text(self, self.columns())
+
+
+TEXT_CELL_WIDTH = 40  # a longer cell is cut (docker's 64-hex ids, long URIs) with "…"
+
+
+def render_text(resources: Iterable[Resource], columns: list[str]) -> str:
+    """A plain-text table, columns padded to their widest cell (``docker ps`` style)."""
+    rows = [[_text_cell(r.to_dict().get(c), c) for c in columns] for r in resources]
+    widths = [max([len(c), *(len(row[i]) for row in rows)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
+    if not rows:
+        lines.append("(none)")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _text_cell(value: Any, column: str) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    if column == "id":  # docker's short ids, as `docker ps` and `docker images` show them
+        digits = text.removeprefix("sha256:")
+        if len(digits) == 64 and all(c in "0123456789abcdef" for c in digits):
+            return digits[:12]
+    if column == "created" and "T" in text:
+        return text[:19].replace("T", " ")
+    return text if len(text) <= TEXT_CELL_WIDTH else text[:TEXT_CELL_WIDTH - 1] + "…"
 
 
 def import_pandas() -> Any:
@@ -210,7 +260,7 @@ class ContainerSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        names.check_name(self.image, names.IMAGE, "image")
+        names.check_name(self.image, names.IMAGE_REFERENCE, "image")
         if self.name is not None:
             names.check_name(self.name, names.CONTAINER, "container")
 

@@ -33,6 +33,12 @@ IMAGE = NameRule(
                r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"),
     255, "a lowercase repository such as my-image or 127.0.0.1:5000/team/app, "
          "optionally with a :tag")
+# An image to use (run, push, remove, inspect): as IMAGE, or pinned by digest
+# (name@sha256:<64 hex>, what a push answers), or an image id (sha256:<64 hex>).
+IMAGE_REFERENCE = NameRule(
+    re.compile(IMAGE.pattern.pattern.removesuffix("$") + r"(?:@sha256:[0-9a-f]{64})?$"
+               r"|^sha256:[0-9a-f]{64}$"),
+    255 + 72, IMAGE.explains + ", or pinned by digest (my-image@sha256:...)")
 # VM names: safe in libvirt XML, vSphere inventory paths and shell commands alike.
 VM = NameRule(re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"), 80,
               "letters, digits, '_', '.' and '-', starting with a letter or digit")

@@ -24,6 +24,7 @@ from . import labels as ownership_labels
 from . import uri as uri_module
 from .drivers.base import Driver, ProgressCallback, Verb
 from .errors import (
+    AuthenticationFailed,
     CleanupIncomplete,
     EngineUnavailable,
     InvalidInput,
@@ -121,6 +122,14 @@ class Session:
                                hint="%vw connections lists them")
         return found
 
+    def disconnect(self, alias: str) -> None:
+        """Close and forget one connection (one that turned out unusable, say)."""
+        with self._lock:
+            driver = self._drivers.pop(alias, None)
+            self._current = {f: a for f, a in self._current.items() if a != alias}
+        if driver is not None:
+            driver.close()
+
     def connections(self) -> list[ConnectionInfo]:
         with self._lock:
             current = set(self._current.values())
@@ -198,11 +207,12 @@ class Session:
     @contextlib.contextmanager
     def _skipping_unreachable(self, driver: Driver) -> Iterator[None]:
         """A connection whose engine does not answer (``%vm create --on xen:///system`` on a
-        machine without Xen), or whose SDK is not installed, holds nothing to list or remove:
-        say so, go on with the others."""
+        machine without Xen), or does not let us in (no password for a ``%vm ls --on
+        vsphere://...`` tried once), or whose SDK is not installed, holds nothing we could
+        list or remove: say so, go on with the others."""
         try:
             yield
-        except EngineUnavailable as exc:
+        except (EngineUnavailable, AuthenticationFailed) as exc:
             if self.on_skip is not None:
                 self.on_skip(f"skipped {driver.uri}: {exc.message}")
         except MissingDependency as exc:  # with its install command

@@ -5,7 +5,10 @@
     docker+tcp://host:2376        a remote engine over TCP (TLS from DOCKER_CERT_PATH)
     k8s://                        the kubeconfig's current context, its namespace
     k8s://<context>/<namespace>   a named context and namespace; ``in-cluster`` as context
-                                  uses the pod's service account
+                                  uses the pod's service account. Any context name works
+                                  percent-encoded (``k8s_uri`` writes it): EKS's
+                                  ``arn:aws:eks:REGION:ACCOUNT:cluster/NAME`` is
+                                  ``k8s://arn%3Aaws%3Aeks%3A...%3Acluster%2FNAME/default``
     vsphere://user@host[:port]    vCenter or ESXi; the password never goes in the URI;
                                   ``vsphere://`` alone is govc's GOVC_URL
     qemu:///system, qemu+ssh://user@h[:port]/system, xen:///system, test:///default, ...
@@ -44,8 +47,8 @@ class Target:
 
     @property
     def context(self) -> str | None:
-        """Kubernetes: the kubeconfig context (None: the current one)."""
-        return self.host or None
+        """Kubernetes: the kubeconfig context (None: the current one), percent-decoded."""
+        return urllib.parse.unquote(self.host) if self.host else None
 
     @property
     def namespace(self) -> str | None:
@@ -64,6 +67,14 @@ def family_of(scheme: str) -> str | None:
     if driver in LIBVIRT_DRIVERS and (plus + transport) in LIBVIRT_TRANSPORTS:
         return "libvirt"
     return None
+
+
+def k8s_uri(context: str | None = None, namespace: str | None = None) -> str:
+    """The URI of a kubeconfig ``context`` (None: the current one) and ``namespace``; any
+    context name survives ``parse(k8s_uri(name)).context == name``: ``:``, ``/``, ``@``,
+    ``%`` are percent-encoded."""
+    host = urllib.parse.quote(context, safe="") if context else ""
+    return f"k8s://{host}/{namespace}" if namespace else f"k8s://{host}"
 
 
 def parse(uri: str) -> Target:
@@ -87,12 +98,28 @@ def parse(uri: str) -> Target:
         raise InvalidInput("a connection URI must not contain a password",
                            hint="remove it; the toolkit asks for it, or reads "
                                 "VIRTWORK_VSPHERE_PASSWORD / GOVC_PASSWORD")
+    params = dict(urllib.parse.parse_qsl(parts.query))
+    if family == "kubernetes":
+        return _kubernetes(text, scheme, parts, params)
     try:
         port = parts.port
     except ValueError:
         raise InvalidInput(f"{uri!r} has an invalid port") from None
-    params = dict(urllib.parse.parse_qsl(parts.query))
     # Keep the URI as the user spelled it (libvirt compares URIs textually), minus secrets.
     return Target(uri=text, family=family, scheme=scheme, user=parts.username,
-                  host=parts.hostname if family != "kubernetes" else parts.netloc or None,
-                  port=port, path=parts.path, params=params)
+                  host=parts.hostname, port=port, path=parts.path, params=params)
+
+
+def _kubernetes(text: str, scheme: str, parts: urllib.parse.SplitResult,
+                params: dict[str, str]) -> Target:
+    """The whole authority is the context's name, kept as written (``host``; ``context``
+    decodes it): kubeconfig names hold ``@`` and ``:`` (``admin@kind``, EKS ARNs) and are
+    case-sensitive, so neither user, host nor port is read from it. A ``/`` in a name must be
+    ``%2F`` (the first ``/`` starts the namespace)."""
+    namespace = parts.path.strip("/")
+    if "/" in namespace:
+        raise InvalidInput(f"{text!r}: a namespace has no '/'",
+                           hint="percent-encode a '/' in the context name as %2F "
+                                "(jupyter_virtwork.uri.k8s_uri does it)")
+    return Target(uri=text, family="kubernetes", scheme=scheme, host=parts.netloc or None,
+                  path=parts.path, params=params)

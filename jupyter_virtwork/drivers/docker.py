@@ -81,6 +81,10 @@ class ExecResult:
                    if self.stderr else "")
                 + f"<small>exit code {self.exit_code}</small>")
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """A terminal IPython: the output, then the exit code (as ``_repr_html_``)."""
+        printer.text(f"{self.stdout}{self.stderr}(exit code {self.exit_code})")
+
 
 # The kubelet (dockershim) copies a pod's labels onto the pod's sandbox container, ours
 # included. Those containers are the kubelet's: a label-filtered list or watch (what this
@@ -529,22 +533,36 @@ class DockerDriver(BaseDriver):
             api.close()
 
     def tag(self, image: str, reference: str) -> Resource:
-        repository, _, tag = reference.rpartition(":") if _has_tag(reference) \
-            else (reference, "", "latest")
+        repository, tag = _split_reference(reference)
+        if tag.startswith("sha256:"):
+            raise InvalidInput(f"cannot tag {image} as {reference}: a digest names content, "
+                               "it is not a tag", connection=self.uri,
+                               hint="give a name with a :tag")
         with self._boundary(f"tagging {image} as {reference}", image):
             self._api().tag(image, repository, tag)
         return self.get(Kind.IMAGE, reference)
 
     def push(self, reference: str,
              on_progress: docker_build.ProgressCallback | None = None) -> str:
-        """Push ``reference`` (registry host included); the pushed digest."""
-        repository, _, tag = reference.rpartition(":") if _has_tag(reference) \
-            else (reference, "", "latest")
+        """Push ``reference`` (registry host included); the pushed digest. A reference by
+        digest pushes the tags of that repository that name the same image (the engine
+        pushes tags only)."""
+        repository, tag = _split_reference(reference)
         with self._boundary(f"pushing {reference}", reference), self._own_stream(
                 f"the push of {reference}") as api:
-            api.inspect_image(reference)
+            image = api.inspect_image(reference)
+            if tag.startswith("sha256:"):
+                tag = self._tag_of(image, repository, reference)
             chunks = api.push(repository, tag=tag, stream=True, decode=True)
             return docker_build.read_push(chunks, on_progress, reference, self.uri)
+
+    def _tag_of(self, image: Mapping[str, Any], repository: str, reference: str) -> str:
+        tags = [t.rpartition(":")[2] for t in image.get("RepoTags") or []
+                if _split_reference(t)[0] == repository]
+        if not tags:
+            raise InvalidInput(f"{reference} has no tag in {repository} to push",
+                               connection=self.uri, hint=f"push it by a tag: {repository}:TAG")
+        return "latest" if "latest" in tags else tags[0]
 
     def exec(self, id: str, command: Sequence[str] | str) -> ExecResult:
         argv = shlex.split(command) if isinstance(command, str) else [*command]
@@ -810,7 +828,10 @@ def _ports(ports: list[Mapping[str, Any]]) -> str:
     return ", ".join(sorted(set(shown)))
 
 
-def _has_tag(reference: str) -> bool:
-    """Whether the reference ends in :tag (a registry host:port is not a tag)."""
-    last = reference.rsplit("/", 1)[-1]
-    return ":" in last
+def _split_reference(reference: str) -> tuple[str, str]:
+    """(repository, tag or "sha256:..." digest), as docker-py's ``parse_repository_tag``
+    splits it (a registry's host:port is not a tag); no tag means ``latest``."""
+    from docker.utils import parse_repository_tag
+
+    repository, tag = parse_repository_tag(reference)
+    return repository, tag or "latest"

@@ -1,14 +1,16 @@
 """Image builds and pushes for the Docker driver: the build context, and reading the
 engine's JSON progress streams into ``Progress`` records and one-line errors.
 
-Kept apart from ``docker.py`` because it is pure data handling: no SDK import, so it is
-cheap to test and to read.
+Kept apart from ``docker.py`` because it is pure data handling, cheap to test and to read;
+only the context's ``.dockerignore`` rules come from docker-py (imported when a context
+directory is packed), so they are docker's own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import tarfile
 import time
@@ -107,13 +109,24 @@ def _logical_lines(dockerfile: str) -> Iterable[str]:
 
 
 def context_tar(spec: ImageSpec) -> io.BytesIO:
-    """The build context as an in-memory tar: the context directory (if any), the in-memory
-    files, and the Dockerfile text itself under a name no context file will clash with."""
+    """The build context as an in-memory tar: the context directory (if any) less what its
+    ``.dockerignore`` leaves out, the in-memory files, and the Dockerfile text itself under
+    a name no context file will clash with.
+
+    As docker-py's ``utils.build.tar`` does, the ``.dockerignore`` sent lists that
+    Dockerfile too: the engine then keeps it out of ``COPY .``."""
     buffer = io.BytesIO()
+    patterns: list[str] = []
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         if spec.context is not None:
-            tar.add(str(spec.context), arcname=".", filter=_skip_vcs)
-        for name, data in {**spec.files, DOCKERFILE_NAME: spec.dockerfile.encode()}.items():
+            root = os.path.abspath(spec.context)
+            patterns = dockerignore(root)
+            for name in context_files(root, patterns):
+                if name != ".dockerignore":
+                    tar.add(os.path.join(root, name), arcname=name, recursive=False)
+        sent_ignore = "\n".join([*(patterns or [".dockerignore"]), DOCKERFILE_NAME])
+        for name, data in {**spec.files, ".dockerignore": sent_ignore.encode(),
+                           DOCKERFILE_NAME: spec.dockerfile.encode()}.items():
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
             tar.addfile(info, io.BytesIO(data))
@@ -124,9 +137,28 @@ def context_tar(spec: ImageSpec) -> io.BytesIO:
 DOCKERFILE_NAME = ".virtwork.Dockerfile"
 
 
-def _skip_vcs(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    parts = Path(info.name).parts
-    return None if ".git" in parts or ".ipynb_checkpoints" in parts else info
+NEVER_SENT = frozenset({".git", ".ipynb_checkpoints"})  # at any depth, .dockerignore or not
+
+
+def context_files(root: str, patterns: list[str]) -> list[str]:
+    """The paths under ``root`` that go into the build context, relative and sorted: what
+    the ``.dockerignore`` ``patterns`` leave, by docker's own rules (docker-py's
+    ``exclude_paths``: ``*``, ``**``, ``!`` exceptions), as ``docker build`` sends them."""
+    from docker.utils.build import exclude_paths
+
+    kept = exclude_paths(root, list(patterns), dockerfile=DOCKERFILE_NAME)  # it appends
+    return sorted(name for name in kept if not NEVER_SENT.intersection(Path(name).parts))
+
+
+def dockerignore(root: str) -> list[str]:
+    """The patterns of ``root/.dockerignore``, read as docker-py's ``build`` reads them
+    (blank lines and ``#`` comments dropped)."""
+    try:
+        with open(os.path.join(root, ".dockerignore"), encoding="utf-8") as file:
+            lines = [line.strip() for line in file.read().splitlines()]
+    except FileNotFoundError:
+        return []
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def read_build(chunks: Iterable[Mapping[str, Any]], on_progress: ProgressCallback | None,

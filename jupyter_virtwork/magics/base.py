@@ -1,7 +1,12 @@
-"""What every magic shares: argument parsing, one-line errors, the notebook's Session, and
-the "equivalent command" line.
+"""What every magic shares: argument parsing, one-line errors, the notebook's Session, the
+settings a user may change (traitlets, ``%config``), and the "equivalent command" line.
 
 Magic bodies only parse and call the Session or a driver; no subprocess, no shell.
+
+Errors have one channel: a failed magic raises a ``VirtworkError`` (argument mistakes an
+``InvalidArguments``), which IPython shows as one line (``errors.VirtworkError``'s
+``_render_traceback_``) and which fails the cell, so Run All stops and nbval, papermill and
+nbclient see it. ``%config VirtworkMagics.short_errors = False`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from typing import Any, NoReturn, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics
-from traitlets import Bool
+from traitlets import Bool, observe
 
-from ..errors import Cancelled, VirtworkError
+from .. import defaults
+from ..errors import Cancelled, InvalidArguments, VirtworkError
 from ..session import Session
 
 _session: Session | None = None
@@ -30,7 +36,7 @@ def session() -> Session:
     global _session
     with _session_lock:
         if _session is None:
-            _session = Session()
+            _session = Session(default=_default_connection)
             _session.on_default = note
             _session.on_skip = note
         return _session
@@ -54,15 +60,17 @@ PARSED_LINES = 256  # lines a parser remembers
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that reports through IPython's UsageError (one line) instead of exiting."""
+    """argparse that reports through InvalidArguments (one line, the channel of every other
+    error) instead of exiting."""
 
     def __init__(self, prog: str, description: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(prog=prog, description=description, add_help=True,
                          exit_on_error=False, **kwargs)
         self._parsed: dict[str, argparse.Namespace] = {}
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see {self.prog.split()[0]}?)")
+        raise InvalidArguments(f"{self.prog}: {message} (see {self.prog.split()[0]}?)")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         # -h/--help printed the help already; end the magic without a traceback.
@@ -77,20 +85,35 @@ class Parser(argparse.ArgumentParser):
         try:
             words = shlex.split(line)
         except ValueError as exc:
-            raise UsageError(f"{self.prog}: {exc}") from None
+            raise InvalidArguments(f"{self.prog}: {exc}") from None
         try:
             parsed = self.parse_args(words)
         except argparse.ArgumentError as exc:
-            raise UsageError(f"{self.prog}: {exc}") from None
+            raise InvalidArguments(f"{self.prog}: {exc}") from None
         if len(self._parsed) < PARSED_LINES:
             self._parsed[line] = _copy(parsed)
         return parsed
+
+    def full_help(self) -> str:
+        """The magic's whole usage: its own help, then every verb's (``%docker?``)."""
+        parts = [self.format_help()]
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                # dict.fromkeys: a verb with aliases is one parser, shown once
+                parts.extend(v.format_help() for v in dict.fromkeys(action.choices.values()))
+        return "\n".join(parts)
 
 
 def _copy(args: argparse.Namespace) -> argparse.Namespace:
     """A copy a magic may change (lists too: ``action="append"`` fills them)."""
     return argparse.Namespace(**{k: list(v) if isinstance(v, list) else v
                                  for k, v in vars(args).items()})
+
+
+def with_examples(verbs: Any, examples: dict[str, str]) -> None:
+    """One example line under each verb's help (``%docker run -h`` and ``%docker?``)."""
+    for verb, example in examples.items():
+        verbs.choices[verb].epilog = f"example: {example}"
 
 
 class _HelpShown(Exception):
@@ -113,16 +136,60 @@ def with_fresh(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def usage_from(*parsers: Callable[[], Parser]) -> Callable[[F], F]:
+    """``%docker?`` shows the parsers' full usage. IPython asks an object's ``getdoc()``
+    first, so the help is built when asked for, not at ``%load_ext``."""
+
+    def attach(method: F) -> F:
+        vars(method)["getdoc"] = lambda: "\n".join(p().full_help() for p in parsers)
+        return method
+
+    return attach
+
+
+# family -> the connection %config named for it (``DockerMagics.connection``...)
+_configured: dict[str, defaults.DefaultConnection] = {}
+
+
+def _default_connection(family: str) -> defaults.DefaultConnection | None:
+    """The Session's default: what %config says, else the sandbox's or the user's own."""
+    return _configured.get(family) or defaults.for_family(family)
+
+
+def configure_default(family: str, setting: str, uri: str, **options: Any) -> None:
+    """Make ``uri`` the connection ``family`` uses unless the notebook names another (``%vw
+    connect``); a default already opened is replaced at once. An empty ``uri`` restores the
+    automatic choice."""
+    if uri:
+        _configured[family] = defaults.DefaultConnection(uri, options, f"%config {setting}")
+    else:
+        _configured.pop(family, None)
+    with _session_lock:
+        current = _session
+    opened = {c.alias: c for c in current.connections()} if current is not None else {}
+    chosen = _default_connection(family)
+    if current is not None and family in opened and chosen is not None:
+        # The default is aliased by its family's name; a %vw connect made current stays so.
+        current.connect(chosen.uri, family, make_current=opened[family].current,
+                        **chosen.options)
+
+
 class VirtworkMagics(Magics):
     """Base of every magic family; ``%config VirtworkMagics.short_errors = False`` shows
     full tracebacks for every family."""
 
-    short_errors = Bool(True, help="show a VirtworkError as one line, without the "
-                                   "traceback").tag(config=True)
+    short_errors = Bool(True, help="show an error as one line (what failed, where, what to "
+                                   "do); False shows the whole traceback").tag(config=True)
+
+    @observe("short_errors")
+    def _short_errors_changed(self, change: dict[str, Any]) -> None:
+        # Also for errors raised outside a magic (a driver called in a cell).
+        VirtworkError.full_traceback = not change["new"]
 
 
 def reports_errors(method: F) -> F:
-    """Run a magic: VirtworkErrors become one red line, Ctrl-C says what was cancelled."""
+    """Run a magic: a failure raises one VirtworkError (IPython shows it as one line and the
+    cell fails); Ctrl-C cancels the engine's work and says so, in one line."""
 
     @functools.wraps(method)
     def run(self: VirtworkMagics, *args: Any, **kwargs: Any) -> Any:
@@ -134,13 +201,13 @@ def reports_errors(method: F) -> F:
                 # rollout stream closed, a vSphere task cancelled): say so, in one line.
                 raise Cancelled("interrupted; the backend work was cancelled where the "
                                 "engine allows") from None
+            except UsageError as exc:  # a magic body's own check of its arguments
+                raise InvalidArguments(str(exc)) from None
         except _HelpShown:
             return None
         except VirtworkError as exc:
-            if not self.short_errors:
-                raise
-            print(f"error: {exc}", file=sys.stderr)
-            return None
+            exc.full_traceback = not self.short_errors
+            raise
 
     return run  # type: ignore[return-value]
 
@@ -156,6 +223,6 @@ def parse_assignments(pairs: Sequence[str], what: str) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise UsageError(f"{what} {pair!r} is not KEY=VALUE")
+            raise InvalidArguments(f"{what} {pair!r} is not KEY=VALUE")
         found[key] = value
     return found

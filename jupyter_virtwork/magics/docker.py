@@ -10,23 +10,27 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import cell_magic, line_magic, magics_class
+from traitlets import Float, Unicode, observe
 
-from ..errors import InvalidInput, OperationTimeout
+from ..errors import InvalidInput, NotFound, OperationTimeout
 from ..models import ContainerSpec, ImageSpec, Kind, ResourceList, State
 from .base import (
     Parser,
     VirtworkMagics,
+    configure_default,
     parse_assignments,
     reports_errors,
     session,
     show_command,
+    usage_from,
     with_common,
+    with_examples,
     with_fresh,
 )
 from .live import progress_view, status_table
 
-DEFAULT_REGISTRY = "127.0.0.1:5000"  # the sandbox's; override with %config DockerMagics.registry
-RUN_WAIT_SECONDS = 60.0  # a foreground `%docker run` that runs longer keeps running, detached
+DEFAULT_REGISTRY = "127.0.0.1:5000"  # the sandbox's; %config DockerMagics.registry changes it
+RUN_WAIT_SECONDS = 60.0  # the default of %config DockerMagics.run_timeout
 
 
 @functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
@@ -35,60 +39,115 @@ def _parser() -> Parser:
                                "Docker connection.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
     build = with_common(verbs.add_parser("build", help="build an image from a directory"))
-    build.add_argument("-t", "--tag", required=True)
+    build.add_argument("-t", "--tag", required=True, help="the image's name[:tag]")
     build.add_argument("-f", "--file", help="the Dockerfile (default PATH/Dockerfile)")
-    build.add_argument("path")
+    build.add_argument("path", help="the build context directory (its .dockerignore is "
+                                    "honoured)")
     push = with_common(verbs.add_parser("push", help="push an image to a registry"))
-    push.add_argument("image")
+    push.add_argument("image", help="name[:tag] or name@sha256:digest; without a registry "
+                                    "host it goes to DockerMagics.registry")
     run = with_common(verbs.add_parser("run", help="create and start a container"))
-    run.add_argument("-d", "--detach", action="store_true")
+    run.add_argument("-d", "--detach", action="store_true",
+                     help="return at once (default: wait for it to finish, show its output)")
     run.add_argument("-i", "--interactive", action="store_true",
                      help="accepted for the docker CLI's sake; a cell has no terminal")
     run.add_argument("-t", "--tty", action="store_true", help="as -i")
-    run.add_argument("--name")
+    run.add_argument("--name", help="the container's name")
     run.add_argument("-e", "--env", action="append", default=[])
     run.add_argument("-p", "--publish", action="append", default=[])
     run.add_argument("-l", "--label", action="append", default=[])
-    run.add_argument("--network")
-    run.add_argument("image")
-    run.add_argument("command", nargs=argparse.REMAINDER)
+    run.add_argument("--network", help="e.g. none, host, bridge or a network's name")
+    run.add_argument("image", help="a local image: name[:tag], name@sha256:digest or an id "
+                                   "(never pulled)")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="what to run instead of the "
+                                                               "image's CMD")
     execute = with_common(verbs.add_parser("exec", help="run a command in a container"))
-    execute.add_argument("-i", "--interactive", action="store_true")
-    execute.add_argument("-t", "--tty", action="store_true")
-    execute.add_argument("container")
-    execute.add_argument("command", nargs=argparse.REMAINDER)
+    execute.add_argument("-i", "--interactive", action="store_true", help="as for run")
+    execute.add_argument("-t", "--tty", action="store_true", help="as for run")
+    execute.add_argument("container", help="its name or id")
+    execute.add_argument("command", nargs=argparse.REMAINDER, help="the command and its "
+                                                                   "arguments")
     logs = with_common(verbs.add_parser("logs", help="a container's output"))
-    logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("--tail", type=int)
-    logs.add_argument("container")
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="go on printing until the kernel is interrupted")
+    logs.add_argument("--tail", type=int, help="only the last N lines")
+    logs.add_argument("container", help="its name or id")
     for verb in ("start", "stop", "restart", "pause", "unpause", "rm"):
         simple = with_common(verbs.add_parser(verb, help=f"{verb} containers"))
         if verb == "rm":
-            simple.add_argument("-f", "--force", action="store_true")
+            simple.add_argument("-f", "--force", action="store_true",
+                                help="a running one too (killed first)")
         if verb == "stop":
             simple.add_argument("-t", "--time", type=int,
                                 help="seconds to wait before killing it (default 10)")
-        simple.add_argument("containers", nargs="+")
+        simple.add_argument("containers", nargs="+", help="names or ids")
     ps = with_fresh(with_common(verbs.add_parser("ps", help="list containers")))
-    ps.add_argument("-a", "--all", action="store_true")
+    ps.add_argument("-a", "--all", action="store_true", help="stopped ones too")
     ps.add_argument("--watch", action="store_true", help="a live table")
     with_fresh(with_common(verbs.add_parser("images", help="list images")))
+    rmi = with_common(verbs.add_parser("rmi", help="remove images (by name, id or digest)"))
+    rmi.add_argument("-f", "--force", action="store_true",
+                     help="even if a container uses it or it has several names")
+    rmi.add_argument("images", nargs="+", help="names, ids or name@sha256:digest")
+    inspect = with_common(verbs.add_parser("inspect", help="a container or an image, its "
+                                                          "record (.raw: the engine's own)"))
+    inspect.add_argument("name", help="a container, or an image by name, id or digest")
+    with_examples(verbs, EXAMPLES)
     return parser
+
+
+EXAMPLES = {
+    "build": "%docker build -t my-site ./site",
+    "push": "%docker push my-site   (to DockerMagics.registry; or push 127.0.0.1:5000/my-site)",
+    "run": "%docker run -d --name web -p 8080:80 my-site",
+    "exec": "%docker exec web cat /etc/hostname",
+    "logs": "%docker logs -f web",
+    "start": "%docker start web",
+    "stop": "%docker stop -t 1 web",
+    "restart": "%docker restart web",
+    "pause": "%docker pause web",
+    "unpause": "%docker unpause web",
+    "rm": "%docker rm -f web",
+    "ps": "%docker ps -a --watch",
+    "images": "%docker images",
+    "rmi": "%docker rmi 127.0.0.1:5000/my-site@sha256:0d5a...   (the digest push printed)",
+    "inspect": "%docker inspect my-site@sha256:0d5a...",
+}
 
 
 @functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
 def _dockerfile_parser() -> Parser:
     parser = Parser("%%dockerfile", "The cell is a Dockerfile: build it.")
-    parser.add_argument("-t", "--tag", required=True)
+    parser.add_argument("-t", "--tag", required=True, help="the image's name[:tag]")
     parser.add_argument("--push", action="store_true", help="push after a good build")
-    parser.add_argument("--show-command", action="store_true")
-    parser.add_argument("context", nargs="?", help="build context directory (default: none)")
+    parser.add_argument("--show-command", action="store_true",
+                        help="also print the equivalent docker command")
+    parser.add_argument("context", nargs="?", help="build context directory (default: none); "
+                                                   "its .dockerignore is honoured")
+    parser.epilog = ("example: %%dockerfile -t my-site --push ./site   (the cell holds the "
+                     "Dockerfile)")
     return parser
 
 
 @magics_class
 class DockerMagics(VirtworkMagics):
+    connection = Unicode("", help="the Docker engine %docker uses unless %vw connect names "
+                                  "another, as a URI (docker+ssh://user@host, docker+tcp://"
+                                  "host:2376); empty: DOCKER_HOST, else the local "
+                                  "engine").tag(config=True)
+    registry = Unicode(DEFAULT_REGISTRY, help="the registry %docker push and %%dockerfile "
+                                              "--push send an image whose name names "
+                                              "none").tag(config=True)
+    run_timeout = Float(RUN_WAIT_SECONDS, help="seconds a foreground %docker run waits for "
+                                               "its container to finish; then it goes on, "
+                                               "detached").tag(config=True)
+
+    @observe("connection")
+    def _connection_changed(self, change: dict[str, Any]) -> None:
+        configure_default("docker", "DockerMagics.connection", change["new"])
+
     @line_magic
+    @usage_from(_parser)
     @reports_errors
     def docker(self, line: str) -> Any:
         """%docker build|push|run|exec|logs|start|stop|restart|pause|unpause|rm|ps|images"""
@@ -98,6 +157,7 @@ class DockerMagics(VirtworkMagics):
         return handler(driver, args)
 
     @cell_magic
+    @usage_from(_dockerfile_parser)
     @reports_errors
     def dockerfile(self, line: str, cell: str) -> Any:
         """%%dockerfile -t NAME [--push] [CONTEXT]: the cell is the Dockerfile."""
@@ -179,7 +239,7 @@ class DockerMagics(VirtworkMagics):
 
     def _wait_and_print(self, driver: Any, container: Any) -> Any:
         """Foreground run: wait for the container to finish (bounded) and show its output."""
-        deadline = time.monotonic() + RUN_WAIT_SECONDS
+        deadline = time.monotonic() + self.run_timeout
         current = container
         while current.state is State.RUNNING and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -188,7 +248,7 @@ class DockerMagics(VirtworkMagics):
             print(line)
         if current.state is State.RUNNING:
             raise OperationTimeout(f"{container.name} still runs after "
-                                   f"{RUN_WAIT_SECONDS:.0f} s; it goes on, detached",
+                                   f"{self.run_timeout:.0f} s; it goes on, detached",
                                    connection=driver.uri,
                                    hint="use %docker run -d for services, %docker logs -f")
         return current
@@ -233,9 +293,20 @@ class DockerMagics(VirtworkMagics):
         return found if args.all else ResourceList(r for r in found
                                                    if r.state is State.RUNNING)
 
+    def _rmi(self, driver: Any, args: argparse.Namespace) -> None:
+        show_command(args.show_command, driver, "rmi", *(["-f"] if args.force else []),
+                     *args.images)
+        for image in args.images:
+            driver.destroy(Kind.IMAGE, image, force=args.force)
+        print(f"removed {', '.join(args.images)}")
+
+    def _inspect(self, driver: Any, args: argparse.Namespace) -> Any:
+        show_command(args.show_command, driver, "inspect", args.name)
+        try:
+            return driver.get(Kind.CONTAINER, args.name)
+        except NotFound:
+            return driver.get(Kind.IMAGE, args.name)
+
     def _images(self, driver: Any, args: argparse.Namespace) -> Any:
         show_command(args.show_command, driver, "images")
         return driver.list_cached(Kind.IMAGE, fresh=args.fresh)
-
-    registry = DEFAULT_REGISTRY
-

@@ -9,16 +9,22 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, magics_class
+from traitlets import Float, Unicode, observe
 
+from ..errors import VirtworkError
 from ..models import Kind
+from ..uri import k8s_uri
 from .base import (
     Parser,
     VirtworkMagics,
+    configure_default,
     parse_assignments,
     reports_errors,
     session,
     show_command,
+    usage_from,
     with_common,
+    with_examples,
     with_fresh,
 )
 from .live import progress_view, status_table
@@ -32,6 +38,8 @@ KIND_WORDS = {
     "event": Kind.EVENT, "events": Kind.EVENT, "ev": Kind.EVENT,
 }
 
+NAMESPACE = "this namespace instead of the connection's"  # the help of every -n
+
 
 @functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
 def _parser() -> Parser:
@@ -39,55 +47,95 @@ def _parser() -> Parser:
                             "connection.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
     apply = with_common(verbs.add_parser("apply", help="apply YAML (the cell, or -f FILE)"))
-    apply.add_argument("-f", "--filename")
-    apply.add_argument("-n", "--namespace")
-    apply.add_argument("--dry-run", action="store_true")
+    apply.add_argument("-f", "--filename", help="a YAML file (instead of the cell)")
+    apply.add_argument("-n", "--namespace", help=NAMESPACE)
+    apply.add_argument("--dry-run", action="store_true",
+                       help="let the API server check it, change nothing")
     apply.add_argument("--diff", action="store_true", help="show what would change")
     scale = with_common(verbs.add_parser("scale", help="set a workload's replicas"))
-    scale.add_argument("--replicas", type=int, required=True)
+    scale.add_argument("--replicas", type=int, required=True, help="how many copies")
     scale.add_argument("target", help="deployment/NAME")
-    scale.add_argument("-n", "--namespace")
+    scale.add_argument("-n", "--namespace", help=NAMESPACE)
     scale.add_argument("--wait", action="store_true", help="follow the rollout")
-    scale.add_argument("--timeout", type=float, default=120.0)
+    scale.add_argument("--timeout", type=float,
+                       help="seconds --wait follows the rollout (default K8sMagics.timeout)")
     get = with_common(verbs.add_parser("get", help="list pods, deployments, services, "
                                                    "events"))
-    get.add_argument("kind")
-    get.add_argument("name", nargs="?")
-    get.add_argument("-n", "--namespace")
-    get.add_argument("-l", "--selector", action="append", default=[])
-    get.add_argument("--watch", "-w", action="store_true")
+    get.add_argument("kind", help="pods, deployments, statefulsets, replicasets, services "
+                                  "or events")
+    get.add_argument("name", nargs="?", help="one of them (default: all)")
+    get.add_argument("-n", "--namespace", help=NAMESPACE)
+    get.add_argument("-l", "--selector", action="append", default=[],
+                     help="KEY=VALUE label to match (repeat for more)")
+    get.add_argument("--watch", "-w", action="store_true", help="a live table")
     with_fresh(get)
     logs = with_common(verbs.add_parser("logs", help="a pod's output"))
-    logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("--tail", type=int)
-    logs.add_argument("-c", "--container")
-    logs.add_argument("-n", "--namespace")
-    logs.add_argument("pod")
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="go on printing until the kernel is interrupted")
+    logs.add_argument("--tail", type=int, help="only the last N lines")
+    logs.add_argument("-c", "--container", help="which container of the pod")
+    logs.add_argument("-n", "--namespace", help=NAMESPACE)
+    logs.add_argument("pod", help="the pod's name")
     execute = with_common(verbs.add_parser("exec", help="run a command in a pod"))
-    execute.add_argument("-c", "--container")
-    execute.add_argument("-n", "--namespace")
-    execute.add_argument("pod")
-    execute.add_argument("command", nargs=argparse.REMAINDER)
+    execute.add_argument("-c", "--container", help="which container of the pod")
+    execute.add_argument("-n", "--namespace", help=NAMESPACE)
+    execute.add_argument("pod", help="the pod's name")
+    execute.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
     delete = with_common(verbs.add_parser("delete", help="delete KIND/NAME"))
-    delete.add_argument("target")
-    delete.add_argument("-n", "--namespace")
+    delete.add_argument("target", help="KIND/NAME, e.g. deployment/web")
+    delete.add_argument("-n", "--namespace", help=NAMESPACE)
     delete.add_argument("--wait", nargs="?", const="true", default="true", type=str.lower,
                         choices=("true", "false"),
                         help="return once it and its pods are gone (the default, as "
-                             "kubectl); --wait=false returns at once")
+                             "kubectl; up to K8sMagics.timeout); --wait=false returns at once")
     delete.add_argument("--grace-period", type=int, metavar="SECONDS",
                         help="how long its containers get to stop (default: each pod's own)")
     delete.add_argument("--force", action="store_true",
                         help="at once, without waiting for the containers to stop")
-    use = verbs.add_parser("use-context", help="switch to another kube context")
-    use.add_argument("context")
-    use.add_argument("-n", "--namespace")
+    use = verbs.add_parser("use-context", help="switch to another kube context (any name "
+                                               "in the kubeconfig: EKS ARNs, GKE names...)")
+    use.add_argument("context", help="a context of the kubeconfig, by its name")
+    use.add_argument("-n", "--namespace", help="the namespace (default: the context's own)")
+    for name, verb in verbs.choices.items():
+        if name != "use-context":
+            verb.add_argument("--context", help="this kubeconfig context instead of the "
+                                                "current one (for this line only)")
+    with_examples(verbs, EXAMPLES)
     return parser
+
+
+EXAMPLES = {
+    "apply": "%%k8s apply --dry-run   (the cell holds the YAML)",
+    "scale": "%k8s scale --replicas=3 deployment/web --wait",
+    "get": "%k8s get pods -l app=web --watch",
+    "logs": "%k8s logs -f web-7d4b9c-x2x9z",
+    "exec": "%k8s exec web-7d4b9c-x2x9z -- ls /",
+    "delete": "%k8s delete deployment/web --wait",
+    "use-context": "%k8s use-context arn:aws:eks:us-east-1:123456789012:cluster/demo "
+                   "-n default",
+}
 
 
 @magics_class
 class K8sMagics(VirtworkMagics):
+    connection = Unicode("", help="the cluster %k8s uses unless %vw connect or %k8s "
+                                  "use-context names another, as a URI: k8s://CONTEXT/"
+                                  "NAMESPACE (see jupyter_virtwork.uri.k8s_uri); empty: the "
+                                  "sandbox's cluster, else the kubeconfig's current "
+                                  "context").tag(config=True)
+    kubeconfig = Unicode("", help="the kubeconfig file to read (empty: $KUBECONFIG or "
+                                  "~/.kube/config)").tag(config=True)
+    timeout = Float(120.0, help="seconds scale --wait and delete --wait follow a rollout or a "
+                                "deletion before they give up").tag(config=True)
+
+    @observe("connection", "kubeconfig")
+    def _default_changed(self, change: dict[str, Any]) -> None:
+        uri = self.connection or ("k8s://" if self.kubeconfig else "")
+        configure_default("kubernetes", f"K8sMagics.{change['name']}", uri,
+                          **({"kubeconfig": self.kubeconfig} if self.kubeconfig else {}))
+
     @line_cell_magic
+    @usage_from(_parser)
     @reports_errors
     def k8s(self, line: str, cell: str | None = None) -> Any:
         """%k8s apply|scale|get|logs|exec|delete|use-context; %%k8s apply: the cell is YAML."""
@@ -96,7 +144,7 @@ class K8sMagics(VirtworkMagics):
             raise UsageError("%%k8s takes the cell as YAML for apply only")
         if args.verb == "use-context":
             return self._use_context(args)
-        driver = _driver(getattr(args, "namespace", None))
+        driver = _driver(getattr(args, "namespace", None), args.context)
         return getattr(self, "_" + args.verb.replace("-", "_"))(driver, args, cell)
 
     def _apply(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
@@ -115,15 +163,16 @@ class K8sMagics(VirtworkMagics):
 
     def _scale(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
         kind, name = _target(args.target)
+        timeout = self.timeout if args.timeout is None else args.timeout
         show_command(args.show_command, driver, "scale", f"--replicas={args.replicas}",
                      args.target)
         show_command(args.show_command and args.wait, driver, "rollout", "status",
-                     args.target, f"--timeout={args.timeout:g}s")
+                     args.target, f"--timeout={timeout:g}s")
         if not args.wait:
             return driver.scale(kind, name, args.replicas)
         view = progress_view(f"scaling {args.target} to {args.replicas}")
         try:
-            done = driver.scale(kind, name, args.replicas, wait=True, timeout=args.timeout,
+            done = driver.scale(kind, name, args.replicas, wait=True, timeout=timeout,
                                 on_progress=view)
         except BaseException as exc:
             view.fail(str(exc))
@@ -171,24 +220,35 @@ class K8sMagics(VirtworkMagics):
         # as the driver deletes: in the background, or waiting for its pods to go first
         flags += ["--cascade=foreground"] if wait else ["--wait=false"]
         show_command(args.show_command, driver, "delete", args.target, *flags)
-        driver.delete(kind, name, wait=wait, grace_seconds=grace)
+        driver.delete(kind, name, wait=wait, grace_seconds=grace, timeout=self.timeout)
         print(f"{args.target} deleted")
 
     def _use_context(self, args: argparse.Namespace) -> None:
-        current = session().driver("kubernetes")
-        uri = f"k8s://{args.context}/{args.namespace or ''}".rstrip("/")
-        session().connect(uri, "kubernetes", kubeconfig=getattr(current, "kubeconfig", None))
-        print(f"now using {uri}")
+        current: Any = session().driver("kubernetes")
+        uri = k8s_uri(args.context, args.namespace)
+        # Read the kubeconfig first (as a sibling, `--context`'s alias): an unknown context
+        # fails here and the current connection stays.
+        namespace = _driver(args.namespace, args.context).namespace
+        session().connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
+        print(f"now using context {args.context!r}, namespace {namespace} ({uri})")
 
 
-def _driver(namespace: str | None) -> Any:
-    """The current Kubernetes connection, or a sibling of it for another namespace."""
+def _driver(namespace: str | None, context: str | None = None) -> Any:
+    """The current Kubernetes connection, or a sibling of it for another namespace or
+    kubeconfig context (``-n``, ``--context``)."""
     current: Any = session().driver("kubernetes")
-    if not namespace or namespace == current.namespace:
+    if context in (None, current.target.context) and namespace in (None, current.namespace):
         return current
-    context = current.target.context or ""
-    return session().connect(f"k8s://{context}/{namespace}", f"kubernetes/{namespace}",
-                             make_current=False, kubeconfig=current.kubeconfig)
+    context = current.target.context if context is None else context
+    uri = k8s_uri(context, namespace)
+    sibling: Any = session().connect(uri, f"kubernetes/{uri}", make_current=False,
+                                     kubeconfig=current.kubeconfig)
+    try:
+        _ = sibling.namespace  # reads the kubeconfig: a context it lacks fails here
+    except VirtworkError:
+        session().disconnect(f"kubernetes/{uri}")  # not kept: %vw cleanup would trip on it
+        raise
+    return sibling
 
 
 def _after_pod(words: list[str], container: str | None) -> tuple[str | None, list[str]]:

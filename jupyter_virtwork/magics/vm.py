@@ -15,7 +15,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
-from traitlets import Unicode
+from traitlets import Float, Unicode
 
 from .. import defaults
 from .. import uri as uri_module
@@ -27,7 +27,9 @@ from .base import (
     reports_errors,
     session,
     show_command,
+    usage_from,
     with_common,
+    with_examples,
     with_fresh,
 )
 from .live import progress_view, status_table
@@ -40,39 +42,57 @@ def _parser() -> Parser:
     parser = Parser("%vm", "Create and run virtual machines on vSphere or libvirt.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
     create = with_common(verbs.add_parser("create", help="create (and start) a VM"))
-    create.add_argument("name")
+    create.add_argument("name", help="the VM's name")
     _on(create)
     create.add_argument("--os", default="other linux", help='guest OS, e.g. "ubuntu 18.04"')
-    create.add_argument("--cpus", default="1")
+    create.add_argument("--cpus", default="1", help="virtual CPUs")
     create.add_argument("--memory", default="512M", help="e.g. 4G, 4 GB, 512M")
     create.add_argument("--disk", help="e.g. 100G; thin-provisioned")
     create.add_argument("--kernel", type=Path, help="boot this kernel (libvirt)")
-    create.add_argument("--initrd", type=Path)
+    create.add_argument("--initrd", type=Path, help="with --kernel: its initramfs")
     create.add_argument("--tiny-guest", action="store_true",
                         help="boot the tiny Linux guest of VMMagics.guest_dir (libvirt)")
     create.add_argument("--no-start", action="store_true", help="define it, do not start")
     create.add_argument("--dry-run", action="store_true", help="show the definition only")
     config = with_common(verbs.add_parser("config", help="change CPUs, memory, disk"))
-    config.add_argument("name")
+    config.add_argument("name", help="the VM's name")
     _on(config)
-    config.add_argument("--cpus")
-    config.add_argument("--memory")
-    config.add_argument("--disk")
+    config.add_argument("--cpus", help="virtual CPUs")
+    config.add_argument("--memory", help="e.g. 4G")
+    config.add_argument("--disk", help="grow the disk to e.g. 100G")
     for verb in ("start", "stop", "suspend", "resume", "delete"):
         simple = with_common(verbs.add_parser(verb, help=f"{verb} a VM"))
-        simple.add_argument("name")
+        simple.add_argument("name", help="the VM's name")
         _on(simple)
         if verb in ("stop", "delete"):
-            simple.add_argument("--force", action="store_true")
+            simple.add_argument("--force", action="store_true",
+                                help="power it off at once" if verb == "stop" else
+                                "even while it runs (its power is cut)")
     ls = with_fresh(with_common(verbs.add_parser("ls", help="list VMs")))
     _on(ls)
-    ls.add_argument("--watch", action="store_true")
+    ls.add_argument("--watch", action="store_true", help="a live table")
     console = with_common(verbs.add_parser("console", help="what the guest printed"))
-    console.add_argument("name")
+    console.add_argument("name", help="the VM's name")
     _on(console)
     console.add_argument("--wait-for", help="wait until the console shows this text")
-    console.add_argument("--timeout", type=float, default=60.0)
+    console.add_argument("--timeout", type=float,
+                         help="seconds --wait-for waits (default VMMagics.console_timeout)")
+    with_examples(verbs, EXAMPLES)
     return parser
+
+
+EXAMPLES = {
+    "create": '%vm create my-vm --on libvirt --os "ubuntu 18.04" --cpus 2 --memory 4G '
+              "--disk 100G",
+    "config": "%vm config my-vm --cpus 2 --memory 4G --disk 100G",
+    "start": "%vm start my-vm",
+    "stop": "%vm stop my-vm --force",
+    "suspend": "%vm suspend my-vm",
+    "resume": "%vm resume my-vm",
+    "delete": "%vm delete my-vm --force",
+    "ls": "%vm ls --on vsphere --watch",
+    "console": "%vm console my-vm --wait-for login: --timeout 120",
+}
 
 
 def _on(parser: argparse.ArgumentParser) -> None:
@@ -87,12 +107,20 @@ class VMMagics(VirtworkMagics):
                                  "$VIRTWORK_GUEST_DIR, else guest.dir of the connections "
                                  "file").tag(config=True)
 
+    connection = Unicode("libvirt", help="where %vm works when no --on names a connection "
+                                         "and none was used yet: vsphere, libvirt, an alias "
+                                         "or a URI (qemu:///system, vsphere://user@host)"
+                         ).tag(config=True)
+    console_timeout = Float(60.0, help="seconds %vm console --wait-for waits for its text"
+                            ).tag(config=True)
+
     @line_magic
+    @usage_from(_parser)
     @reports_errors
     def vm(self, line: str) -> Any:
         """%vm create|config|start|stop|suspend|resume|delete|ls|console NAME [--on CONN]"""
         args = _parser().parse_line(line)
-        chosen = args.connection or self._last_connection or "libvirt"
+        chosen = args.connection or self._last_connection or self.connection
         driver = self._driver(chosen)
         answered = True
         try:
@@ -192,7 +220,8 @@ class VMMagics(VirtworkMagics):
         if console is None:
             raise UsageError(f"%vm console: the {driver.name} driver has no serial console")
         show_command(args.show_command, driver, "console", args.name)
-        print(console(args.name, wait_for=args.wait_for, timeout=args.timeout), end="")
+        timeout = self.console_timeout if args.timeout is None else args.timeout
+        print(console(args.name, wait_for=args.wait_for, timeout=timeout), end="")
 
 
 def _render(driver: Any, spec: VMSpec, *, start: bool) -> str:

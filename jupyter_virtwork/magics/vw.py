@@ -9,13 +9,23 @@ import functools
 from typing import Any
 
 from IPython.core.magic import line_magic, magics_class
+from traitlets import Bool
 
 from .. import registry
 from ..drivers.base import Verb, missing_sdk
 from ..errors import EngineUnavailable, MissingDependency, VirtworkError
 from ..models import Kind, Resource, ResourceList, import_pandas
 from ..session import CLEANUP_TIMEOUT
-from .base import Parser, VirtworkMagics, note, reports_errors, session, with_fresh
+from .base import (
+    Parser,
+    VirtworkMagics,
+    note,
+    reports_errors,
+    session,
+    usage_from,
+    with_examples,
+    with_fresh,
+)
 from .live import progress_view, status_table
 
 STATUS_KINDS = (Kind.CONTAINER, Kind.POD, Kind.VM)
@@ -26,26 +36,43 @@ def _parser() -> Parser:
     parser = Parser("%vw", "All connections: connect, status, created, cleanup.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
     connect = verbs.add_parser("connect", help="open a connection (a URI)")
-    connect.add_argument("uri")
-    connect.add_argument("--as", dest="alias")
+    connect.add_argument("uri", help="docker://, k8s://CONTEXT/NAMESPACE, "
+                                     "vsphere://USER@HOST, qemu:///system...")
+    connect.add_argument("--as", dest="alias", help="a name for it (default: the URI)")
     connect.add_argument("--insecure", action="store_true",
                          help="skip TLS verification for this one connection")
-    connect.add_argument("--kubeconfig")
+    connect.add_argument("--kubeconfig", help="k8s://: this kubeconfig file")
     verbs.add_parser("connections", help="the open connections")
     status = with_fresh(verbs.add_parser("status", help="containers, pods and VMs everywhere"))
-    status.add_argument("--watch", action="store_true")
+    status.add_argument("--watch", action="store_true", help="a live table")
     verbs.add_parser("unwatch", help="stop every live table of this kernel")
     verbs.add_parser("created", help="what this notebook created")
     cleanup = verbs.add_parser("cleanup", help="remove what this notebook created")
     cleanup.add_argument("--yes", action="store_true", help="really remove it")
     cleanup.add_argument("--timeout", type=float, default=CLEANUP_TIMEOUT, metavar="SECONDS",
                          help="how long to wait for every removal to finish on its engine")
+    with_examples(verbs, EXAMPLES)
     return parser
+
+
+EXAMPLES = {
+    "connect": "%vw connect k8s://arn%3Aaws%3Aeks%3Aus-east-1%3A123456789012%3Acluster%2Fdemo"
+               "/default --as eks",
+    "connections": "%vw connections",
+    "status": "%vw status --watch",
+    "unwatch": "%vw unwatch",
+    "created": "%vw created",
+    "cleanup": "%vw cleanup --yes",
+}
 
 
 @magics_class
 class VWMagics(VirtworkMagics):
+    confirm_cleanup = Bool(True, help="%vw cleanup only lists what it would remove unless "
+                                      "given --yes; False removes at once").tag(config=True)
+
     @line_magic
+    @usage_from(_parser)
     @reports_errors
     def vw(self, line: str) -> Any:
         """%vw connect URI [--as ALIAS] | connections | status [--watch] | unwatch |
@@ -90,7 +117,7 @@ class VWMagics(VirtworkMagics):
         """Removes owners before what they own and waits for each removal to finish on its
         engine; what is left is an error (the cell fails) naming each object and why."""
         _drivers()  # after a kernel restart nothing is open yet: clean each default
-        if not args.yes:
+        if self.confirm_cleanup and not args.yes:
             found = session().created()
             print(f"{len(found)} resources would be removed; run %vw cleanup --yes")
             return found

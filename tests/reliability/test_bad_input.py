@@ -2,8 +2,8 @@
 wrong, and the engines' state compared before and after: unchanged. The server's endpoints
 have their own corpus (tests/server/bad_requests.py); the two are counted together here.
 
-Usage mistakes (unknown flags, missing arguments) are IPython UsageErrors, which IPython
-shows as one line; everything else is a VirtworkError printed as one line on stderr.
+Every failure is a raised VirtworkError (usage mistakes an InvalidArguments) that IPython
+shows as one line and that fails the cell.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
+
+from jupyter_virtwork.errors import VirtworkError
 
 from ..integration.conftest import ensure_up, ipython_shell
 from ..server.bad_requests import CORPUS as SERVER_CORPUS
@@ -151,18 +153,16 @@ def test_bad_input_is_one_line_and_changes_nothing(
         words: str) -> None:
     before = engine_state.snapshot()
     capsys.readouterr()
-    try:
-        if cell is None:
-            result = ip.run_line_magic(magic, line)
-        else:
-            result = ip.run_cell_magic(magic, line, cell)
-        message = capsys.readouterr().err
-        assert result is None
-        assert message.startswith("error: ") and message.count("\n") == 1, message
-    except UsageError as exc:
-        message = str(exc)
-        assert "\n" not in message.strip(), message
-    assert "Traceback" not in message
+    result = ip.run_cell(f"%{magic} {line}" if cell is None else f"%%{magic} {line}\n{cell}")
+    error = result.error_in_exec
+    if cell == "":  # IPython's own check, before the magic runs; a one-line UsageError too
+        assert isinstance(error, UsageError) and "cell body is empty" in str(error), error
+        message = f"UsageError: {error}"
+    else:
+        assert isinstance(error, VirtworkError), error
+        (message,) = error._render_traceback_()
+        assert capsys.readouterr().out.splitlines()[-1] == message  # what IPython showed
+    assert "\n" not in message and "Traceback" not in message, message
     assert words in message
     assert "hunter2" not in message
     assert engine_state.snapshot() == before

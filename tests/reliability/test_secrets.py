@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from jupyter_virtwork.errors import VirtworkError
 from jupyter_virtwork.sandbox import kube_pki, vcsim
 
 from ..integration.conftest import ensure_up, ipython_shell
@@ -39,6 +40,14 @@ def _rendered(value: Any) -> str:
     return "\n".join(parts)
 
 
+def _probe(ip: Any, magic: str, line: str) -> str:
+    """What the magic answered, or the error a failed cell shows (and its whole text)."""
+    try:
+        return _rendered(ip.run_line_magic(magic, line))
+    except VirtworkError as exc:
+        return "\n".join([repr(exc), *exc._render_traceback_()])
+
+
 def test_no_secret_in_outputs_logs_or_history(ip: Any, secrets: list[str],
                                               capsys: pytest.CaptureFixture[str],
                                               caplog: pytest.LogCaptureFixture) -> None:
@@ -55,7 +64,7 @@ def test_no_secret_in_outputs_logs_or_history(ip: Any, secrets: list[str],
         ("vw", "connections"),
         ("vw", "status"),
     ]
-    seen = [_rendered(ip.run_line_magic(magic, line)) for magic, line in lines]
+    seen = [_probe(ip, magic, line) for magic, line in lines]
     captured = capsys.readouterr()
     history = "\n".join(str(entry) for entry in ip.history_manager.input_hist_raw)
     outputs = "\n".join(str(v) for v in ip.history_manager.output_hist.values())

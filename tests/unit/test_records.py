@@ -59,3 +59,60 @@ def test_table_html_escapes_and_exports() -> None:
     frame = table.to_dataframe()
     assert list(frame["state"]) == ["running", "paused"]
     assert "image" in frame.columns
+
+
+def test_errors_render_as_one_line_in_ipython() -> None:
+    err = errors.NotFound("no container 'web'", connection="docker://", hint="list them")
+    assert err._render_traceback_() == ["NotFound: no container 'web' on docker://: list them"]
+    err.full_traceback = True  # IPython then finds no hook and shows the traceback
+    assert not hasattr(err, "_render_traceback_")
+    assert hasattr(errors.InvalidArguments("x"), "_render_traceback_")
+
+
+def test_records_print_as_text_tables() -> None:
+    from datetime import datetime, timezone
+
+    from IPython.lib.pretty import pretty
+
+    long_id = "0123456789ab" + "c" * 52
+    table = ResourceList([
+        Resource("docker://", Kind.CONTAINER, long_id, "web", State.RUNNING,
+                 created=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+                 details={"image": "localbase/busybox:1.35"}),
+        _container("db", State.PAUSED)])
+    text = pretty(table)
+    assert text == str(table)
+    header, web, db = text.splitlines()
+    assert header.split() == ["KIND", "NAME", "STATE", "IMAGE", "ID", "URI", "CREATED"]
+    assert web.split() == ["container", "web", "running", "localbase/busybox:1.35",
+                           "0123456789ab", "docker://", "2026-01-02", "03:04:05"]
+    assert header.index("STATE") == web.index("running") == db.index("paused")
+    assert pretty(table[0]).splitlines()[1].split()[:3] == ["container", "web", "running"]
+    assert pretty(ResourceList()).splitlines()[-1] == "(none)"
+
+
+def test_dataframes_have_datetime_times_and_stable_columns() -> None:
+    from datetime import datetime, timezone
+
+    import pandas
+
+    created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    frame = ResourceList([
+        Resource("docker://", Kind.CONTAINER, "id", "web", State.RUNNING, created=created),
+        _container("db", State.PAUSED)]).to_dataframe()
+    assert pandas.api.types.is_datetime64_any_dtype(frame["created"])
+    assert frame["created"][0] == pandas.Timestamp(created)
+    assert pandas.isna(frame["created"][1])
+    assert list(frame.columns) == ["kind", "name", "state", "image", "id", "uri", "created",
+                                   "labels"]
+    empty = ResourceList().to_dataframe()
+    assert list(empty.columns) == ["kind", "name", "state", "id", "uri", "created", "labels"]
+    assert pandas.api.types.is_datetime64_any_dtype(empty["created"])
+
+
+def test_exec_results_print_their_output_and_exit_code() -> None:
+    from IPython.lib.pretty import pretty
+
+    from jupyter_virtwork.drivers.docker import ExecResult
+
+    assert pretty(ExecResult(3, "out\n", "err\n")) == "out\nerr\n(exit code 3)"

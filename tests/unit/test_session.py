@@ -11,6 +11,7 @@ import pytest
 from jupyter_virtwork.defaults import DefaultConnection
 from jupyter_virtwork.drivers.base import BaseDriver, Verb
 from jupyter_virtwork.errors import (
+    AuthenticationFailed,
     CleanupIncomplete,
     EngineUnavailable,
     InvalidInput,
@@ -51,6 +52,18 @@ def test_the_current_connection_wins_over_an_alias_named_like_its_family() -> No
     assert session.driver("libvirt") is first
     with pytest.raises(InvalidInput):
         session.connection("nothing-so-named")
+    session.close()
+
+
+def test_disconnect_forgets_one_connection() -> None:
+    session = Session("s1b", default=lambda family: None)
+    kept, dropped = session.connect(TEST, "kept"), session.connect(TEST + "?x=1", "dropped")
+    session.disconnect("dropped")
+    session.disconnect("never-there")  # nothing to do
+    assert [c.alias for c in session.connections()] == ["kept"]
+    with pytest.raises(InvalidInput):
+        session.driver("libvirt")  # the family's current one was the dropped connection
+    assert session.driver("kept") is kept and dropped is not kept
     session.close()
 
 
@@ -130,6 +143,25 @@ def test_cleanup_skips_a_connection_that_never_answered() -> None:
         assert said == ["skipped xen:///system: there is no Xen hypervisor on this machine"] * 2
     finally:
         session.close()
+
+
+class _LockedOut(_Unreachable):
+    """A connection tried once without its password (``%vm ls --on vsphere://u@h``)."""
+
+    uri = "vsphere://u@h"
+
+    def list(self, kind: Kind, labels: object = None) -> list[object]:
+        raise AuthenticationFailed("no password for u@h", connection=self.uri)
+
+
+def test_cleanup_skips_a_connection_that_never_let_us_in() -> None:
+    session = Session(f"locked-{uuid.uuid4().hex[:6]}", default=lambda family: None)
+    said: list[str] = []
+    session.on_skip = said.append
+    session._drivers["vsphere"] = _LockedOut()  # type: ignore[assignment]
+    assert list(session.cleanup()) == []
+    assert said == ["skipped vsphere://u@h: no password for u@h"]
+    session.close()
 
 
 class _Refusing(_Unreachable):

@@ -58,3 +58,41 @@ def test_bad_uris_are_one_line_errors(text: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         uri.parse(text)
     assert "\n" not in str(caught.value)
+
+
+CONTEXT_NAMES = [
+    "arn:aws:eks:us-east-1:123456789012:cluster/demo",  # EKS
+    "gke_proj_europe-west1_demo",  # GKE
+    "alice@team/dev",
+    "Admin@Kind-Kind",  # case is kept: kubeconfig names are case-sensitive
+    "100%:done?#frag",
+    "virtwork-sandbox",
+]
+
+
+@pytest.mark.parametrize("name", CONTEXT_NAMES)
+@pytest.mark.parametrize("namespace", [None, "team-a"])
+def test_any_kube_context_name_round_trips(name: str, namespace: str | None) -> None:
+    text = uri.k8s_uri(name, namespace)
+    target = uri.parse(text)
+    assert (target.family, target.context, target.namespace) == ("kubernetes", name, namespace)
+    assert target.uri == text
+    assert uri.k8s_uri(target.context, target.namespace) == text
+
+
+def test_context_names_with_at_and_colons_also_work_unencoded() -> None:
+    assert uri.parse("k8s://admin@kind-kind/default").context == "admin@kind-kind"
+    eks = uri.parse("k8s://arn:aws:eks:us-east-1:123456789012:cluster%2Fdemo/web")
+    assert (eks.context, eks.namespace) == ("arn:aws:eks:us-east-1:123456789012:cluster/demo",
+                                            "web")
+
+
+def test_a_raw_slash_in_a_context_name_is_refused_with_the_fix() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        uri.parse("k8s://arn:aws:eks:us-east-1:123456789012:cluster/demo/default")
+    assert "%2F" in str(caught.value)
+
+
+def test_the_current_context() -> None:
+    assert uri.k8s_uri() == "k8s://"
+    assert uri.parse(uri.k8s_uri(None, "web")).context is None

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from jupyter_virtwork import defaults, userconfig
+from jupyter_virtwork import uri as uri_module
 from jupyter_virtwork.errors import InvalidInput
 from jupyter_virtwork.sandbox import user_config
 
@@ -108,3 +109,14 @@ def test_the_docker_default_names_the_current_context(tmp_path: Path,
     assert defaults.docker().why == "the local Docker engine"
     (tmp_path / "config.json").write_text(json.dumps({"currentContext": "remote"}))
     assert defaults.docker().why == "the docker context remote"
+
+
+def test_any_current_context_name_is_the_default(home: Path) -> None:
+    eks = "arn:aws:eks:us-east-1:123456789012:cluster/demo"
+    own = {**USERS_OWN, "current-context": eks,
+           "contexts": [{"name": eks, "context": {"cluster": "prod", "user": "me"}}]}
+    kubeconfig = home / "kube" / "config"
+    kubeconfig.parent.mkdir()
+    kubeconfig.write_text(yaml.safe_dump(own))
+    chosen = uri_module.parse(defaults.kubernetes().uri)
+    assert (chosen.context, chosen.namespace) == (eks, "default")
