@@ -97,7 +97,9 @@ def test_apply_dry_run_answers_what_would_be_made_and_makes_nothing(
     assert deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == BUSYBOX
     assert deployment["metadata"]["labels"] == session().labels  # stamped, as applied
-    assert "apply -f - --dry-run=server" in capsys.readouterr().out
+    shown = capsys.readouterr().out.splitlines()[0]
+    assert shown.startswith("kubectl ") and " apply --server-side " in shown
+    assert shown.endswith("--dry-run=server -f - <<'EOF'"), shown
     assert _absent(Kind.DEPLOYMENT, name) and _absent(Kind.SERVICE, name)
 
 
