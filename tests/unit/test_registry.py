@@ -38,6 +38,8 @@ def test_a_call_imports_that_family_s_sdk_and_no_other() -> None:
 
 
 def test_loading_the_extension_imports_the_sdks_in_the_background_only() -> None:
+    # The one stand-in: threading's start, not an SDK. The warm-up thread would import the
+    # SDKs a moment later; holding it back shows what %load_ext itself imports.
     code = ("import threading\n"
             "from unittest import mock\n"
             "from IPython.testing.globalipapp import start_ipython\n"
