@@ -120,7 +120,7 @@ class VMMagics(VirtworkMagics):
     def vm(self, line: str) -> Any:
         """%vm create|config|start|stop|suspend|resume|delete|ls|console NAME [--on CONN]"""
         args = _parser().parse_line(line)
-        chosen = args.connection or self._last_connection or self.connection
+        chosen = args.connection or self._last_open() or self.connection
         driver = self._driver(chosen)
         answered = True
         try:
@@ -132,13 +132,20 @@ class VMMagics(VirtworkMagics):
             if answered:
                 self._remember(chosen)
 
-    @staticmethod
-    def _remember(chosen: str) -> None:
+    def _remember(self, chosen: str) -> None:
         """Make ``chosen`` the connection later %vm lines use. Only one whose engine answered:
         a failed `--on xen:///system` (no Xen here) must not capture them."""
         if "://" in chosen:
             session().connect(chosen, chosen)  # the same driver, now the family's current
-        VMMagics._last_connection = chosen
+        self._last_connection = chosen
+
+    def _last_open(self) -> str | None:
+        """The VM connection used last while the Session still holds it: one closed since
+        (the Session reset, the extension reloaded) is forgotten, not an error."""
+        last = self._last_connection
+        if last is not None and last in {c.alias for c in session().connections()}:
+            return last
+        return None
 
     def _driver(self, chosen: str) -> Any:
         """``chosen`` as a family, alias or URI (``--on``, else the VM connection used

@@ -365,3 +365,15 @@ def test_status_spans_every_connection(ip: Any) -> None:
     assert {r.kind for r in rows} >= {Kind.VM}
     frame = rows.to_dataframe()
     assert list(frame.columns[:3]) == ["kind", "name", "state"]
+
+
+def test_a_vm_connection_closed_since_is_forgotten_not_an_error(ip: Any) -> None:
+    """`%vm ls --on ALIAS` makes ALIAS the VM connection of later lines; once the Session
+    that held it is gone (reset, extension reloaded), %vm falls back to its default instead
+    of failing on a name nobody can reach."""
+    session().connect("test:///default", "gone-soon")
+    assert ip.run_line_magic("vm", "ls --on gone-soon") is not None
+    base.reset_session()
+    listed = ip.run_line_magic("vm", "ls")
+    assert isinstance(listed, ResourceList)
+    assert "gone-soon" not in {c.alias for c in session().connections()}
