@@ -19,7 +19,8 @@ from typing import Any
 
 import docker
 import pytest
-from IPython.core.error import UsageError
+
+from jupyter_virtwork.errors import InvalidArguments
 
 from .conftest import ensure_up, ipython_shell
 
@@ -120,7 +121,7 @@ def test_publish_binds_as_the_docker_cli_binds(ip: Any, client: Any, form: str,
 def test_a_bad_publish_is_a_usage_error_and_makes_nothing(ip: Any, client: Any, publish: str,
                                                           words: str) -> None:
     name = _name()
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(InvalidArguments) as caught:
         ip.run_line_magic("docker", f"run -d --name {name} -p {publish} {BUSYBOX}")
     assert words in str(caught.value) and "\n" not in str(caught.value)
     assert not client.api.containers(all=True, filters={"name": f"^/{name}$"})

@@ -138,7 +138,9 @@ def test_objects_of_another_namespace(ip: Any, capsys: pytest.CaptureFixture[str
 
     default = defaults.for_family("kubernetes")
     assert default is not None
-    kubectl = f"kubectl --kubeconfig {default.options['kubeconfig']}"
+    # The default names its kubeconfig only when KUBECONFIG does; else kubectl's own default.
+    kubeconfig = default.options.get("kubeconfig")
+    kubectl = f"kubectl --kubeconfig {kubeconfig}" if kubeconfig else "kubectl"
     elsewhere, ours, theirs = fresh("vw-eq-ns"), fresh("vw-eq-svc"), fresh("vw-eq-svc")
     run_cli(f"{kubectl} create namespace {elsewhere}")
     try:
