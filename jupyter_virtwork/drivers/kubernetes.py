@@ -132,7 +132,6 @@ class KubernetesDriver(BaseDriver):
                                         client_configuration=configuration,
                                         persist_config=False)
                 self._namespace = self._namespace or self._context_namespace(config)
-                _no_refresh_for_a_lasting_token(configuration)
         configuration.retries = False  # urllib3 would retry a refused connection 3 times
         if self.insecure:
             configuration.verify_ssl = False
@@ -837,22 +836,6 @@ def _import_kubernetes() -> tuple[Any, Any]:
     except ImportError as exc:
         raise missing_sdk("kubernetes") from exc
     return client, config
-
-
-def _no_refresh_for_a_lasting_token(configuration: Any) -> None:
-    """Drop the kubeconfig loader's refresh hook when its token has no expiry.
-
-    The hook re-applies the whole user and cluster config before every request (host
-    included, whose setter reads every proxy variable of the environment: ~0.1 ms of a
-    1 ms list) so that an expiring token (exec plugin, OIDC) is renewed in time. A token
-    without an expiry never changes. Where the hook is not the loader's (another client
-    version), it stays."""
-    hook = configuration.refresh_api_key_hook
-    cells = getattr(hook, "__closure__", None) or ()
-    loader = next((c.cell_contents for c in cells
-                   if hasattr(c.cell_contents, "_load_authentication")), None)
-    if loader is not None and "token" in vars(loader) and "expiry" not in vars(loader):
-        configuration.refresh_api_key_hook = None
 
 
 def _in_cluster_namespace() -> str:
