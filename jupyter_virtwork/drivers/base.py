@@ -193,19 +193,24 @@ class BaseDriver:
         removal = Removal()
         for kind in self.kinds:
             for resource in self.list(kind, labels=labels):
-                try:
-                    self.destroy(kind, resource.id, force=True)
-                except NotFound:
-                    continue  # already gone with its owner
-                except EngineUnavailable:
-                    raise  # the whole connection is gone: the caller skips it
-                except VirtworkError as exc:
-                    removal.left.append((resource, exc.message))
-                    continue
-                removal.removed.append(resource)
-                if on_progress is not None:
-                    on_progress(Progress("cleanup", f"removed {kind} {resource.name!r}"))
+                self._remove(resource, removal, on_progress)
         return removal
+
+    def _remove(self, resource: Resource, removal: Removal,
+                on_progress: ProgressCallback | None) -> None:
+        """Destroy ``resource`` for ``remove_owned`` and note how it went in ``removal``."""
+        try:
+            self.destroy(resource.kind, resource.id, force=True)
+        except NotFound:
+            return  # already gone with its owner
+        except EngineUnavailable:
+            raise  # the whole connection is gone: the caller skips it
+        except VirtworkError as exc:
+            removal.left.append((resource, exc.message))
+            return
+        removal.removed.append(resource)
+        if on_progress is not None:
+            on_progress(Progress("cleanup", f"removed {resource.kind} {resource.name!r}"))
 
     def close(self) -> None:
         """Release connections and stop watchers; safe to call twice."""

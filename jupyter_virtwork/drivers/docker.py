@@ -41,7 +41,6 @@ from ..models import (
     EventType,
     ImageSpec,
     Kind,
-    Progress,
     Resource,
     ResourceList,
     State,
@@ -430,19 +429,10 @@ class DockerDriver(BaseDriver):
                 self._unpush(resource, removal)
             others = [] if resource.kind is Kind.CONTAINER else self._others_using(resource,
                                                                                    labels)
-            try:
-                if others:
-                    removal.left.append((resource, "used by " + ", ".join(others)))
-                    continue
-                self.destroy(resource.kind, resource.id, force=True)
-            except NotFound:
-                continue  # gone already (an image removed with its child)
-            except OperationFailed as exc:
-                removal.left.append((resource, exc.message))
-                continue
-            removal.removed.append(resource)
-            if on_progress is not None:
-                on_progress(Progress("cleanup", f"removed {resource.kind} {resource.name!r}"))
+            if others:
+                removal.left.append((resource, "used by " + ", ".join(others)))
+            else:  # one already gone (an image removed with its child) is skipped there
+                self._remove(resource, removal, on_progress)
         return removal
 
     def _unpush(self, image: Resource, removal: Removal) -> None:
