@@ -340,7 +340,7 @@ def test_run_timeout_setting(ip: Any, configured: Any) -> None:
 
 
 def test_vm_connection_setting(ip: Any, configured: Any) -> None:
-    magics = type(ip.magics_manager.registry["VMMagics"])
+    magics = ip.magics_manager.registry["VMMagics"]  # the last VM connection is this shell's
     remembered, magics._last_connection = magics._last_connection, None  # a fresh kernel's
     try:
         configured("VMMagics.connection", "test:///default")

@@ -10,7 +10,9 @@ with it at the end, also when the test fails.
 
 from __future__ import annotations
 
+import json
 import math
+import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -43,6 +45,28 @@ def _pod(name: str, labels: dict[str, str]) -> dict[str, Any]:
                                      "imagePullPolicy": "Never"}]}}
 
 
+def _wait_for_the_default_token(core: Any, namespace: str) -> None:
+    """A pod is refused (500, "No API token found for service account default") until the
+    controller manager has given the new namespace's default ServiceAccount its token."""
+    from kubernetes.client.exceptions import ApiException
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            account = json.loads(core.read_namespaced_service_account(
+                "default", namespace, _preload_content=False,
+                _request_timeout=REQUEST_SECONDS).data)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        else:
+            if account.get("secrets"):
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"namespace {namespace}: no token for its default ServiceAccount "
+                         "within 60 s")
+
+
 @pytest.fixture(scope="module")
 def namespace() -> Iterator[str]:
     """A namespace of COUNT Pending pods, deleted with them afterwards."""
@@ -58,6 +82,7 @@ def namespace() -> Iterator[str]:
     core.create_namespace({"metadata": {"name": name, "labels": labels}},
                           _preload_content=False, _request_timeout=REQUEST_SECONDS)
     try:
+        _wait_for_the_default_token(core, name)
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda i: core.create_namespaced_pod(
                 name, _pod(f"pending-{i:04d}", labels), _preload_content=False,
