@@ -33,7 +33,7 @@ from benchmarks.counting import (
 from jupyter_virtwork import labels as ownership
 from jupyter_virtwork.drivers import libvirt_xml
 from jupyter_virtwork.magics.base import reset_session, session
-from jupyter_virtwork.models import Event, EventType, Kind
+from jupyter_virtwork.models import Event, EventType, Kind, State
 from jupyter_virtwork.sandbox import kube_pki
 from jupyter_virtwork.sizes import MiB
 from jupyter_virtwork.watch import EventStream
@@ -118,7 +118,10 @@ def test_docker_ps_answers_from_a_synced_watch(ip: Any, scratch: str,
             # Another client runs a container: the watch delivers it, the list holds it.
             client.containers.run(BUSYBOX, "sleep 600", name=name, detach=True,
                                   network_mode="none", labels=labels)
-            _until(stream, _about(name, EventType.ADDED))
+            # The engine reports "create" then "start": the cache holds the container as
+            # running once the start has come through the watch, not before.
+            _until(stream, lambda e: e.resource is not None and e.resource.name == name
+                   and e.resource.state is State.RUNNING)
             cached, asked = _asked(requests, lambda: ip.run_line_magic("docker", "ps -a"),
                                    _docker_list)
             assert asked == []
