@@ -325,3 +325,22 @@ class VMSpec:
                    disk=None if disk is None else parse_size(disk, default_unit="G",
                                                              what="disk"),
                    **rest)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What a command run inside a container or pod returned."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def _repr_html_(self) -> str:
+        return (f"<pre>{html.escape(self.stdout)}</pre>"
+                + (f'<pre style="color:#cf222e">{html.escape(self.stderr)}</pre>'
+                   if self.stderr else "")
+                + f"<small>exit code {self.exit_code}</small>")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """A terminal IPython: the output, then the exit code (as ``_repr_html_``)."""
+        printer.text(f"{self.stdout}{self.stderr}(exit code {self.exit_code})")

@@ -18,7 +18,6 @@ import os
 import shlex
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
@@ -39,6 +38,7 @@ from ..models import (
     ContainerSpec,
     Event,
     EventType,
+    ExecResult,
     ImageSpec,
     Kind,
     Resource,
@@ -64,25 +64,6 @@ STATE_MAP: dict[str, State] = {
 PortBindings = dict[str, list[dict[str, str]]]
 
 DEFAULT_TIMEOUT = 15.0  # seconds an ordinary request may take before the engine counts as down
-
-
-@dataclass(frozen=True)
-class ExecResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return (f"<pre>{html.escape(self.stdout)}</pre>"
-                + (f'<pre style="color:#cf222e">{html.escape(self.stderr)}</pre>'
-                   if self.stderr else "")
-                + f"<small>exit code {self.exit_code}</small>")
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        """A terminal IPython: the output, then the exit code (as ``_repr_html_``)."""
-        printer.text(f"{self.stdout}{self.stderr}(exit code {self.exit_code})")
 
 
 # The kubelet (dockershim) copies a pod's labels onto the pod's sandbox container, ours

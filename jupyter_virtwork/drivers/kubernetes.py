@@ -40,12 +40,21 @@ from ..errors import (
     VirtworkError,
     first_line,
 )
-from ..models import Event, EventType, Kind, Progress, Resource, ResourceList, State, WorkloadSpec
+from ..models import (
+    Event,
+    EventType,
+    ExecResult,
+    Kind,
+    Progress,
+    Resource,
+    ResourceList,
+    State,
+    WorkloadSpec,
+)
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import k8s_manifests, k8s_owned
 from .base import BaseDriver, ProgressCallback, Removal, Verb, heredoc, missing_sdk
-from .docker import ExecResult
 
 FIELD_MANAGER = "jupyter-virtwork"
 DEFAULT_TIMEOUT = 15.0

@@ -113,6 +113,6 @@ def test_dataframes_have_datetime_times_and_stable_columns() -> None:
 def test_exec_results_print_their_output_and_exit_code() -> None:
     from IPython.lib.pretty import pretty
 
-    from jupyter_virtwork.drivers.docker import ExecResult
+    from jupyter_virtwork.models import ExecResult
 
     assert pretty(ExecResult(3, "out\n", "err\n")) == "out\nerr\n(exit code 3)"
