@@ -9,8 +9,10 @@ Everything listens on 127.0.0.1: the proxy (the class's one door, ``PUBLIC_URL``
 API, the hub's API and every single-user server. Login is PAM against the class's Unix
 accounts (``hub_accounts``), each learner's server runs as that learner through the local
 process spawner, from the learners' environment (``hub_env``), with a PATH of its own and
-none of the hub's other variables. The sandbox reaches the hub's REST API as the service
-``virtwork-sandbox``, whose token may add users and start, stop and use their servers.
+none of the hub's other variables. Before a server starts, the classroom hook gives its
+learner a namespace on the sandbox's cluster and a kubeconfig for it (``classroom``). The
+sandbox reaches the hub's REST API as the service ``virtwork-sandbox``, whose token may add
+users and start, stop and use their servers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from . import hub_accounts, hub_env, paths
+from ..classroom import pre_spawn_hook
+from . import hub_accounts, hub_env, kube_pki, paths
 
 HOST = "127.0.0.1"
 PORT = 8000  # the proxy's: the class's one door
@@ -82,6 +85,12 @@ def configure(c: Config) -> None:
     c.Spawner.environment = {"PATH": f"{hub_env.env_dir() / 'bin'}:/usr/bin:/bin"}
     c.Spawner.start_timeout = 120  # 20 learners at once on 2 cores
     c.Spawner.http_timeout = 120
+
+    # Each learner's namespace on the sandbox's cluster, made by the hub as its admin.
+    c.Spawner.pre_spawn_hook = pre_spawn_hook
+    c.LearnerSpaces.kubeconfig = str(kube_pki.kubeconfig_path())
+    c.LearnerSpaces.kube_context = kube_pki.CONTEXT
+    c.LearnerSpaces.kubeconfig_dir = str(paths.state_dir("classroom"))
 
     c.JupyterHub.services = [{"name": SERVICE, "api_token": credentials.api_token}]
     c.JupyterHub.load_roles = [{"name": SERVICE, "scopes": SERVICE_SCOPES,
