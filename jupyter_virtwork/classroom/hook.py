@@ -14,7 +14,9 @@ apply, so a later spawn brings an existing space to the configured sizes; it ref
 namespace of that name that is not this learner's. It then reads the ServiceAccount's
 token (Kubernetes 1.20 makes its Secret by itself), writes the learner's kubeconfig
 (``kubeconfig.write_private``) and sets the server's ``KUBECONFIG`` and ``VW_NAMESPACE``.
-The cluster calls run in a thread: the hub's event loop keeps serving other learners.
+Before the first learner's space, it registers the pod guard (``guard``), which keeps
+learners' pods off the node's privileges. The cluster calls run in a thread: the hub's
+event loop keeps serving other learners.
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ from typing import Any, Protocol
 
 import yaml
 from traitlets import Dict, Float, Unicode
-from traitlets.config import Config, Configurable
+from traitlets.config import Config, LoggingConfigurable
 
 from .. import uri
 from ..drivers.k8s_owned import ApiResource
 from ..drivers.kubernetes import KubernetesDriver
 from ..errors import EngineUnavailable, InvalidInput, OperationTimeout
-from ..labels import LEARNER
-from . import kubeconfig, space
+from ..labels import LEARNER, MANAGED_BY, MANAGER
+from . import guard, kubeconfig, space
 
 NAMESPACES = ApiResource("v1", "Namespace", "namespaces", False)
 SECRETS = ApiResource("v1", "Secret", "secrets", True)
@@ -65,7 +67,7 @@ class LearnerSpace:
     kubeconfig: Path
 
 
-class LearnerSpaces(Configurable):
+class LearnerSpaces(LoggingConfigurable):
     namespace_template = Unicode(
         "virtwork-{username}",
         help="Each learner's namespace; {username} is the hub's username as a DNS label.",
@@ -104,6 +106,14 @@ class LearnerSpaces(Configurable):
         {"cpu": "1", "memory": "512Mi"},
         help="The most one container may ask for (LimitRange max).",
     ).tag(config=True)
+    pod_guard_url = Unicode(
+        "",
+        help="The HTTPS URL where the API server reaches the pod guard (classroom.guard); "
+             "'' registers none, and learners may then run privileged pods.",
+    ).tag(config=True)
+    pod_guard_ca_file = Unicode(
+        "", help="The PEM file of the CA that signed the pod guard's certificate.",
+    ).tag(config=True)
     token_timeout = Float(
         30.0, help="Seconds to wait for the cluster to make the ServiceAccount's token.",
     ).tag(config=True)
@@ -112,6 +122,7 @@ class LearnerSpaces(Configurable):
         super().__init__(**kwargs)
         self._driver_lock = threading.Lock()
         self._driver: KubernetesDriver | None = None
+        self._guarded = False
 
     @property
     def sizes(self) -> space.Sizes:
@@ -130,6 +141,7 @@ class LearnerSpaces(Configurable):
         namespace = space.namespace_for(username, self.namespace_template)
         account = self._unix_account(username)
         self._refuse_foreign(namespace, username)
+        self._guard_pods()
         self.driver().apply(space.manifests(username, namespace, self.sizes),
                             labels=space.labels_for(username))
         token, ca_data = self._token(namespace)
@@ -162,6 +174,20 @@ class LearnerSpaces(Configurable):
                                    connection=self.driver().uri,
                                    hint="change LearnerSpaces.namespace_template or remove "
                                         "that namespace")
+
+    def _guard_pods(self) -> None:
+        """Register the pod guard for every learner namespace, once per hub, before the
+        first namespace exists; without one, say in the hub's log what that leaves open."""
+        if self._guarded:
+            return  # two first spawns at once both apply it: the same object, no harm
+        if not self.pod_guard_url:
+            self.log.warning("LearnerSpaces.pod_guard_url is not set: learners may run "
+                             "privileged pods, which reach the node and every namespace")
+        else:
+            bundle = base64.b64encode(Path(self.pod_guard_ca_file).read_bytes()).decode()
+            self.driver().apply([guard.webhook_configuration(self.pod_guard_url, bundle)],
+                                labels={MANAGED_BY: MANAGER})
+        self._guarded = True
 
     def _token(self, namespace: str) -> tuple[str, str]:
         """(token, CA as base64) of the learner ServiceAccount's token Secret, once the

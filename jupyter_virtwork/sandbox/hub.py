@@ -4,18 +4,20 @@
 sandbox's cache (once per machine; Node from Debian if this machine has none), the
 learners' Python environment (``hub_env``), the class's Unix accounts (``hub_accounts``:
 ``vw-teacher``, an admin of the hub, and ``vw-learner1..3``) and the firewall rule that
-keeps them off the loopback services that trust anyone (``hub_firewall``). ``start`` writes
-the config file (``hub_config``) and runs ``jupyterhub`` as a daemon, which starts the
-proxy; it is ready when the hub answers through the proxy.
+keeps them off the loopback services that trust anyone (``hub_firewall``). ``start``, once
+the cluster is up, signs the pod guard's certificate with the cluster's CA, writes the
+config file (``hub_config``) and runs ``jupyterhub`` as a daemon, which starts the proxy and
+the pod guard; it is ready when the hub answers through the proxy.
 
 Every endpoint but the hub's version (``/hub/api``) and health check needs a login (PAM,
 the accounts' passwords) or a token. The sandbox's own token (the ``virtwork-sandbox``
 service) and the passwords are in ``hub_accounts.credentials_file()``, root only; the hub's
 log is root only too.
 
-``stop`` stops the hub, which stops the single-user servers and the proxy it started;
-anything of theirs still running after that (the hub was killed, not stopped) is ended by
-its pid file (the proxy) or its owner (a class account's processes). The accounts, their
+``stop`` stops the hub, which stops the single-user servers, the proxy and the guard it
+started; anything of theirs still running after that (the hub was killed, not stopped) is
+ended by its pid file (the proxy), its command line (the guard) or its owner (a class
+account's processes). The accounts, their
 homes, the credentials and the database stay for the next ``up``.
 """
 
@@ -32,7 +34,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from . import apt, hub_accounts, hub_config, hub_env, hub_firewall, paths, process
+from . import apt, hub_accounts, hub_config, hub_env, hub_firewall, kube_pki, paths, process
 from .engine import Engine, EngineStatus
 from .report import say
 from .system import SandboxError, require_root_debian, run, which
@@ -80,6 +82,10 @@ def _root_only(path: Path) -> None:
 
 class HubEngine(Engine):
     name = NAME
+    # The classroom hook makes each learner's namespace on the sandbox's cluster, and the
+    # pod guard's certificate comes from the cluster's CA: the hub starts after it.
+    quick = False
+    needs = ("kubernetes",)
 
     def install(self) -> None:
         require_root_debian(NAME)
@@ -100,6 +106,7 @@ class HubEngine(Engine):
                                "sandbox did not start; stop it or free the port")
         started = time.monotonic()
         hub_firewall.close_ports()  # before any learner's process can start
+        kube_pki.ensure_loopback_cert(hub_config.GUARD)
         config = hub_config.write_config_file()
         _root_only(process.log_file(NAME))
         _root_only(hub_config.database())
@@ -113,6 +120,7 @@ class HubEngine(Engine):
         if not process.stop_daemon(NAME):
             say(NAME, "no jupyterhub of ours is running")
         _end_proxy()
+        _end_guard()
         for pid in hub_accounts.processes_of(hub_accounts.members()):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -144,3 +152,12 @@ def _end_proxy() -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     hub_config.state("proxy.pid").unlink(missing_ok=True)
+
+
+def _end_guard() -> None:
+    """The pod guard the hub started, if it outlived the hub (a session of its own too)."""
+    ours = " ".join(hub_config.guard_command())
+    for entry in Path("/proc").glob("[0-9]*"):
+        if process.cmdline(int(entry.name)).strip() == ours:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGTERM)

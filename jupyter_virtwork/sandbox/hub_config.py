@@ -12,16 +12,19 @@ process spawner, from the learners' environment (``hub_env``), with a PATH of it
 none of the hub's other variables. Before a server starts, the classroom hook gives its
 learner a namespace on the sandbox's cluster and a kubeconfig for it (``classroom``). The
 sandbox reaches the hub's REST API as the service ``virtwork-sandbox``, whose token may add
-users and start, stop and use their servers.
+users and start, stop and use their servers. The hub also runs the pod guard that the API
+server asks about every learner's pod (``classroom.guard``), as a managed service: it
+starts and stops with the hub, and comes back if it dies.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from traitlets.config import Config
 
-from ..classroom import pre_spawn_hook
+from ..classroom import guard, pre_spawn_hook
 from . import hub_accounts, hub_env, kube_pki, paths
 
 HOST = "127.0.0.1"
@@ -29,6 +32,8 @@ PORT = 8000  # the proxy's: the class's one door
 PUBLIC_URL = f"http://{HOST}:{PORT}"
 HUB_API_URL = f"http://{HOST}:8081"
 PROXY_API_URL = f"http://{HOST}:8001"
+GUARD_PORT = 8444  # the pod guard, which the API server calls
+GUARD = "virtwork-pod-guard"
 SERVICE = "virtwork-sandbox"
 SERVICE_SCOPES = ["admin:users", "admin:servers", "access:servers", "list:users",
                   "read:users"]
@@ -37,6 +42,17 @@ PROXY_PACKAGE = "configurable-http-proxy@5"
 
 def state(*parts: str) -> Path:
     return paths.state_dir("hub", *parts)
+
+
+def guard_command() -> list[str]:
+    """The pod guard (``classroom.guard``), serving with a certificate of the cluster's CA."""
+    cert, key = guard_cert()
+    return [sys.executable, "-m", "jupyter_virtwork.classroom", "--port",
+            str(GUARD_PORT), "--certfile", str(cert), "--keyfile", str(key)]
+
+
+def guard_cert() -> tuple[Path, Path]:
+    return kube_pki.pki_file(f"{GUARD}.crt"), kube_pki.pki_file(f"{GUARD}.key")
 
 
 def proxy_command() -> Path:
@@ -91,7 +107,10 @@ def configure(c: Config) -> None:
     c.LearnerSpaces.kubeconfig = str(kube_pki.kubeconfig_path())
     c.LearnerSpaces.kube_context = kube_pki.CONTEXT
     c.LearnerSpaces.kubeconfig_dir = str(paths.state_dir("classroom"))
+    c.LearnerSpaces.pod_guard_url = f"https://{HOST}:{GUARD_PORT}{guard.PATH}"
+    c.LearnerSpaces.pod_guard_ca_file = str(kube_pki.pki_file("ca.crt"))
 
-    c.JupyterHub.services = [{"name": SERVICE, "api_token": credentials.api_token}]
+    c.JupyterHub.services = [{"name": SERVICE, "api_token": credentials.api_token},
+                             {"name": GUARD, "command": guard_command()}]
     c.JupyterHub.load_roles = [{"name": SERVICE, "scopes": SERVICE_SCOPES,
                                 "services": [SERVICE]}]

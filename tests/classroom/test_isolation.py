@@ -173,6 +173,27 @@ def test_a_learner_cannot_make_cluster_scoped_objects(learners: dict[str, Learne
     assert "vw-escape" not in names
 
 
+@pytest.mark.parametrize(("kind", "spec", "why"), [
+    ("Pod", "spec:\n  hostNetwork: true\n  containers: [{name: main, image: %s}]",
+     "host network"),
+    ("Pod", "spec:\n  containers:\n  - {name: main, image: %s, "
+            "securityContext: {privileged: true}}", "a privileged container (main)"),
+    ("Deployment", "spec:\n  selector: {matchLabels: {app: node}}\n  template:\n"
+                   "    metadata: {labels: {app: node}}\n    spec:\n"
+                   "      volumes: [{name: root, hostPath: {path: /}}]\n"
+                   "      containers: [{name: main, image: %s}]", "a hostPath volume (root)"),
+], ids=["host-network", "privileged", "host-path-deployment"])
+def test_a_learner_cannot_take_the_node_through_a_pod(learners: dict[str, Learner], kind: str,
+                                                      spec: str, why: str) -> None:
+    version = "apps/v1" if kind == "Deployment" else "v1"
+    attempt = learners[FIRST].run(f"%%k8s apply\napiVersion: {version}\nkind: {kind}\n"
+                                  f"metadata: {{name: node}}\n{spec % BUSYBOX}\n")
+    assert len(attempt.error) == 1, attempt.shown
+    assert f"may not use {why} in namespace {namespace(FIRST)}" in attempt.error[0]
+    with pytest.raises(NotFound):
+        admin(FIRST).get(Kind.DEPLOYMENT if kind == "Deployment" else Kind.POD, "node")
+
+
 def test_going_over_quota_is_one_line_naming_the_limit(learners: dict[str, Learner]) -> None:
     first = learners[FIRST]
     too_big = first.run(pod("huge", memory="1Gi"))  # more than one container may have
