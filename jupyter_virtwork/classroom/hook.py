@@ -12,8 +12,9 @@ The hook acts with the hub's own Kubernetes credentials (``kube_context`` of
 and RBAC objects. It applies the learner's space (``space.manifests``) with server-side
 apply, so a later spawn brings an existing space to the configured sizes; it refuses a
 namespace of that name that is not this learner's. It then reads the ServiceAccount's
-token (Kubernetes 1.20 makes its Secret by itself), writes the learner's kubeconfig
-(``kubeconfig.write_private``) and sets the server's ``KUBECONFIG`` and ``VW_NAMESPACE``.
+token (Kubernetes 1.20 makes its Secret by itself), hands the learner's server a
+kubeconfig for it (``handoff``: a file on this machine for the local spawner, a mounted
+Secret for KubeSpawner) and sets the server's ``KUBECONFIG`` and ``VW_NAMESPACE``.
 Before the first learner's space, it registers the pod guard (``guard``), which keeps
 learners' pods off the node's privileges. The cluster calls run in a thread: the hub's
 event loop keeps serving other learners.
@@ -27,44 +28,24 @@ import os
 import pwd
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, cast
 
-import yaml
-from traitlets import Dict, Float, Unicode
+from traitlets import Dict, Enum, Float, Unicode
 from traitlets.config import Config, LoggingConfigurable
 
 from .. import uri
 from ..drivers.k8s_owned import ApiResource
 from ..drivers.kubernetes import KubernetesDriver
-from ..errors import EngineUnavailable, InvalidInput, OperationTimeout
+from ..errors import InvalidInput, OperationTimeout
 from ..labels import LEARNER, MANAGED_BY, MANAGER
-from . import guard, kubeconfig, space
+from . import guard, handoff, kubeconfig, space
+from .handoff import KubeSpawner, Spawner
 
 NAMESPACES = ApiResource("v1", "Namespace", "namespaces", False)
 SECRETS = ApiResource("v1", "Secret", "secrets", True)
 TOKEN_TYPE = "kubernetes.io/service-account-token"
 ACCOUNT_ANNOTATION = "kubernetes.io/service-account.name"
-
-
-class User(Protocol):
-    name: str
-
-
-class Spawner(Protocol):
-    """What the hook uses of a JupyterHub spawner (LocalProcessSpawner and KubeSpawner
-    alike)."""
-
-    user: User
-    config: Config
-    environment: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class LearnerSpace:
-    namespace: str
-    kubeconfig: Path
 
 
 class LearnerSpaces(LoggingConfigurable):
@@ -114,6 +95,17 @@ class LearnerSpaces(LoggingConfigurable):
     pod_guard_ca_file = Unicode(
         "", help="The PEM file of the CA that signed the pod guard's certificate.",
     ).tag(config=True)
+    handoff = Enum(
+        ["file", "secret"], "file",
+        help="How a learner's server gets its kubeconfig: 'file' on the hub's machine (the "
+             "local spawner; 0600, the learner's own Unix user), or 'secret' (KubeSpawner): "
+             "a Secret in the learner's namespace, mounted into the server's pod, which "
+             "then runs in that namespace.",
+    ).tag(config=True)
+    kubeconfig_mount = Unicode(
+        "/etc/virtwork/kube",
+        help="Where the server's pod mounts the kubeconfig Secret (handoff 'secret').",
+    ).tag(config=True)
     token_timeout = Float(
         30.0, help="Seconds to wait for the cluster to make the ServiceAccount's token.",
     ).tag(config=True)
@@ -136,21 +128,39 @@ class LearnerSpaces(LoggingConfigurable):
                 self._driver = KubernetesDriver(target, kubeconfig=self.kubeconfig or None)
             return self._driver
 
-    def prepare(self, username: str) -> LearnerSpace:
-        """The learner's space on the cluster, and their kubeconfig on this machine."""
+    async def ready(self, spawner: Spawner) -> None:
+        """The learner's space, then their server's credentials and environment."""
+        username = spawner.user.name
+        namespace, config = await asyncio.to_thread(self.prepare, username)
+        if self.handoff == "secret":
+            where = await asyncio.to_thread(self._to_secret, username, namespace, config)
+            handoff.mount(cast(KubeSpawner, spawner), namespace, str(where))
+        else:
+            where = await asyncio.to_thread(self._to_file, username, config)
+        spawner.environment = {**spawner.environment, "KUBECONFIG": str(where),
+                               "VW_NAMESPACE": namespace}
+
+    def prepare(self, username: str) -> tuple[str, dict[str, Any]]:
+        """(namespace, kubeconfig) of the learner's space, made or brought up to date."""
         namespace = space.namespace_for(username, self.namespace_template)
-        account = self._unix_account(username)
         self._refuse_foreign(namespace, username)
         self._guard_pods()
         self.driver().apply(space.manifests(username, namespace, self.sizes),
                             labels=space.labels_for(username))
         token, ca_data = self._token(namespace)
-        config = kubeconfig.build(server=self._server(), ca_data=ca_data, token=token,
-                                  namespace=namespace)
-        path = kubeconfig.write_private(Path(self.kubeconfig_dir),
+        return namespace, kubeconfig.build(server=self._server(), ca_data=ca_data, token=token,
+                                           namespace=namespace)
+
+    def _to_file(self, username: str, config: dict[str, Any]) -> Path:
+        account = self._unix_account(username)
+        return kubeconfig.write_private(Path(self.kubeconfig_dir),
                                         f"{space.learner_name(username)}.kubeconfig", config,
                                         uid=account.pw_uid, gid=account.pw_gid)
-        return LearnerSpace(namespace, path)
+
+    def _to_secret(self, username: str, namespace: str, config: dict[str, Any]) -> Path:
+        self.driver().apply([handoff.secret(namespace, config)],
+                            labels=space.labels_for(username))
+        return Path(self.kubeconfig_mount) / handoff.KEY
 
     def _unix_account(self, username: str) -> pwd.struct_passwd:
         try:
@@ -215,27 +225,7 @@ class LearnerSpaces(LoggingConfigurable):
         if self.kube_context == "in-cluster":
             host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
             return f"https://{host}:{os.environ.get('KUBERNETES_SERVICE_PORT', '443')}"
-        return _server_of(self.kubeconfig, self.kube_context)
-
-
-def _server_of(kubeconfig_file: str, context: str) -> str:
-    """The API server URL of ``context`` (else the current one) as kubectl finds it."""
-    named = kubeconfig_file or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-    path = Path(named) if named else Path.home() / ".kube" / "config"
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise EngineUnavailable(f"the hub's kubeconfig {path} is unreadable: {exc}",
-                                hint="set LearnerSpaces.kubeconfig or api_server") from exc
-    chosen = context or config.get("current-context")
-    entry = next((c.get("context") or {} for c in config.get("contexts") or []
-                  if c.get("name") == chosen), {})
-    cluster = next((c.get("cluster") or {} for c in config.get("clusters") or []
-                    if c.get("name") == entry.get("cluster")), {})
-    if not cluster.get("server"):
-        raise InvalidInput(f"context {chosen!r} of {path} names no API server",
-                           hint="set LearnerSpaces.api_server")
-    return str(cluster["server"])
+        return kubeconfig.server_of(self.kubeconfig, self.kube_context)
 
 
 _spaces: LearnerSpaces | None = None
@@ -252,8 +242,5 @@ def spaces_for(config: Config) -> LearnerSpaces:
 
 
 async def pre_spawn_hook(spawner: Spawner) -> None:
-    """``c.Spawner.pre_spawn_hook``: the learner's space, then the server's environment."""
-    spaces = spaces_for(spawner.config)
-    prepared = await asyncio.to_thread(spaces.prepare, spawner.user.name)
-    spawner.environment = {**spawner.environment, "KUBECONFIG": str(prepared.kubeconfig),
-                           "VW_NAMESPACE": prepared.namespace}
+    """``c.Spawner.pre_spawn_hook``: the learner's space, then the server's credentials."""
+    await spaces_for(spawner.config).ready(spawner)

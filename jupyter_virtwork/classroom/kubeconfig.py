@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import InvalidInput
+from ..errors import EngineUnavailable, InvalidInput
 
 CONTEXT = "classroom"
 DIRECTORY_MODE = 0o711
@@ -65,3 +65,23 @@ def _root_owned_directory(directory: Path) -> None:
                                 "the hub's user may write")
     if found.st_mode & 0o777 != DIRECTORY_MODE:
         os.chmod(directory, DIRECTORY_MODE)
+
+
+def server_of(kubeconfig_file: str, context: str) -> str:
+    """The API server URL of ``context`` (else the current one) as kubectl finds it."""
+    named = kubeconfig_file or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    path = Path(named) if named else Path.home() / ".kube" / "config"
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise EngineUnavailable(f"the hub's kubeconfig {path} is unreadable: {exc}",
+                                hint="set LearnerSpaces.kubeconfig or api_server") from exc
+    chosen = context or config.get("current-context")
+    entry = next((c.get("context") or {} for c in config.get("contexts") or []
+                  if c.get("name") == chosen), {})
+    cluster = next((c.get("cluster") or {} for c in config.get("clusters") or []
+                    if c.get("name") == entry.get("cluster")), {})
+    if not cluster.get("server"):
+        raise InvalidInput(f"context {chosen!r} of {path} names no API server",
+                           hint="set LearnerSpaces.api_server")
+    return str(cluster["server"])
