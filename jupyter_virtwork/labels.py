@@ -15,6 +15,7 @@ from collections.abc import Mapping
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "jupyter-virtwork"
 SESSION = "virtwork.io/session"
+LEARNER = "virtwork.io/learner"  # a classroom learner's namespace and what sets it up
 XML_NAMESPACE = "https://jupyter-virtwork.invalid/xmlns/owner/1"  # libvirt <metadata> key
 
 

@@ -15,6 +15,7 @@ ENGINES: dict[str, str] = {
     "vcsim": "jupyter_virtwork.sandbox.vcsim:VcsimEngine",
     "libvirt": "jupyter_virtwork.sandbox.libvirt:LibvirtEngine",
     "sshd": "jupyter_virtwork.sandbox.sshd:SshdEngine",
+    "hub": "jupyter_virtwork.sandbox.hub:HubEngine",
 }
 
 

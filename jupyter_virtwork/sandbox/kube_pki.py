@@ -132,6 +132,17 @@ def _ensure_kubelet_cert(node_ip: str) -> None:
     _sign("kubelet", f"/CN={NODE_NAME}", ext)
 
 
+def ensure_loopback_cert(stem: str) -> tuple[Path, Path]:
+    """(cert, key) for a server on 127.0.0.1 that the API server calls (a webhook), signed
+    by the sandbox's CA, whose ``ca.crt`` is the bundle to name."""
+    ext = ("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+           "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    if not (pki_file(f"{stem}.crt").is_file() and pki_file(f"{stem}.ext").is_file()
+            and pki_file(f"{stem}.ext").read_text() == ext):
+        _sign(stem, f"/CN={stem}", ext)
+    return pki_file(f"{stem}.crt"), pki_file(f"{stem}.key")
+
+
 def _ensure_client_cert(stem: str, user: str, group: str) -> None:
     if pki_file(f"{stem}.crt").is_file():
         return

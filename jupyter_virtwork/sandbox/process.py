@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ def log_file(name: str) -> Path:
     return paths.run_dir(f"{name}.log")
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
@@ -40,9 +41,9 @@ def running_pid(name: str) -> int | None:
         pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    cmdline = _cmdline(pid)
+    command = cmdline(pid)
     state = _proc_state(pid)
-    if not cmdline or state == "Z" or (program and program.strip() not in cmdline):
+    if not command or state == "Z" or (program and program.strip() not in command):
         return None
     return pid
 
@@ -76,7 +77,7 @@ def start_daemon(name: str, cmd: Sequence[str], *, env: dict[str, str] | None = 
     # Popen returns while the kernel is still inside execve: for a moment /proc/<pid>/cmdline
     # reads empty and running_pid() would call the new daemon dead. Wait out that window.
     deadline = time.monotonic() + 2.0
-    while not _cmdline(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+    while not cmdline(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     return proc.pid
 
@@ -135,3 +136,12 @@ def log_tail(name: str, lines: int = 15) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (a daemon binding it would fail)."""
+    try:
+        socket.create_connection((host, port), timeout=2.0).close()
+    except OSError:
+        return False
+    return True

@@ -239,15 +239,6 @@ def answers() -> bool:
     return True
 
 
-def _port_taken() -> bool:
-    """Whether something already listens on our port (bind would fail)."""
-    try:
-        socket.create_connection((HOST, PORT), timeout=2.0).close()
-    except OSError:
-        return False
-    return True
-
-
 def sessions_of(listener: int) -> list[int]:
     """The per-connection sshd processes our listener forked (its children)."""
     children = []
@@ -274,7 +265,7 @@ class SshdEngine(Engine):
             say(NAME, f"sshd already running (pid {ours})")
             return
         require_root_debian(NAME)
-        if ours is None and _port_taken():
+        if ours is None and process.port_in_use(HOST, PORT):
             raise SandboxError(f"sshd: {HOST}:{PORT} is in use by a process the sandbox did "
                                "not start; stop it or free the port")
         binary = which("sshd", "/usr/sbin/sshd")
