@@ -21,7 +21,7 @@ from typing import Any
 from tornado.ioloop import IOLoop
 
 from ..errors import VirtworkError
-from ..models import Event, EventType, Kind
+from ..models import Event, EventType, Kind, StreamStatus
 from ..watch import EventStream
 from . import records
 from .config import Endpoint
@@ -45,7 +45,7 @@ class Feed:
         self.endpoint = endpoint
         self.kind = kind
         self.rows: dict[str, Message] = {}
-        self.status = "connecting"
+        self.status = StreamStatus.CONNECTING
         self.message = ""
         self._stream: EventStream | None = None
         self._stopped = threading.Event()
@@ -77,7 +77,7 @@ class Feed:
                 _, driver = self.hub.connections.driver(self.alias)
                 self._stream = driver.watch(self.kind)
             except VirtworkError as exc:
-                self._post({"type": "status", "status": "disconnected",
+                self._post({"type": "status", "status": StreamStatus.DISCONNECTED,
                             "message": exc.one_line()})
                 self._stopped.wait(REOPEN_SECONDS)
                 continue
@@ -85,7 +85,8 @@ class Feed:
                 self._stream.close()
                 return
             # A fresh watcher lists everything again: start the rows afresh too.
-            self._post({"type": "snapshot", "status": "connecting", "message": "", "rows": []})
+            self._post({"type": "snapshot", "status": StreamStatus.CONNECTING, "message": "",
+                        "rows": []})
             self._pump(self._stream, driver)
             self._stopped.wait(REOPEN_SECONDS)  # the stream ended under us: open again
 
@@ -97,10 +98,9 @@ class Feed:
                 log.exception("virtwork: could not turn an event into a row")
 
     def _message(self, event: Event, driver: Any) -> Message:
-        if event.type is EventType.ERROR:
-            return {"type": "status", "status": "disconnected", "message": event.message}
-        if event.type is EventType.SYNCED:
-            return {"type": "status", "status": "connected", "message": ""}
+        status = StreamStatus.after(event)
+        if status is not None:
+            return {"type": "status", "status": status, "message": event.message}
         assert event.resource is not None
         return {"type": "event", "event": event.type.value,
                 "row": records.row(self.alias, driver, event.resource)}
@@ -115,11 +115,12 @@ class Feed:
         if self._stopped.is_set():
             return
         if message["type"] == "snapshot":
-            self.rows, self.status, self.message = {}, message["status"], message["message"]
+            self.rows = {}
+            self.status, self.message = StreamStatus(message["status"]), message["message"]
         elif message["type"] == "status":
             if (message["status"], message["message"]) == (self.status, self.message):
                 return
-            self.status, self.message = message["status"], message["message"]
+            self.status, self.message = StreamStatus(message["status"]), message["message"]
         else:
             row = message["row"]
             if message["event"] == EventType.DELETED.value:
@@ -179,11 +180,11 @@ class FeedHub:
                 log.debug("virtwork: a subscriber failed", exc_info=True)
                 self.unsubscribe(subscriber)
 
-    def status(self) -> dict[str, tuple[str, str]]:
+    def status(self) -> dict[str, tuple[StreamStatus, str]]:
         """Per alias, the worst status of its feeds and why (for GET /connections)."""
-        found: dict[str, tuple[str, str]] = {}
+        found: dict[str, tuple[StreamStatus, str]] = {}
         for feed in self._feeds.values():
-            if found.get(feed.alias, ("connected", ""))[0] == "connected":
+            if found.get(feed.alias, (StreamStatus.CONNECTED, ""))[0] is StreamStatus.CONNECTED:
                 found[feed.alias] = (feed.status, feed.message)
         return found
 

@@ -21,6 +21,7 @@ from jupyter_server.base.handlers import APIHandler
 from .. import actions
 from ..drivers.base import Driver
 from ..errors import InvalidInput, VirtworkError
+from ..models import StreamStatus
 from . import errors, records
 from .app import Backend
 from .config import Endpoint
@@ -98,7 +99,7 @@ class ConnectionsHandler(VirtworkHandler):
         def work() -> Json:
             rows = []
             for endpoint in self.virtwork.policy.endpoints().values():
-                state, message = status.get(endpoint.alias, ("unknown", ""))
+                state, message = status.get(endpoint.alias, (StreamStatus.UNKNOWN, ""))
                 kinds = [k.value for k in records.PANEL_KINDS.get(endpoint.family, ())]
                 rows.append({**endpoint.to_dict(), "kinds": kinds, "status": state,
                              "message": message})
