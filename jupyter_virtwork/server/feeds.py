@@ -20,18 +20,19 @@ from typing import Any
 
 from tornado.ioloop import IOLoop
 
+from ..drivers.base import Driver
 from ..errors import VirtworkError
 from ..models import Event, EventType, Kind, StreamStatus
 from ..watch import EventStream
 from . import records
 from .config import Endpoint
-from .connections import Connections
 from .redact import Redactor
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 Subscriber = Callable[[Message], None]
+Opener = Callable[[str], tuple[Endpoint, Driver]]  # an alias's endpoint and driver, now
 
 REOPEN_SECONDS = 3.0  # after a failed open, or a stream that ended while still wanted
 IDLE_SECONDS = 30.0  # feeds outlive their last subscriber this long
@@ -74,7 +75,7 @@ class Feed:
     def _run(self) -> None:
         while not self._stopped.is_set():
             try:
-                _, driver = self.hub.connections.driver(self.alias)
+                _, driver = self.hub.open_driver(self.alias)
                 self._stream = driver.watch(self.kind)
             except VirtworkError as exc:
                 self._post({"type": "status", "status": StreamStatus.DISCONNECTED,
@@ -133,8 +134,8 @@ class Feed:
 class FeedHub:
     """The feeds of every endpoint the policy allows, and who listens to them."""
 
-    def __init__(self, connections: Connections, redactor: Redactor, loop: IOLoop) -> None:
-        self.connections = connections
+    def __init__(self, open_driver: Opener, redactor: Redactor, loop: IOLoop) -> None:
+        self.open_driver = open_driver
         self.redactor = redactor
         self.loop = loop
         self._feeds: dict[tuple[str, str], Feed] = {}

@@ -66,7 +66,7 @@ class VirtworkHandler(APIHandler):
                                    hint="give it once")
 
     def _driver(self, name: str) -> tuple[Endpoint, Driver]:
-        return self.virtwork.connections.driver(name)
+        return self.virtwork.driver(name)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """``{code, message}`` as for a VirtworkError (APIHandler's own has no ``code``)."""
