@@ -64,6 +64,7 @@ class Session:
         self._current: dict[str, str] = {}  # family -> alias
         self._lock = threading.RLock()
         self._default = default
+        self._chosen: dict[str, defaults.DefaultConnection] = {}  # family -> by choose_default
         self.on_default: Callable[[str], None] | None = None  # told which default was picked
         self.on_skip: Callable[[str], None] | None = None  # told which connection was skipped
         # connection URI -> uid (or id) -> the record of an object created through it
@@ -126,7 +127,7 @@ class Session:
                 return self._drivers[alias]
             if alias_or_family in self._drivers:
                 return self._drivers[alias_or_family]
-        default = self._default(alias_or_family)
+        default = self._default_of(alias_or_family)
         if default is None:
             raise InvalidInput(f"no connection named {alias_or_family!r}",
                                hint="connect first with %vw connect URI --as ALIAS")
@@ -134,6 +135,27 @@ class Session:
         if self.on_default is not None:
             self.on_default(f"using {default.uri} ({default.why}) for {alias_or_family}")
         return driver
+
+    def _default_of(self, family: str) -> defaults.DefaultConnection | None:
+        with self._lock:
+            chosen = self._chosen.get(family)
+        return chosen or self._default(family)
+
+    def choose_default(self, family: str, chosen: defaults.DefaultConnection | None) -> None:
+        """Make ``chosen`` the connection ``family`` uses unless the notebook names another
+        (``%vw connect``); None restores the automatic choice. A default already opened
+        (aliased by its family's name) is replaced at once; a %vw connect made current
+        stays so."""
+        with self._lock:
+            if chosen is None:
+                self._chosen.pop(family, None)
+            else:
+                self._chosen[family] = chosen
+            opened = family in self._drivers
+            current = family in self._current.values()
+        now = self._default_of(family)
+        if opened and now is not None:
+            self.connect(now.uri, family, make_current=current, **now.options)
 
     def connection(self, alias: str) -> Driver:
         """The connection named ``alias`` exactly (a family's name is not its current

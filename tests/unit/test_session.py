@@ -110,6 +110,20 @@ def test_a_default_is_used_and_announced() -> None:
     session.close()
 
 
+def test_a_chosen_default_replaces_the_opened_one_and_can_be_unchosen() -> None:
+    """``%config DockerMagics.connection``'s path: the family's default changes at once."""
+    session = Session("s2b", default=lambda family: DefaultConnection(TEST, why="automatic"))
+    automatic = session.driver("libvirt")
+    session.choose_default("libvirt", DefaultConnection(TEST + "?x=1", why="chosen"))
+    chosen = session.driver("libvirt")
+    assert chosen is not automatic and chosen.uri == TEST + "?x=1"
+    other = session.connect(TEST, "other")  # a %vw connect: current, and stays so
+    session.choose_default("libvirt", None)
+    assert session.driver("libvirt") is other
+    assert session.connection("libvirt").uri == TEST  # the automatic one again
+    session.close()
+
+
 def test_no_default_is_a_one_line_error() -> None:
     with pytest.raises(InvalidInput) as caught:
         Session("s3", default=lambda family: None).driver("vsphere")
