@@ -18,17 +18,16 @@ WARM_AFTER = 0.2  # seconds between %load_ext and the SDK warm-up
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magics import ALL
+    from .magics import register
 
-    for magics in ALL:
-        ipython.register_magics(magics)
+    register(ipython)  # with a new Session: a reload starts afresh, as a new kernel does
     threading.Thread(target=_warm_sdks, name="virtwork-warm-sdks", daemon=True).start()
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magics.base import reset_session
+    from .magics.base import session
 
-    reset_session()
+    session(ipython).close()
 
 
 def _warm_sdks() -> None:

@@ -63,6 +63,30 @@ class State(str, Enum):
         return self.value
 
 
+class StreamStatus(str, Enum):
+    """How a live view follows one stream (a connection and kind), in one vocabulary for
+    the widgets' status lines, the server's feeds and the side panel, whose TypeScript
+    (``labextension/src``) compares these same strings."""
+
+    CONNECTING = "connecting"  # opening, or listing: the rows may be incomplete
+    CONNECTED = "connected"  # listed, and following the engine's events
+    DISCONNECTED = "disconnected"  # lost the engine (or never reached it); retrying
+    UNKNOWN = "unknown"  # nothing follows it yet
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def after(cls, event: Event) -> StreamStatus | None:
+        """The status a stream is in after ``event``: a Watcher's ERROR and SYNCED change
+        it, a resource's event does not (None)."""
+        if event.type is EventType.ERROR:
+            return cls.DISCONNECTED
+        if event.type is EventType.SYNCED:
+            return cls.CONNECTED
+        return None
+
+
 @dataclass(frozen=True)
 class Resource:
     """One thing on one connection: a container, pod, VM, image..."""

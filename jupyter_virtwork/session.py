@@ -1,8 +1,10 @@
-"""A notebook's connections and what it created.
+"""Connections by alias, and what a notebook created through them.
 
-The Session holds drivers by alias (the first of each family becomes that family's current
-connection), stamps the ownership labels on everything created through it, and answers
-"what did this notebook create" and "remove exactly that" across every connection.
+The Session is the one pool of connections: each shell's magics have one, and so does the
+server extension (whose panel creates nothing; it opens its endpoints by alias). It holds
+drivers by alias (the first of each family becomes that family's current connection),
+stamps the ownership labels on everything created through it, and answers "what did this
+notebook create" and "remove exactly that" across every connection.
 
 What it created is found twice over: each driver tells the Session of every object made
 through it (a Kubernetes object's apiVersion, kind, namespace, name and uid, as applied),
@@ -58,9 +60,11 @@ class Session:
                  = defaults.for_family) -> None:
         self.id = session_id or ownership_labels.session_id_for()
         self._drivers: dict[str, Driver] = {}
+        self._opened: dict[str, tuple[str, dict[str, Any]]] = {}  # alias -> (URI, options)
         self._current: dict[str, str] = {}  # family -> alias
         self._lock = threading.RLock()
         self._default = default
+        self._chosen: dict[str, defaults.DefaultConnection] = {}  # family -> by choose_default
         self.on_default: Callable[[str], None] | None = None  # told which default was picked
         self.on_skip: Callable[[str], None] | None = None  # told which connection was skipped
         # connection URI -> uid (or id) -> the record of an object created through it
@@ -73,22 +77,42 @@ class Session:
 
     def connect(self, uri: str, alias: str | None = None, *, make_current: bool = True,
                 **options: Any) -> Driver:
+        """The connection ``alias`` (the URI by default) to ``uri``: the one open under
+        that alias if it was opened to ``uri`` with the same ``options`` (or none are
+        given), else a new one that replaces it. Thread-safe: the server's requests and
+        feeds share a Session."""
         target = uri_module.parse(uri)
         name = alias or target.uri
         with self._lock:
-            old = self._drivers.get(name)
-            if old is not None and old.uri == target.uri and not options:
-                driver = old
-            else:
-                registry.import_sdk(target.family)  # see registry.SDKS: never two at once
-                driver = registry.connect(target.uri, **options)
-                if old is not None:
-                    old.close()
-                driver.on_created = self._remember
-                self._drivers[name] = driver
-            if make_current:
+            driver = self._reusable(name, target.uri, options)
+        if driver is None:
+            # Outside the lock: a first SDK import takes seconds, and other connections
+            # must not wait for it (see registry.SDKS: never two imports at once).
+            registry.import_sdk(target.family)
+            opened = registry.connect(target.uri, **options)
+            with self._lock:
+                driver = self._reusable(name, target.uri, options)  # another thread's?
+                replaced = None
+                if driver is None:
+                    driver, replaced = opened, self._drivers.get(name)
+                    driver.on_created = self._remember
+                    self._drivers[name] = driver
+                    self._opened[name] = (target.uri, dict(options))
+            if replaced is not None:
+                replaced.close()
+            if driver is not opened:
+                opened.close()  # another thread opened the same connection first
+        if make_current:
+            with self._lock:
                 self._current[target.family] = name
         return driver
+
+    def _reusable(self, alias: str, uri: str, options: Mapping[str, Any]) -> Driver | None:
+        """``alias``'s driver if it was opened to ``uri`` with ``options`` (or any)."""
+        opened = self._opened.get(alias)
+        if opened is None or opened[0] != uri or (options and options != opened[1]):
+            return None
+        return self._drivers[alias]
 
     def driver(self, alias_or_family: str) -> Driver:
         """The current connection of a family (connecting to the family's default URI on
@@ -103,7 +127,7 @@ class Session:
                 return self._drivers[alias]
             if alias_or_family in self._drivers:
                 return self._drivers[alias_or_family]
-        default = self._default(alias_or_family)
+        default = self._default_of(alias_or_family)
         if default is None:
             raise InvalidInput(f"no connection named {alias_or_family!r}",
                                hint="connect first with %vw connect URI --as ALIAS")
@@ -111,6 +135,27 @@ class Session:
         if self.on_default is not None:
             self.on_default(f"using {default.uri} ({default.why}) for {alias_or_family}")
         return driver
+
+    def _default_of(self, family: str) -> defaults.DefaultConnection | None:
+        with self._lock:
+            chosen = self._chosen.get(family)
+        return chosen or self._default(family)
+
+    def choose_default(self, family: str, chosen: defaults.DefaultConnection | None) -> None:
+        """Make ``chosen`` the connection ``family`` uses unless the notebook names another
+        (``%vw connect``); None restores the automatic choice. A default already opened
+        (aliased by its family's name) is replaced at once; a %vw connect made current
+        stays so."""
+        with self._lock:
+            if chosen is None:
+                self._chosen.pop(family, None)
+            else:
+                self._chosen[family] = chosen
+            opened = family in self._drivers
+            current = family in self._current.values()
+        now = self._default_of(family)
+        if opened and now is not None:
+            self.connect(now.uri, family, make_current=current, **now.options)
 
     def connection(self, alias: str) -> Driver:
         """The connection named ``alias`` exactly (a family's name is not its current
@@ -126,6 +171,7 @@ class Session:
         """Close and forget one connection (one that turned out unusable, say)."""
         with self._lock:
             driver = self._drivers.pop(alias, None)
+            self._opened.pop(alias, None)
             self._current = {f: a for f, a in self._current.items() if a != alias}
         if driver is not None:
             driver.close()
@@ -226,6 +272,7 @@ class Session:
     def close(self) -> None:
         with self._lock:
             drivers, self._drivers, self._current = list(self._drivers.values()), {}, {}
+            self._opened = {}
         errors = []
         for driver in drivers:
             try:

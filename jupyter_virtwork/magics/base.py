@@ -1,5 +1,9 @@
-"""What every magic shares: argument parsing, one-line errors, the notebook's Session, the
+"""What every magic shares: argument parsing, one-line errors, the shell's Session, the
 settings a user may change (traitlets, ``%config``), and the "equivalent command" line.
+
+The Session belongs to the magics: the four families registered on one shell by
+``%load_ext jupyter_virtwork`` share one (``magics.register``), and another shell in the
+same process has its own. A cell reaches it with ``session()``.
 
 Magic bodies only parse and call the Session or a driver; no subprocess, no shell.
 
@@ -15,7 +19,6 @@ import argparse
 import functools
 import shlex
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -24,31 +27,31 @@ from IPython.core.magic import Magics
 from traitlets import Bool, observe
 
 from .. import defaults
-from ..errors import Cancelled, InvalidArguments, VirtworkError
+from ..errors import Cancelled, InvalidArguments, InvalidInput, VirtworkError
 from ..session import Session
 
-_session: Session | None = None
-_session_lock = threading.Lock()
+
+def notebook_session() -> Session:
+    """A new Session for one shell's magics; which default it picked, and which connection
+    it skipped, it says on stderr."""
+    made = Session()
+    made.on_default = note
+    made.on_skip = note
+    return made
 
 
-def session() -> Session:
-    """The kernel's one Session (connections, ownership labels), made on first use."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            _session = Session(default=_default_connection)
-            _session.on_default = note
-            _session.on_skip = note
-        return _session
+def session(shell: Any = None) -> Session:
+    """The Session of the virtwork magics on ``shell`` (the running IPython's by default):
+    for a cell that reaches a connection itself, ``session().driver("docker")``."""
+    from IPython.core.getipython import get_ipython
 
-
-def reset_session() -> None:
-    """Close every connection and forget them (extension unload, tests)."""
-    global _session
-    with _session_lock:
-        old, _session = _session, None
-    if old is not None:
-        old.close()
+    shell = shell or get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
+    registered = shell.magics_manager.registry.values() if shell is not None else ()
+    magics = next((m for m in registered if isinstance(m, VirtworkMagics)), None)
+    if magics is None:
+        raise InvalidInput("the virtwork magics are not loaded in this shell",
+                           hint="run %load_ext jupyter_virtwork")
+    return magics.session
 
 
 def note(message: str) -> None:
@@ -147,39 +150,28 @@ def usage_from(*parsers: Callable[[], Parser]) -> Callable[[F], F]:
     return attach
 
 
-# family -> the connection %config named for it (``DockerMagics.connection``...)
-_configured: dict[str, defaults.DefaultConnection] = {}
-
-
-def _default_connection(family: str) -> defaults.DefaultConnection | None:
-    """The Session's default: what %config says, else the sandbox's or the user's own."""
-    return _configured.get(family) or defaults.for_family(family)
-
-
-def configure_default(family: str, setting: str, uri: str, **options: Any) -> None:
-    """Make ``uri`` the connection ``family`` uses unless the notebook names another (``%vw
-    connect``); a default already opened is replaced at once. An empty ``uri`` restores the
-    automatic choice."""
-    if uri:
-        _configured[family] = defaults.DefaultConnection(uri, options, f"%config {setting}")
-    else:
-        _configured.pop(family, None)
-    with _session_lock:
-        current = _session
-    opened = {c.alias: c for c in current.connections()} if current is not None else {}
-    chosen = _default_connection(family)
-    if current is not None and family in opened and chosen is not None:
-        # The default is aliased by its family's name; a %vw connect made current stays so.
-        current.connect(chosen.uri, family, make_current=opened[family].current,
-                        **chosen.options)
-
-
 class VirtworkMagics(Magics):
     """Base of every magic family; ``%config VirtworkMagics.short_errors = False`` shows
     full tracebacks for every family."""
 
     short_errors = Bool(True, help="show an error as one line (what failed, where, what to "
                                    "do); False shows the whole traceback").tag(config=True)
+
+    def __init__(self, shell: Any = None, session: Session | None = None,
+                 **kwargs: Any) -> None:
+        """``session``: the one the shell's other families use (``magics.register``); a
+        family registered alone gets its own."""
+        # Before the traits' configuration is read: a %config'd connection goes to it.
+        self.session = session or notebook_session()
+        super().__init__(shell=shell, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]
+
+    def configure_default(self, family: str, setting: str, uri: str,
+                          **options: Any) -> None:
+        """Make ``uri`` (``setting``'s value) the connection ``family`` uses unless the
+        notebook names another; an empty ``uri`` restores the automatic choice."""
+        chosen = defaults.DefaultConnection(uri, options, f"%config {setting}") if uri \
+            else None
+        self.session.choose_default(family, chosen)
 
     @observe("short_errors")
     def _short_errors_changed(self, change: dict[str, Any]) -> None:

@@ -17,10 +17,8 @@ from ..models import ContainerSpec, ImageSpec, Kind, ResourceList, State
 from .base import (
     Parser,
     VirtworkMagics,
-    configure_default,
     parse_assignments,
     reports_errors,
-    session,
     show_command,
     usage_from,
     with_common,
@@ -144,7 +142,7 @@ class DockerMagics(VirtworkMagics):
 
     @observe("connection")
     def _connection_changed(self, change: dict[str, Any]) -> None:
-        configure_default("docker", "DockerMagics.connection", change["new"])
+        self.configure_default("docker", "DockerMagics.connection", change["new"])
 
     @line_magic
     @usage_from(_parser)
@@ -152,7 +150,7 @@ class DockerMagics(VirtworkMagics):
     def docker(self, line: str) -> Any:
         """%docker build|push|run|exec|logs|start|stop|restart|pause|unpause|rm|ps|images"""
         args = _parser().parse_line(line)
-        driver = session().driver("docker")
+        driver = self.session.driver("docker")
         handler = getattr(self, f"_{args.verb}", None) or self._simple
         return handler(driver, args)
 
@@ -162,9 +160,9 @@ class DockerMagics(VirtworkMagics):
     def dockerfile(self, line: str, cell: str) -> Any:
         """%%dockerfile -t NAME [--push] [CONTEXT]: the cell is the Dockerfile."""
         args = _dockerfile_parser().parse_line(line)
-        driver: Any = session().driver("docker")
+        driver: Any = self.session.driver("docker")
         spec = ImageSpec(args.tag, cell, context=Path(args.context) if args.context else None,
-                         labels=session().labels)
+                         labels=self.session.labels)
         if args.show_command:
             print(driver.build_command(spec))
         image = self._build_image(driver, spec)
@@ -190,7 +188,7 @@ class DockerMagics(VirtworkMagics):
         if not dockerfile.is_file():
             raise UsageError(f"%docker build: no Dockerfile at {dockerfile}")
         spec = ImageSpec(args.tag, dockerfile.read_text(), context=context,
-                         labels=session().labels)
+                         labels=self.session.labels)
         if args.show_command:
             print(driver.build_command(spec, args.file or ""))
         return self._build_image(driver, spec)
@@ -222,7 +220,7 @@ class DockerMagics(VirtworkMagics):
             args.image, name=args.name, command=tuple(args.command),
             env=parse_assignments(args.env, "-e"), ports=tuple(args.publish),
             network=args.network,
-            labels={**parse_assignments(args.label, "-l"), **session().labels})
+            labels={**parse_assignments(args.label, "-l"), **self.session.labels})
         try:
             driver.port_bindings(spec.ports)  # docker's own -p rules, before anything runs
         except InvalidInput as exc:

@@ -13,14 +13,13 @@ from traitlets import Float, Unicode, observe
 
 from ..errors import VirtworkError
 from ..models import Kind
+from ..session import Session
 from ..uri import k8s_uri
 from .base import (
     Parser,
     VirtworkMagics,
-    configure_default,
     parse_assignments,
     reports_errors,
-    session,
     show_command,
     usage_from,
     with_common,
@@ -131,8 +130,8 @@ class K8sMagics(VirtworkMagics):
     @observe("connection", "kubeconfig")
     def _default_changed(self, change: dict[str, Any]) -> None:
         uri = self.connection or ("k8s://" if self.kubeconfig else "")
-        configure_default("kubernetes", f"K8sMagics.{change['name']}", uri,
-                          **({"kubeconfig": self.kubeconfig} if self.kubeconfig else {}))
+        self.configure_default("kubernetes", f"K8sMagics.{change['name']}", uri,
+                               **({"kubeconfig": self.kubeconfig} if self.kubeconfig else {}))
 
     @line_cell_magic
     @usage_from(_parser)
@@ -144,7 +143,7 @@ class K8sMagics(VirtworkMagics):
             raise UsageError("%%k8s takes the cell as YAML for apply only")
         if args.verb == "use-context":
             return self._use_context(args)
-        driver = _driver(getattr(args, "namespace", None), args.context)
+        driver = _driver(self.session, getattr(args, "namespace", None), args.context)
         return getattr(self, "_" + args.verb.replace("-", "_"))(driver, args, cell)
 
     def _apply(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
@@ -153,13 +152,13 @@ class K8sMagics(VirtworkMagics):
                              "with -f FILE, not both")
         text = cell if cell is not None else _read(args.filename)
         if args.show_command:
-            print(driver.apply_command(text, labels=session().labels, dry_run=args.dry_run,
+            print(driver.apply_command(text, labels=self.session.labels, dry_run=args.dry_run,
                                        verb="diff" if args.diff else "apply"))
         if args.diff:
-            diff = driver.diff(text, labels=session().labels)
+            diff = driver.diff(text, labels=self.session.labels)
             print(diff or "no changes")
             return None
-        return driver.apply(text, labels=session().labels, dry_run=args.dry_run)
+        return driver.apply(text, labels=self.session.labels, dry_run=args.dry_run)
 
     def _scale(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
         kind, name = _target(args.target)
@@ -224,29 +223,29 @@ class K8sMagics(VirtworkMagics):
         print(f"{args.target} deleted")
 
     def _use_context(self, args: argparse.Namespace) -> None:
-        current: Any = session().driver("kubernetes")
+        current: Any = self.session.driver("kubernetes")
         uri = k8s_uri(args.context, args.namespace)
         # Read the kubeconfig first (as a sibling, `--context`'s alias): an unknown context
         # fails here and the current connection stays.
-        namespace = _driver(args.namespace, args.context).namespace
-        session().connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
+        namespace = _driver(self.session, args.namespace, args.context).namespace
+        self.session.connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
         print(f"now using context {args.context!r}, namespace {namespace} ({uri})")
 
 
-def _driver(namespace: str | None, context: str | None = None) -> Any:
+def _driver(session: Session, namespace: str | None, context: str | None = None) -> Any:
     """The current Kubernetes connection, or a sibling of it for another namespace or
     kubeconfig context (``-n``, ``--context``)."""
-    current: Any = session().driver("kubernetes")
+    current: Any = session.driver("kubernetes")
     if context in (None, current.target.context) and namespace in (None, current.namespace):
         return current
     context = current.target.context if context is None else context
     uri = k8s_uri(context, namespace)
-    sibling: Any = session().connect(uri, f"kubernetes/{uri}", make_current=False,
-                                     kubeconfig=current.kubeconfig)
+    sibling: Any = session.connect(uri, f"kubernetes/{uri}", make_current=False,
+                                   kubeconfig=current.kubeconfig)
     try:
         _ = sibling.namespace  # reads the kubeconfig: a context it lacks fails here
     except VirtworkError:
-        session().disconnect(f"kubernetes/{uri}")  # not kept: %vw cleanup would trip on it
+        session.disconnect(f"kubernetes/{uri}")  # not kept: %vw cleanup would trip on it
         raise
     return sibling
 

@@ -25,7 +25,6 @@ from .base import (
     Parser,
     VirtworkMagics,
     reports_errors,
-    session,
     show_command,
     usage_from,
     with_common,
@@ -136,14 +135,14 @@ class VMMagics(VirtworkMagics):
         """Make ``chosen`` the connection later %vm lines use. Only one whose engine answered:
         a failed `--on xen:///system` (no Xen here) must not capture them."""
         if "://" in chosen:
-            session().connect(chosen, chosen)  # the same driver, now the family's current
+            self.session.connect(chosen, chosen)  # the same driver, now the family's current
         self._last_connection = chosen
 
     def _last_open(self) -> str | None:
         """The VM connection used last while the Session still holds it: one closed since
         (the Session reset, the extension reloaded) is forgotten, not an error."""
         last = self._last_connection
-        if last is not None and last in {c.alias for c in session().connections()}:
+        if last is not None and last in {c.alias for c in self.session.connections()}:
             return last
         return None
 
@@ -154,8 +153,8 @@ class VMMagics(VirtworkMagics):
             target = uri_module.parse(chosen)
             if target.family not in VM_FAMILIES:
                 raise UsageError(f"%vm: {chosen} is not a vSphere or libvirt connection")
-            return session().connect(chosen, chosen, make_current=False)
-        driver = session().driver(chosen)
+            return self.session.connect(chosen, chosen, make_current=False)
+        driver = self.session.driver(chosen)
         if driver.target.family not in VM_FAMILIES:
             raise UsageError(f"%vm: {chosen!r} is a {driver.target.family} connection")
         return driver
@@ -166,7 +165,7 @@ class VMMagics(VirtworkMagics):
             kernel, initrd = defaults.guest_files(self.guest_dir or None)
         spec = VMSpec.parse(args.name, cpus=args.cpus, memory=args.memory, disk=args.disk,
                             guest_os=args.os, kernel=kernel, initrd=initrd,
-                            labels=session().labels)
+                            labels=self.session.labels)
         if args.show_command:
             print(driver.create_command(spec, start=not args.no_start))
         if args.dry_run:

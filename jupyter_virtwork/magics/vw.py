@@ -15,13 +15,12 @@ from .. import registry
 from ..drivers.base import Verb, missing_sdk
 from ..errors import EngineUnavailable, MissingDependency, VirtworkError
 from ..models import Kind, Resource, ResourceList, import_pandas
-from ..session import CLEANUP_TIMEOUT
+from ..session import CLEANUP_TIMEOUT, Session
 from .base import (
     Parser,
     VirtworkMagics,
     note,
     reports_errors,
-    session,
     usage_from,
     with_examples,
     with_fresh,
@@ -86,23 +85,23 @@ class VWMagics(VirtworkMagics):
             options["insecure"] = True
         if args.kubeconfig:
             options["kubeconfig"] = args.kubeconfig
-        driver = session().connect(args.uri, args.alias, **options)
+        driver = self.session.connect(args.uri, args.alias, **options)
         return f"connected to {driver.uri}" + (f" as {args.alias}" if args.alias else "")
 
     def _connections(self, args: argparse.Namespace) -> Any:
-        rows = [c.to_dict() for c in session().connections()]
+        rows = [c.to_dict() for c in self.session.connections()]
         return import_pandas().DataFrame(rows, columns=["alias", "uri", "family", "current"])
 
     def _status(self, args: argparse.Namespace) -> Any:
-        drivers = _drivers()  # with nothing open yet, this opens each family's default
+        drivers = _drivers(self.session)  # with nothing open yet, this opens each family's default
         if args.watch:
             sources = [(driver, kind, None) for driver in _one_per_scope(drivers)
                        for kind in STATUS_KINDS
                        if kind in driver.kinds and Verb.LIST in driver.capabilities]
-            aliases = _aliases()
+            aliases = _aliases(self.session)
             return status_table(sources, title="everything",
                                 aliases=[aliases.get(id(d), d.uri) for d, _, _ in sources])
-        return _status_rows(drivers, fresh=args.fresh)
+        return _status_rows(self.session, drivers, fresh=args.fresh)
 
     def _unwatch(self, args: argparse.Namespace) -> str:
         from ..widgets import StatusTable
@@ -110,20 +109,20 @@ class VWMagics(VirtworkMagics):
         return f"stopped {StatusTable.close_all()} live tables"
 
     def _created(self, args: argparse.Namespace) -> ResourceList:
-        _drivers()  # after a kernel restart nothing is open yet: look at each default
-        return session().created()
+        _drivers(self.session)  # after a kernel restart nothing is open yet: look at each default
+        return self.session.created()
 
     def _cleanup(self, args: argparse.Namespace) -> ResourceList:
         """Removes owners before what they own and waits for each removal to finish on its
         engine; what is left is an error (the cell fails) naming each object and why."""
-        _drivers()  # after a kernel restart nothing is open yet: clean each default
+        _drivers(self.session)  # after a kernel restart nothing is open yet: clean each default
         if self.confirm_cleanup and not args.yes:
-            found = session().created()
+            found = self.session.created()
             print(f"{len(found)} resources would be removed; run %vw cleanup --yes")
             return found
         view = progress_view("cleaning up what this notebook created")
         try:
-            removed = session().cleanup(timeout=args.timeout, on_progress=view)
+            removed = self.session.cleanup(timeout=args.timeout, on_progress=view)
         except BaseException as exc:
             view.fail(str(exc).splitlines()[0])
             raise
@@ -131,15 +130,15 @@ class VWMagics(VirtworkMagics):
         return removed
 
 
-def _drivers() -> list[Any]:
+def _drivers(session: Session) -> list[Any]:
     """Every open connection; with none open yet, the default of each family that has one."""
-    current = session().connections()
+    current = session.connections()
     if current:
-        return [d for d in (session().connection(c.alias) for c in current) if _has_sdk(d)]
+        return [d for d in (session.connection(c.alias) for c in current) if _has_sdk(d)]
     found = []
     for family in ("docker", "kubernetes", "libvirt", "vsphere"):
         try:
-            driver = session().driver(family)
+            driver = session.driver(family)
         except VirtworkError:  # a family without a default is just not shown
             continue
         if _has_sdk(driver):
@@ -156,11 +155,11 @@ def _has_sdk(driver: Any) -> bool:
     return True
 
 
-def _status_rows(drivers: list[Any], *, fresh: bool = False) -> ResourceList:
+def _status_rows(session: Session, drivers: list[Any], *, fresh: bool = False) -> ResourceList:
     """Containers, pods and VMs on every connection, each object once (two connections
     may reach it: the same namespace, the same engine), with the alias of the first; from
     a live table's cache where one is synced, unless ``fresh`` (``Driver.list_cached``)."""
-    aliases = _aliases()
+    aliases = _aliases(session)
     rows, seen = ResourceList(), set()
     for driver in drivers:
         if Verb.LIST not in driver.capabilities:
@@ -183,9 +182,9 @@ def _status_rows(drivers: list[Any], *, fresh: bool = False) -> ResourceList:
     return rows
 
 
-def _aliases() -> dict[int, str]:
+def _aliases(session: Session) -> dict[int, str]:
     """The alias of each open connection, by its driver's identity."""
-    return {id(session().connection(c.alias)): c.alias for c in session().connections()}
+    return {id(session.connection(c.alias)): c.alias for c in session.connections()}
 
 
 def _identity(resource: Resource) -> tuple[str, ...]:

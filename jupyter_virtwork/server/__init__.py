@@ -5,7 +5,8 @@ fed by the same drivers and watchers as the notebook widgets. Nothing here is im
 ``import jupyter_virtwork``: jupyter_server loads ``jupyter_virtwork.server.extension``.
 
     config.py      the admin's settings (VirtworkServer) and the policy of allowed URIs
-    connections.py the server's drivers by alias, opened on first use
+    app.py         the extension's state: its Session (../session.py) opens the policy's
+                   endpoints by alias, on first use
     records.py     a Resource as the panel's JSON row (actions: ../actions.py)
     errors.py      VirtworkError -> HTTP status and {code, message}, in one place
     redact.py      secrets never leave: responses, WebSocket messages, logs

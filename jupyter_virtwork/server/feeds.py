@@ -20,18 +20,19 @@ from typing import Any
 
 from tornado.ioloop import IOLoop
 
+from ..drivers.base import Driver
 from ..errors import VirtworkError
-from ..models import Event, EventType, Kind
+from ..models import Event, EventType, Kind, StreamStatus
 from ..watch import EventStream
 from . import records
 from .config import Endpoint
-from .connections import Connections
 from .redact import Redactor
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 Subscriber = Callable[[Message], None]
+Opener = Callable[[str], tuple[Endpoint, Driver]]  # an alias's endpoint and driver, now
 
 REOPEN_SECONDS = 3.0  # after a failed open, or a stream that ended while still wanted
 IDLE_SECONDS = 30.0  # feeds outlive their last subscriber this long
@@ -45,7 +46,7 @@ class Feed:
         self.endpoint = endpoint
         self.kind = kind
         self.rows: dict[str, Message] = {}
-        self.status = "connecting"
+        self.status = StreamStatus.CONNECTING
         self.message = ""
         self._stream: EventStream | None = None
         self._stopped = threading.Event()
@@ -74,10 +75,10 @@ class Feed:
     def _run(self) -> None:
         while not self._stopped.is_set():
             try:
-                _, driver = self.hub.connections.driver(self.alias)
+                _, driver = self.hub.open_driver(self.alias)
                 self._stream = driver.watch(self.kind)
             except VirtworkError as exc:
-                self._post({"type": "status", "status": "disconnected",
+                self._post({"type": "status", "status": StreamStatus.DISCONNECTED,
                             "message": exc.one_line()})
                 self._stopped.wait(REOPEN_SECONDS)
                 continue
@@ -85,7 +86,8 @@ class Feed:
                 self._stream.close()
                 return
             # A fresh watcher lists everything again: start the rows afresh too.
-            self._post({"type": "snapshot", "status": "connecting", "message": "", "rows": []})
+            self._post({"type": "snapshot", "status": StreamStatus.CONNECTING, "message": "",
+                        "rows": []})
             self._pump(self._stream, driver)
             self._stopped.wait(REOPEN_SECONDS)  # the stream ended under us: open again
 
@@ -97,10 +99,9 @@ class Feed:
                 log.exception("virtwork: could not turn an event into a row")
 
     def _message(self, event: Event, driver: Any) -> Message:
-        if event.type is EventType.ERROR:
-            return {"type": "status", "status": "disconnected", "message": event.message}
-        if event.type is EventType.SYNCED:
-            return {"type": "status", "status": "connected", "message": ""}
+        status = StreamStatus.after(event)
+        if status is not None:
+            return {"type": "status", "status": status, "message": event.message}
         assert event.resource is not None
         return {"type": "event", "event": event.type.value,
                 "row": records.row(self.alias, driver, event.resource)}
@@ -115,11 +116,12 @@ class Feed:
         if self._stopped.is_set():
             return
         if message["type"] == "snapshot":
-            self.rows, self.status, self.message = {}, message["status"], message["message"]
+            self.rows = {}
+            self.status, self.message = StreamStatus(message["status"]), message["message"]
         elif message["type"] == "status":
             if (message["status"], message["message"]) == (self.status, self.message):
                 return
-            self.status, self.message = message["status"], message["message"]
+            self.status, self.message = StreamStatus(message["status"]), message["message"]
         else:
             row = message["row"]
             if message["event"] == EventType.DELETED.value:
@@ -132,8 +134,8 @@ class Feed:
 class FeedHub:
     """The feeds of every endpoint the policy allows, and who listens to them."""
 
-    def __init__(self, connections: Connections, redactor: Redactor, loop: IOLoop) -> None:
-        self.connections = connections
+    def __init__(self, open_driver: Opener, redactor: Redactor, loop: IOLoop) -> None:
+        self.open_driver = open_driver
         self.redactor = redactor
         self.loop = loop
         self._feeds: dict[tuple[str, str], Feed] = {}
@@ -179,11 +181,11 @@ class FeedHub:
                 log.debug("virtwork: a subscriber failed", exc_info=True)
                 self.unsubscribe(subscriber)
 
-    def status(self) -> dict[str, tuple[str, str]]:
+    def status(self) -> dict[str, tuple[StreamStatus, str]]:
         """Per alias, the worst status of its feeds and why (for GET /connections)."""
-        found: dict[str, tuple[str, str]] = {}
+        found: dict[str, tuple[StreamStatus, str]] = {}
         for feed in self._feeds.values():
-            if found.get(feed.alias, ("connected", ""))[0] == "connected":
+            if found.get(feed.alias, (StreamStatus.CONNECTED, ""))[0] is StreamStatus.CONNECTED:
                 found[feed.alias] = (feed.status, feed.message)
         return found
 

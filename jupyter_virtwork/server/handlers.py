@@ -21,6 +21,7 @@ from jupyter_server.base.handlers import APIHandler
 from .. import actions
 from ..drivers.base import Driver
 from ..errors import InvalidInput, VirtworkError
+from ..models import StreamStatus
 from . import errors, records
 from .app import Backend
 from .config import Endpoint
@@ -65,7 +66,7 @@ class VirtworkHandler(APIHandler):
                                    hint="give it once")
 
     def _driver(self, name: str) -> tuple[Endpoint, Driver]:
-        return self.virtwork.connections.driver(name)
+        return self.virtwork.driver(name)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """``{code, message}`` as for a VirtworkError (APIHandler's own has no ``code``)."""
@@ -98,7 +99,7 @@ class ConnectionsHandler(VirtworkHandler):
         def work() -> Json:
             rows = []
             for endpoint in self.virtwork.policy.endpoints().values():
-                state, message = status.get(endpoint.alias, ("unknown", ""))
+                state, message = status.get(endpoint.alias, (StreamStatus.UNKNOWN, ""))
                 kinds = [k.value for k in records.PANEL_KINDS.get(endpoint.family, ())]
                 rows.append({**endpoint.to_dict(), "kinds": kinds, "status": state,
                              "message": message})

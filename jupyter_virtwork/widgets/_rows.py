@@ -12,11 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import Event, EventType, Resource, ResourceList
-
-CONNECTING = "connecting"
-LIVE = "live"
-DISCONNECTED = "disconnected, retrying"
+from ..models import Event, EventType, Resource, ResourceList, StreamStatus
 
 Row = dict[str, Any]  # what the front end gets for one resource: {"key", "cells"}
 
@@ -33,11 +29,16 @@ def _text(value: Any) -> str:
 @dataclass
 class SourceStatus:
     label: str  # "docker:// containers"
-    text: str = CONNECTING
+    status: StreamStatus = StreamStatus.CONNECTING
+    message: str = ""  # why it is disconnected (the Watcher's "disconnected, retrying: ...")
+
+    @property
+    def text(self) -> str:
+        return self.message or self.status.value
 
     @property
     def ok(self) -> bool:
-        return self.text == LIVE
+        return self.status is StreamStatus.CONNECTED
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "text": self.text, "ok": self.ok}
@@ -80,16 +81,13 @@ class TableRows:
         return changes
 
     def _status(self, source: int, event: Event) -> bool:
+        now = StreamStatus.after(event)
+        if now is None:
+            return False
         status = self.sources[source]
-        before = status.text
-        if event.type is EventType.ERROR:
-            # The Watcher's message already starts with "disconnected, retrying: ...".
-            message = event.message or DISCONNECTED
-            status.text = message if message.startswith(DISCONNECTED) \
-                else f"{DISCONNECTED}: {message}"
-        elif event.type is EventType.SYNCED:
-            status.text = LIVE
-        return status.text != before
+        before = (status.status, status.message)
+        status.status, status.message = now, event.message
+        return (status.status, status.message) != before
 
     def _row(self, source: int, kind: EventType, resource: Resource,
              changes: Changes) -> None:

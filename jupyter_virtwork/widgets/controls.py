@@ -13,7 +13,8 @@ from __future__ import annotations
 import html
 import logging
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 import ipywidgets  # type: ignore[import-untyped]
 
@@ -22,9 +23,6 @@ from ..drivers.base import Driver
 from ..errors import InvalidInput, VirtworkError
 from ..models import Resource, State
 from ._display import close_tree
-
-if TYPE_CHECKING:
-    from .status_table import StatusTable
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +38,17 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}".rstrip(": ")
 
 
+class Selection(Protocol):
+    """What the panel acts on: a table's selected row (``StatusTable`` is one; the panel
+    does not import it, so that the table may hold a panel)."""
+
+    def selection(self) -> tuple[Driver, Resource] | None: ...
+
+    def on_selection_change(self, callback: Callable[[], None]) -> None: ...
+
+
 class ControlPanel(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
-    def __init__(self, table: StatusTable | None = None, *, driver: Driver | None = None,
+    def __init__(self, table: Selection | None = None, *, driver: Driver | None = None,
                  resource: Resource | None = None) -> None:
         if (table is None) == (driver is None or resource is None):
             raise InvalidInput("a ControlPanel needs a StatusTable, or a driver and a resource")

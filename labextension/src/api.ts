@@ -19,13 +19,17 @@ export interface IRow {
   [detail: string]: unknown;
 }
 
+/** How the panel follows a connection and kind: the server's words (StreamStatus in
+ * jupyter_virtwork/models.py, the one vocabulary; a test keeps the two lists equal). */
+export type StreamStatus = 'connecting' | 'connected' | 'disconnected' | 'unknown';
+
 export interface IConnection {
   alias: string;
   uri: string;
   family: string;
   why: string;
   kinds: string[];
-  status: string;
+  status: StreamStatus;
   message: string;
 }
 
@@ -35,7 +39,7 @@ export type Message =
       type: 'snapshot';
       connection: string;
       kind: string;
-      status: string;
+      status: StreamStatus;
       message: string;
       rows: IRow[];
     }
@@ -43,7 +47,7 @@ export type Message =
       type: 'status';
       connection: string;
       kind: string;
-      status: string;
+      status: StreamStatus;
       message: string;
     }
   | {

@@ -2,11 +2,11 @@
 // with backoff; while it is down every connection shows as disconnected.
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { IConnection, IRow, Message, connections, openEvents } from './api';
+import { IConnection, IRow, Message, StreamStatus, connections, openEvents } from './api';
 
 export interface IFeed {
   kind: string;
-  status: string;
+  status: StreamStatus;
   message: string;
   rows: Map<string, IRow>;
 }

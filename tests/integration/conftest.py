@@ -33,3 +33,11 @@ def ipython_shell() -> Any:
     if "jupyter_virtwork" not in shell.extension_manager.loaded:
         shell.run_line_magic("load_ext", "jupyter_virtwork")
     return shell
+
+
+def restart_session(shell: Any) -> None:
+    """What a kernel restart does to the shell's magics: their Session closes, and the
+    extension loaded again gives them a new one (the same id for the same notebook)."""
+    if "jupyter_virtwork" in shell.extension_manager.loaded:
+        shell.run_line_magic("unload_ext", "jupyter_virtwork")
+    shell.run_line_magic("load_ext", "jupyter_virtwork")

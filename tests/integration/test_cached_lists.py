@@ -32,13 +32,13 @@ from benchmarks.counting import (
 )
 from jupyter_virtwork import labels as ownership
 from jupyter_virtwork.drivers import libvirt_xml
-from jupyter_virtwork.magics.base import reset_session, session
+from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Event, EventType, Kind, State
 from jupyter_virtwork.sandbox import kube_pki
 from jupyter_virtwork.sizes import MiB
 from jupyter_virtwork.watch import EventStream
 
-from .conftest import ensure_up, ipython_shell
+from .conftest import ensure_up, ipython_shell, restart_session
 
 BUSYBOX = "localbase/busybox:1.35"
 WITHIN = 30.0  # seconds for an engine's event to arrive
@@ -47,9 +47,10 @@ WITHIN = 30.0  # seconds for an engine's event to arrive
 @pytest.fixture
 def ip() -> Iterator[Any]:
     ensure_up("docker", "images", "kubernetes", "libvirt")
-    reset_session()  # connections of this test's own, through the counters
-    yield ipython_shell()
-    reset_session()
+    shell = ipython_shell()
+    restart_session(shell)  # connections of this test's own, through the counters
+    yield shell
+    restart_session(shell)
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_docker_ps_answers_from_a_synced_watch(ip: Any, scratch: str,
     client = docker.from_env()
     with Forwarder(f"{scratch}/docker.sock", DOCKER_SOCKET, HttpRequests) as requests:
         ip.run_line_magic("vw", f"connect docker+unix://{requests.path} --as docker")
-        driver = session().driver("docker")
+        driver = session(ip).driver("docker")
         stream = driver.watch(Kind.CONTAINER)
         name = f"vw-cache-{uuid.uuid4().hex[:6]}"
         try:
@@ -153,7 +154,7 @@ def test_k8s_get_answers_from_synced_watches(ip: Any, labels: dict[str, str]) ->
     from kubernetes import client, config
 
     server = urllib.parse.urlsplit(kube_pki.SERVER)
-    driver = session().driver("kubernetes")
+    driver = session(ip).driver("kubernetes")
     streams = [driver.watch(Kind.SERVICE), driver.watch(Kind.POD)]
     new_client: Any = config.new_client_from_config  # the client's own types are partial
     api = client.CoreV1Api(new_client(config_file=str(kube_pki.kubeconfig_path()),
@@ -205,7 +206,7 @@ def test_vm_ls_answers_from_a_synced_watch(ip: Any, scratch: str,
     with Forwarder(f"{scratch}/libvirt.sock", LIBVIRT_SOCKET, LibvirtMessages) as messages:
         uri = f"qemu+unix:///system?socket={messages.path}"
         ip.run_line_magic("vm", f"ls --on {uri}")
-        stream = session().driver(uri).watch(Kind.VM)
+        stream = session(ip).driver(uri).watch(Kind.VM)
         try:
             _synced(stream)
             dom = conn.defineXML(libvirt_xml.domain_xml(libvirt_xml.DomainPlan(

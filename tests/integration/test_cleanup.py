@@ -19,11 +19,11 @@ import pytest
 
 from jupyter_virtwork import labels as ownership
 from jupyter_virtwork.errors import CleanupIncomplete
-from jupyter_virtwork.magics import base
+from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind, ResourceList
 from tests.reliability import engine_state
 
-from .conftest import ensure_up, ipython_shell
+from .conftest import ensure_up, ipython_shell, restart_session
 
 BUSYBOX = "localbase/busybox:1.35"
 
@@ -31,16 +31,16 @@ BUSYBOX = "localbase/busybox:1.35"
 @pytest.fixture
 def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The shell, with a session of its own whose id is stable for one "notebook": a new
-    Session made after ``base.reset_session()`` (a kernel restart) has the same id."""
+    Session made by ``restart_session`` (a kernel restart) has the same id."""
     ensure_up(*engine_state.ENGINES)
     shell = ipython_shell()
     monkeypatch.setenv("JPY_SESSION_NAME", f"test-cleanup-{uuid.uuid4().hex[:8]}.ipynb")
-    base.reset_session()
+    restart_session(shell)
     yield shell
     try:
         shell.run_line_magic("vw", "cleanup --yes --timeout 120")  # after a failure
     finally:
-        base.reset_session()
+        restart_session(shell)
 
 
 def _tag() -> str:
@@ -218,7 +218,7 @@ def test_every_kind_a_cell_applies_is_listed_and_cleaned_in_one_run(
     _every_kind_is_listed(created, t)
     assert f"cm-{t}-alike" not in {r.name for r in created}
     # Each carries the session's labels, and its record the uid and namespace.
-    assert all(ownership.is_ours(r.labels, base.session().id) for r in created)
+    assert all(ownership.is_ours(r.labels, session(ip).id) for r in created)
     pod = next(r for r in created if r.name == f"pod-{t}")
     assert (pod.details["namespace"], len(str(pod.details["uid"]))) == (f"ns-{t}", 36)
     removed = _cleanup_leaves(ip, before, capsys)  # the look-alike is in both snapshots
@@ -231,10 +231,11 @@ def test_a_restarted_kernel_finds_and_cleans_what_it_applied(
         ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     t = _tag()
     before = engine_state.snapshot()
-    session_id = base.session().id
+    before_restart = session(ip)
     assert ip.run_cell_magic("k8s", "apply", _everything(t)) is not None
-    base.reset_session()  # the kernel restarts: the Session and its record are gone
-    assert base.session().id == session_id  # the same notebook, so the same id
+    restart_session(ip)  # the kernel restarts: the Session and its record are gone
+    assert session(ip) is not before_restart
+    assert session(ip).id == before_restart.id  # the same notebook, so the same id
     _every_kind_is_listed(ip.run_line_magic("vw", "created"), t)
     _cleanup_leaves(ip, before, capsys)
 
@@ -326,7 +327,7 @@ spec:
     imagePullPolicy: Never
     command: [sh, -c, "trap '' TERM; while true; do sleep 1; done"]
 """)
-    pods: Any = base.session().driver("kubernetes")
+    pods: Any = session(ip).driver("kubernetes")
     deadline = time.monotonic() + 60
     while pods.get(Kind.POD, f"slow-{t}").state.value != "running":
         assert time.monotonic() < deadline, "the pod did not start"

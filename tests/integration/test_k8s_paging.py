@@ -24,14 +24,13 @@ import pytest
 from benchmarks.counting import PoolRequests
 from jupyter_virtwork import labels as ownership
 from jupyter_virtwork.drivers.kubernetes import LIST_PAGE
-from jupyter_virtwork.magics.base import reset_session
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import kube_pki
 from jupyter_virtwork.widgets import StatusTable
 from tests.widget_traffic import CommTap
 
-from .conftest import ensure_up, ipython_shell
+from .conftest import ensure_up, ipython_shell, restart_session
 
 COUNT = 2000
 ROW_BYTES = 2048  # issue 5: what one changed row may cost on the wire
@@ -97,8 +96,8 @@ def namespace() -> Iterator[str]:
 
 
 def test_get_pods_pages_through_2000_pods(namespace: str) -> None:
-    reset_session()
     ip = ipython_shell()
+    restart_session(ip)  # connections of this test's own, through the proxy
     server = urllib.parse.urlsplit(kube_pki.SERVER)
     try:
         with PoolRequests(server.hostname or "", server.port or 0) as requests:
@@ -112,7 +111,7 @@ def test_get_pods_pages_through_2000_pods(namespace: str) -> None:
         assert all(f"limit={LIST_PAGE}" in what for what in lists)
         assert sum("continue=" in what for what in lists) == len(lists) - 1
     finally:
-        reset_session()
+        restart_session(ip)
 
 
 def test_a_live_table_over_2000_pods_sends_little_per_changed_row(namespace: str) -> None:

@@ -17,7 +17,6 @@ import pytest
 
 from jupyter_virtwork import labels as ownership
 from jupyter_virtwork.errors import EngineUnavailable, InvalidInput, NotFound, VirtworkError
-from jupyter_virtwork.magics import base
 from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind, ResourceList, State
 
@@ -73,7 +72,7 @@ def test_dockerfile_cell_build_push_run_exec(ip: Any, docker_client: Any,
     run = ip.run_line_magic("docker", f"run -d --name {container} --network none {image}")
     assert run.state is State.RUNNING
     live = docker_client.containers.get(container)
-    assert ownership.is_ours(live.labels, base.session().id)
+    assert ownership.is_ours(live.labels, session(ip).id)
     result = ip.run_line_magic("docker", f"exec {container} cat /built.txt")
     assert (result.stdout, result.exit_code) == ("built\n", 0)
     ip.run_line_magic("docker", f"pause {container}")
@@ -337,7 +336,7 @@ def test_a_connection_that_never_answered_is_not_remembered(
         with pytest.raises(EngineUnavailable, match="no Xen hypervisor"):
             ip.run_line_magic("vm", "create vm-nowhere --on xen:///system")
         assert name in {r.name for r in ip.run_line_magic("vm", "ls")}
-        assert session().driver("libvirt").uri == "test:///default"
+        assert session(ip).driver("libvirt").uri == "test:///default"
     finally:
         ip.run_line_magic("vm", f"delete {name} --on test:///default --force")
 
@@ -371,9 +370,9 @@ def test_a_vm_connection_closed_since_is_forgotten_not_an_error(ip: Any) -> None
     """`%vm ls --on ALIAS` makes ALIAS the VM connection of later lines; once the Session
     that held it is gone (reset, extension reloaded), %vm falls back to its default instead
     of failing on a name nobody can reach."""
-    session().connect("test:///default", "gone-soon")
+    session(ip).connect("test:///default", "gone-soon")
     assert ip.run_line_magic("vm", "ls --on gone-soon") is not None
-    base.reset_session()
+    session(ip).close()
     listed = ip.run_line_magic("vm", "ls")
     assert isinstance(listed, ResourceList)
-    assert "gone-soon" not in {c.alias for c in session().connections()}
+    assert "gone-soon" not in {c.alias for c in session(ip).connections()}

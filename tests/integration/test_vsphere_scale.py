@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from jupyter_virtwork.drivers.vsphere import VSphereDriver
-from jupyter_virtwork.magics.base import reset_session, session
+from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import EventType, Kind, State
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import vcsim
 from jupyter_virtwork.sandbox.vcsim import BENCHMARK_INVENTORY, Instance
 
-from .conftest import ensure_up, ipython_shell
+from .conftest import ensure_up, ipython_shell, restart_session
 
 COUNT = 1000
 WITHIN = 60.0
@@ -90,15 +90,15 @@ def test_one_call_lists_1000_vms(driver: VSphereDriver) -> None:
 
 
 def test_vm_ls_shows_1000_and_answers_from_a_synced_watch(big: Instance) -> None:
-    reset_session()
     ip = ipython_shell()
+    restart_session(ip)
     user, password = vcsim.credentials()
     from pyVim.connect import Disconnect, SmartConnect
 
     si = SmartConnect(host=vcsim.HOST, port=big.port, user=user, pwd=password,
                       sslContext=vcsim.ssl_context(big))  # another client
     try:
-        driver = session().connect(f"vsphere://{user}@{vcsim.HOST}:{big.port}", "big",
+        driver = session(ip).connect(f"vsphere://{user}@{vcsim.HOST}:{big.port}", "big",
                                    password=password, cafile=str(big.cafile))
         assert len(ip.run_line_magic("vm", "ls --on big")) == COUNT
         stream = driver.watch(Kind.VM)
@@ -128,7 +128,7 @@ def test_vm_ls_shows_1000_and_answers_from_a_synced_watch(big: Instance) -> None
             stream.close()
     finally:
         Disconnect(si)
-        reset_session()
+        restart_session(ip)
 
 
 def _vim() -> Any:

@@ -4,12 +4,13 @@ aliases, defaults, and cleanup that removes exactly what the session made."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 
 import pytest
 
 from jupyter_virtwork.defaults import DefaultConnection
-from jupyter_virtwork.drivers.base import BaseDriver, Verb
+from jupyter_virtwork.drivers.base import BaseDriver, Driver, Verb
 from jupyter_virtwork.errors import (
     AuthenticationFailed,
     CleanupIncomplete,
@@ -67,12 +68,59 @@ def test_disconnect_forgets_one_connection() -> None:
     session.close()
 
 
+def test_an_alias_keeps_its_driver_while_its_uri_and_options_stay() -> None:
+    """The server asks for its endpoints on every request: the same URI and options give
+    the driver already open (its watchers and caches), changed ones a new driver."""
+    session = Session("s1c", default=lambda family: None)
+    first = session.connect(TEST, "lab", make_current=False, shutdown_timeout=5.0)
+    assert session.connect(TEST, "lab", make_current=False, shutdown_timeout=5.0) is first
+    assert session.connect(TEST, "lab") is first  # no options given: whatever it has
+    second = session.connect(TEST, "lab", shutdown_timeout=6.0)
+    assert second is not first and session.connection("lab") is second
+    third = session.connect(TEST + "?x=1", "lab")
+    assert third is not second and [c.uri for c in session.connections()] == [third.uri]
+    session.close()
+
+
+def test_threads_connecting_one_alias_share_one_driver() -> None:
+    session = Session("s1d", default=lambda family: None)
+    start = threading.Barrier(8)
+    found: list[Driver] = []
+
+    def connect() -> None:
+        start.wait()
+        found.append(session.connect(TEST, "shared", make_current=False, shutdown_timeout=5.0))
+
+    threads = [threading.Thread(target=connect) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 8 and all(driver is found[0] for driver in found)
+    assert session.connection("shared") is found[0]
+    session.close()
+
+
 def test_a_default_is_used_and_announced() -> None:
     said: list[str] = []
     session = Session("s2", default=lambda family: DefaultConnection(TEST, why="testing"))
     session.on_default = said.append
     assert session.driver("libvirt").uri == TEST
     assert said == [f"using {TEST} (testing) for libvirt"]
+    session.close()
+
+
+def test_a_chosen_default_replaces_the_opened_one_and_can_be_unchosen() -> None:
+    """``%config DockerMagics.connection``'s path: the family's default changes at once."""
+    session = Session("s2b", default=lambda family: DefaultConnection(TEST, why="automatic"))
+    automatic = session.driver("libvirt")
+    session.choose_default("libvirt", DefaultConnection(TEST + "?x=1", why="chosen"))
+    chosen = session.driver("libvirt")
+    assert chosen is not automatic and chosen.uri == TEST + "?x=1"
+    other = session.connect(TEST, "other")  # a %vw connect: current, and stays so
+    session.choose_default("libvirt", None)
+    assert session.driver("libvirt") is other
+    assert session.connection("libvirt").uri == TEST  # the automatic one again
     session.close()
 
 

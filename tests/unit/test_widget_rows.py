@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from jupyter_virtwork.models import Event, EventType, Kind, Progress, Resource, State
-from jupyter_virtwork.widgets._rows import LIVE, TableRows, row_key
+from jupyter_virtwork.models import (
+    Event,
+    EventType,
+    Kind,
+    Progress,
+    Resource,
+    State,
+    StreamStatus,
+)
+from jupyter_virtwork.widgets._rows import TableRows, row_key
 from jupyter_virtwork.widgets.progress import ProgressLog
 
 URI = "test:///default"
@@ -40,11 +48,12 @@ def test_added_then_deleted_in_one_batch_sends_the_removal_only() -> None:
 def test_status_lines_follow_error_and_synced() -> None:
     rows = TableRows(["docker:// containers"])
     assert rows.apply(0, [Event(EventType.SYNCED, None)]).status
-    assert rows.sources[0].text == LIVE and rows.sources[0].ok
+    assert rows.sources[0].text == "connected" and rows.sources[0].ok
+    assert not rows.apply(0, [Event(EventType.SYNCED, None)]).status  # no change, no send
     error = Event(EventType.ERROR, None, "disconnected, retrying: connection refused")
     assert rows.apply(0, [error]).status
     assert rows.sources[0].text == "disconnected, retrying: connection refused"
-    assert not rows.sources[0].ok
+    assert rows.sources[0].status is StreamStatus.DISCONNECTED and not rows.sources[0].ok
     assert rows.apply(0, [Event(EventType.SYNCED, None)]).status and rows.sources[0].ok
 
 

@@ -133,7 +133,7 @@ def test_disconnection_shows_in_the_status_line_and_recovers(
         driver: MemoryDriver, table: StatusTable) -> None:
     stream = driver.streams[0]
     stream.put(Event(EventType.SYNCED, None))
-    assert table.wait_for(lambda t: t.status_lines == [f"{URI} vms: live"], 5)
+    assert table.wait_for(lambda t: t.status_lines == [f"{URI} vms: connected"], 5)
     assert table.live
     stream.put(Event(EventType.ERROR, None, "disconnected, retrying: refused"))
     assert table.wait_for(lambda t: t.status[0]["text"].startswith("disconnected"), 5)
