@@ -54,7 +54,15 @@ from ..models import (
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import k8s_manifests, k8s_owned
-from .base import BaseDriver, ProgressCallback, Removal, Verb, heredoc, missing_sdk
+from .base import (
+    BaseDriver,
+    Cluster,
+    ProgressCallback,
+    Removal,
+    Verb,
+    heredoc,
+    missing_sdk,
+)
 
 FIELD_MANAGER = "jupyter-virtwork"
 DEFAULT_TIMEOUT = 15.0
@@ -98,7 +106,7 @@ STUCK = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverP
          "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"}
 
 
-class KubernetesDriver(BaseDriver):
+class KubernetesDriver(BaseDriver, Cluster):
     name: ClassVar[str] = "kubernetes"
     capabilities: ClassVar[frozenset[Verb]] = frozenset(
         {Verb.LIST, Verb.GET, Verb.CREATE, Verb.DESTROY, Verb.WATCH})
