@@ -104,6 +104,9 @@ class Driver(Protocol):
     def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None: ...
     def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream: ...
     def command(self, verb: str, *args: str) -> str: ...
+    def resource_command(self, verb: str, resource: Resource) -> str: ...
+    @property
+    def scope(self) -> tuple[str, ...]: ...
     def owned(self, labels: Mapping[str, str],
               known: Iterable[Resource] = ()) -> ResourceList: ...
     def remove_owned(self, labels: Mapping[str, str], known: Iterable[Resource] = (), *,
@@ -183,6 +186,16 @@ class BaseDriver:
     def command(self, verb: str, *args: str) -> str:
         """The equivalent docker / kubectl / virsh / govc command line, for teaching."""
         raise self._unsupported(f"command for {verb}")
+
+    def resource_command(self, verb: str, resource: Resource) -> str:
+        """``command`` for ``verb`` on ``resource``, named as this CLI names it."""
+        return self.command(verb, resource.name or resource.id)
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """What this connection sees: two connections of one scope list the same objects
+        (one engine through two aliases)."""
+        return (self.target.family, self.uri)
 
     def owned(self, labels: Mapping[str, str],
               known: Iterable[Resource] = ()) -> ResourceList:

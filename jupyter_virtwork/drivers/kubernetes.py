@@ -164,6 +164,12 @@ class KubernetesDriver(BaseDriver, Cluster):
         self._client()
         return self._namespace or "default"
 
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """One context's namespace through one kubeconfig, however the URI spelled it."""
+        return (self.target.family, self.target.context or "", self.namespace,
+                self.kubeconfig or "")
+
     def _typed(self, kind: Kind) -> tuple[Any, KindApi]:
         client, _ = _import_kubernetes()
         api = self._names(kind)
@@ -817,6 +823,10 @@ class KubernetesDriver(BaseDriver, Cluster):
         words = {"list": ["get"], "destroy": ["delete"], "create": ["apply", "-f"]}.get(
             verb, [verb])
         return self._kubectl([*words, *args])
+
+    def resource_command(self, verb: str, resource: Resource) -> str:
+        """kubectl names an object by its kind: ``pod/web-1``."""
+        return self.command(verb, f"{resource.kind.value}/{resource.name}")
 
     def _kubectl(self, words: Sequence[str], *, namespaced: bool = True) -> str:
         kubeconfig = ["--kubeconfig", self.kubeconfig] if self.kubeconfig else []
