@@ -7,8 +7,9 @@ server (server/handlers.py), so both enable the same buttons in the same states.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .drivers.base import Driver, Verb
 from .errors import InvalidInput, UnsupportedOperation
@@ -62,10 +63,8 @@ def actions_for(driver: Driver, resource: Resource) -> list[Action]:
 def command_for(driver: Driver, resource: Resource, action: Action | str) -> str:
     """The CLI line for ``action`` on ``resource``; "" when the driver cannot say."""
     verb = VERBS[action].value if isinstance(action, Action) else action
-    target = f"{resource.kind.value}/{resource.name}" if driver.name == "kubernetes" \
-        else resource.name or resource.id
     try:
-        return driver.command(verb, target)
+        return driver.resource_command(verb, resource)
     except (UnsupportedOperation, InvalidInput):
         return ""
 
@@ -77,8 +76,7 @@ def run(driver: Driver, kind: Kind, id: str, action: Action) -> Resource:
         driver.destroy(kind, id, force=True)
         return Resource(before.uri, before.kind, before.id, before.name, State.DELETED,
                         before.labels, before.created, before.details)
-    verb: Any = getattr(driver, VERBS[action].value)
-    result = verb(kind, id)
-    if not isinstance(result, Resource):  # a driver that returns nothing: ask again
-        result = driver.get(kind, id)
-    return result
+    change: dict[Action, Callable[[Kind, str], Resource]] = {
+        Action.START: driver.start, Action.STOP: driver.stop, Action.PAUSE: driver.pause,
+        Action.RESUME: driver.resume}
+    return change[action](kind, id)

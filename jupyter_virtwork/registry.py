@@ -11,11 +11,25 @@ import importlib.machinery
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import uri as uri_module
 from .drivers.base import Driver
 from .errors import MissingDependency
+
+if TYPE_CHECKING:
+    # mypy holds each driver to its whole family: one missing a method is abstract, and an
+    # abstract class is refused here.
+    from .drivers.base import Cluster, ContainerEngine, Hypervisor
+    from .drivers.docker import DockerDriver
+    from .drivers.kubernetes import KubernetesDriver
+    from .drivers.libvirt import LibvirtDriver
+    from .drivers.vsphere import VSphereDriver
+
+    _docker: type[ContainerEngine] = DockerDriver
+    _kubernetes: type[Cluster] = KubernetesDriver
+    _libvirt: type[Hypervisor] = LibvirtDriver
+    _vsphere: type[Hypervisor] = VSphereDriver
 
 DRIVERS: dict[str, str] = {
     "docker": "jupyter_virtwork.drivers.docker:DockerDriver",
@@ -79,18 +93,19 @@ def _forget_orphans(before: set[str]) -> None:
             sys.modules.pop(name, None)
 
 
-def driver_class(family: str) -> Callable[..., Driver]:
+def driver_class(family: str) -> type[Driver]:
     module_name, _, class_name = DRIVERS[family].partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise MissingDependency(f"the {family} driver is not available ({exc})",
                                 hint="pip install 'jupyter_virtwork'") from exc
-    driver: Callable[..., Driver] = getattr(module, class_name)
+    driver: type[Driver] = getattr(module, class_name)
     return driver
 
 
 def connect(uri: str, **options: Any) -> Driver:
     """Open a driver for ``uri``. ``options`` go to the driver (timeouts, TLS choices)."""
     target = uri_module.parse(uri)
-    return driver_class(target.family)(target, **options)
+    make: Callable[..., Driver] = driver_class(target.family)
+    return make(target, **options)

@@ -24,7 +24,7 @@ from typing import Any
 from . import defaults, registry
 from . import labels as ownership_labels
 from . import uri as uri_module
-from .drivers.base import Driver, ProgressCallback, Verb
+from .drivers.base import Cluster, ContainerEngine, Driver, Hypervisor, ProgressCallback, Verb
 from .errors import (
     AuthenticationFailed,
     CleanupIncomplete,
@@ -157,6 +157,27 @@ class Session:
         if opened and now is not None:
             self.connect(now.uri, family, make_current=current, **now.options)
 
+    def container_engine(self, alias_or_family: str = "docker") -> ContainerEngine:
+        """``driver(alias_or_family)``, which must be a container engine (Docker)."""
+        driver = self.driver(alias_or_family)
+        if not isinstance(driver, ContainerEngine):
+            raise _not_of_family(alias_or_family, driver, "a container engine", "docker")
+        return driver
+
+    def cluster(self, alias_or_family: str = "kubernetes") -> Cluster:
+        """``driver(alias_or_family)``, which must be a cluster (Kubernetes)."""
+        driver = self.driver(alias_or_family)
+        if not isinstance(driver, Cluster):
+            raise _not_of_family(alias_or_family, driver, "a cluster", "kubernetes")
+        return driver
+
+    def hypervisor(self, alias_or_family: str) -> Hypervisor:
+        """``driver(alias_or_family)``, which must be a hypervisor (vSphere, libvirt)."""
+        driver = self.driver(alias_or_family)
+        if not isinstance(driver, Hypervisor):
+            raise _not_of_family(alias_or_family, driver, "a hypervisor", "libvirt")
+        return driver
+
     def connection(self, alias: str) -> Driver:
         """The connection named ``alias`` exactly (a family's name is not its current
         one here)."""
@@ -281,6 +302,12 @@ class Session:
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+
+def _not_of_family(name: str, driver: Driver, what: str, example: str) -> InvalidInput:
+    return InvalidInput(f"{name!r} is a {driver.target.family} connection, not {what}",
+                        hint=f"use {what}'s connection (e.g. {example}); %vw connections "
+                             "lists them")
 
 
 def _key(resource: Resource) -> str:

@@ -3,8 +3,9 @@
 ``Driver`` is the Protocol the rest of the toolkit codes against; ``BaseDriver`` gives every
 verb a default that raises ``UnsupportedOperation`` naming driver and verb, so a driver
 implements what its backend can do and ``capabilities`` says which verbs those are.
-Backend-only verbs (docker ``build``/``push``/``exec``/``logs``, k8s ``apply``/``scale``, VM
-``reconfigure``) are plain methods on that driver.
+What an engine does beyond the nine verbs is typed by its family (at the end of this file):
+a ``ContainerEngine`` builds, pushes, execs; a ``Cluster`` applies and scales; a
+``Hypervisor`` creates from a VMSpec, reconfigures, reads a console.
 
 A driver's running watches are also its list cache: ``list_cached`` answers from a synced
 Watcher of the same kind and labels (``watch.Informers``), else asks the engine.
@@ -12,8 +13,9 @@ Watcher of the same kind and labels (``watch.Informers``), else asks the engine.
 
 from __future__ import annotations
 
+import abc
 import builtins
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -25,9 +27,18 @@ from ..errors import (
     UnsupportedOperation,
     VirtworkError,
 )
-from ..models import Kind, Progress, Resource, ResourceList
+from ..models import (
+    ContainerSpec,
+    ExecResult,
+    ImageSpec,
+    Kind,
+    Progress,
+    Resource,
+    ResourceList,
+    VMSpec,
+)
 from ..uri import Target
-from ..watch import EventStream, Informers, Watcher
+from ..watch import EventStream, Informers, Stopper, Watcher
 
 # The SDK each backend needs, as pip names it. pyproject's extras carry the family's name,
 # so `pip install 'jupyter_virtwork[libvirt]'` installs what the libvirt backend needs.
@@ -93,6 +104,9 @@ class Driver(Protocol):
     def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None: ...
     def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream: ...
     def command(self, verb: str, *args: str) -> str: ...
+    def resource_command(self, verb: str, resource: Resource) -> str: ...
+    @property
+    def scope(self) -> tuple[str, ...]: ...
     def owned(self, labels: Mapping[str, str],
               known: Iterable[Resource] = ()) -> ResourceList: ...
     def remove_owned(self, labels: Mapping[str, str], known: Iterable[Resource] = (), *,
@@ -173,6 +187,16 @@ class BaseDriver:
         """The equivalent docker / kubectl / virsh / govc command line, for teaching."""
         raise self._unsupported(f"command for {verb}")
 
+    def resource_command(self, verb: str, resource: Resource) -> str:
+        """``command`` for ``verb`` on ``resource``, named as this CLI names it."""
+        return self.command(verb, resource.name or resource.id)
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """What this connection sees: two connections of one scope list the same objects
+        (one engine through two aliases)."""
+        return (self.target.family, self.uri)
+
     def owned(self, labels: Mapping[str, str],
               known: Iterable[Resource] = ()) -> ResourceList:
         """Everything on this connection that carries ``labels``, of every kind it makes.
@@ -233,3 +257,152 @@ def heredoc(line: str, text: str, then: str = "") -> str:
     while marker in text.splitlines():
         marker += "_"
     return f"{line} <<'{marker}'{then}\n{text.rstrip(chr(10))}\n{marker}"
+
+
+# --- the families: what an engine of each kind does beyond the nine verbs -----------------
+#
+# Each driver inherits its family (``class DockerDriver(BaseDriver, ContainerEngine)``), so
+# mypy checks its methods against the family's, and a driver missing one cannot be made
+# (the methods are abstract). Callers hold these types: the Session hands them out
+# (``Session.container_engine``, ``cluster``, ``hypervisor``), never a probe by name.
+
+
+class ContainerEngine(Driver, abc.ABC):
+    """A Docker-API engine: images built, tagged and pushed; commands and logs of a
+    container; the ``docker run``/``build`` lines of what it does."""
+
+    @abc.abstractmethod
+    def create(self, spec: ContainerSpec | ImageSpec) -> Resource:
+        """``docker run -d`` of a ContainerSpec (a build of an ImageSpec)."""
+
+    @abc.abstractmethod
+    def stop(self, kind: Kind, id: str, *, force: bool = False,
+             timeout: float | None = None) -> Resource:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds (at once with ``force``)."""
+
+    @abc.abstractmethod
+    def restart(self, kind: Kind, id: str) -> Resource: ...
+
+    @abc.abstractmethod
+    def build(self, spec: ImageSpec, on_progress: ProgressCallback | None = None) -> Resource:
+        ...
+
+    @abc.abstractmethod
+    def tag(self, image: str, reference: str) -> Resource: ...
+
+    @abc.abstractmethod
+    def push(self, reference: str, on_progress: ProgressCallback | None = None) -> str:
+        """Push ``reference`` (registry host included); the pushed digest."""
+
+    @abc.abstractmethod
+    def exec(self, id: str, command: Sequence[str] | str) -> ExecResult: ...
+
+    @abc.abstractmethod
+    def logs(self, id: str, *, tail: int | None = None, follow: bool = False,
+             stopper: Stopper | None = None) -> Iterator[str]: ...
+
+    def images(self, *, fresh: bool = False) -> ResourceList:
+        """The engine's images (``docker images``), from a live table's cache unless
+        ``fresh``."""
+        return self.list_cached(Kind.IMAGE, fresh=fresh)
+
+    @staticmethod
+    @abc.abstractmethod
+    def port_bindings(publish: Sequence[str]) -> Mapping[str, builtins.list[dict[str, str]]]:
+        """``-p`` forms as the engine's port bindings; InvalidInput for one it refuses."""
+
+    @abc.abstractmethod
+    def create_command(self, spec: ContainerSpec, *, detach: bool = True) -> str: ...
+
+    @abc.abstractmethod
+    def build_command(self, spec: ImageSpec, dockerfile: str | None = None) -> str: ...
+
+
+class Cluster(Driver, abc.ABC):
+    """A Kubernetes namespace through one kubeconfig context: YAML applied (or dry-run,
+    or diffed), workloads scaled, pods' logs and commands, deletions that can wait."""
+
+    kubeconfig: str | None
+
+    @property
+    @abc.abstractmethod
+    def namespace(self) -> str:
+        """The namespace this connection works in (read from the kubeconfig if the URI
+        names none: a context the kubeconfig lacks fails here)."""
+
+    @abc.abstractmethod
+    def apply(self, source: str | Sequence[Mapping[str, Any]], *,
+              labels: Mapping[str, str] | None = None, namespace: str | None = None,
+              dry_run: bool = False) -> ResourceList: ...
+
+    @abc.abstractmethod
+    def diff(self, source: str, *, labels: Mapping[str, str] | None = None,
+             namespace: str | None = None) -> str: ...
+
+    @abc.abstractmethod
+    def scale(self, kind: Kind, name: str, replicas: int, *, wait: bool = False,
+              timeout: float = 120.0, on_progress: ProgressCallback | None = None,
+              stopper: Stopper | None = None) -> Resource: ...
+
+    @abc.abstractmethod
+    def logs(self, pod: str, *, tail: int | None = None, follow: bool = False,
+             container: str | None = None, stopper: Stopper | None = None) -> Iterator[str]:
+        ...
+
+    @abc.abstractmethod
+    def exec(self, pod: str, command: Sequence[str] | str, *, container: str | None = None,
+             timeout: float = 60.0) -> ExecResult: ...
+
+    @abc.abstractmethod
+    def delete(self, kind: Kind, name: str, *, propagation: str | None = None,
+               grace_seconds: int | None = None, wait: bool = False,
+               timeout: float = 90.0) -> None:
+        """Delete ``name`` and its dependents; with ``wait``, return once they are gone."""
+
+    @abc.abstractmethod
+    def apply_command(self, text: str, *, labels: Mapping[str, str] | None = None,
+                      dry_run: bool = False, verb: str = "apply") -> str: ...
+
+
+class Hypervisor(Driver, abc.ABC):
+    """Virtual machines from a VMSpec: created (started or not), reconfigured, suspended
+    and resumed, their serial console read; the virsh/govc lines of each."""
+
+    # Whether ``console`` can read what the guest printed on its serial port.
+    serial_console: ClassVar[bool]
+
+    @abc.abstractmethod
+    def create(self, spec: VMSpec, *, start: bool = ...,
+               on_progress: ProgressCallback | None = None) -> Resource:
+        """Create the VM, and start it when ``start`` (each driver's default is its
+        engine's own: libvirt starts, vSphere does not)."""
+
+    @abc.abstractmethod
+    def stop(self, kind: Kind, id: str, *, force: bool = False) -> Resource:
+        """Shut the guest down; ``force`` powers it off at once."""
+
+    @abc.abstractmethod
+    def reconfigure(self, id: str, *, cpus: int | str | None = None,
+                    memory: int | str | None = None, disk: int | str | None = None
+                    ) -> Resource: ...
+
+    @abc.abstractmethod
+    def console(self, id: str, *, wait_for: str | None = None, timeout: float = 60.0) -> str:
+        """What the guest printed on its serial console; with ``wait_for``, once that text
+        shows (within ``timeout`` seconds)."""
+
+    @abc.abstractmethod
+    def render(self, spec: VMSpec) -> str | None:
+        """The definition ``create(spec)`` would send, as text (libvirt's domain XML); None
+        when the engine has no such document."""
+
+    @abc.abstractmethod
+    def create_command(self, spec: VMSpec, *, start: bool = ...) -> str: ...
+
+    @abc.abstractmethod
+    def reconfigure_command(self, id: str, *, cpus: int | str | None = None,
+                            memory: int | str | None = None,
+                            disk: int | str | None = None) -> str: ...
+
+    @abc.abstractmethod
+    def destroy_command(self, id: str, *, force: bool = False) -> str: ...

@@ -48,7 +48,15 @@ from ..models import (
 from ..uri import Target
 from ..watch import EventStream, Stopper, Watcher
 from . import docker_build, docker_registry
-from .base import BaseDriver, ProgressCallback, Removal, Verb, heredoc, missing_sdk
+from .base import (
+    BaseDriver,
+    ContainerEngine,
+    ProgressCallback,
+    Removal,
+    Verb,
+    heredoc,
+    missing_sdk,
+)
 
 STATE_MAP: dict[str, State] = {
     "created": State.CREATED,
@@ -89,7 +97,7 @@ def _marked(labels: Mapping[str, str]) -> dict[str, str]:
     return {**labels, CREATED_HERE: "container"} if labels else {}
 
 
-class DockerDriver(BaseDriver):
+class DockerDriver(BaseDriver, ContainerEngine):
     name: ClassVar[str] = "docker"
     capabilities: ClassVar[frozenset[Verb]] = frozenset(Verb)
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.CONTAINER, Kind.IMAGE)

@@ -54,7 +54,15 @@ from ..models import (
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import k8s_manifests, k8s_owned
-from .base import BaseDriver, ProgressCallback, Removal, Verb, heredoc, missing_sdk
+from .base import (
+    BaseDriver,
+    Cluster,
+    ProgressCallback,
+    Removal,
+    Verb,
+    heredoc,
+    missing_sdk,
+)
 
 FIELD_MANAGER = "jupyter-virtwork"
 DEFAULT_TIMEOUT = 15.0
@@ -98,7 +106,7 @@ STUCK = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverP
          "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"}
 
 
-class KubernetesDriver(BaseDriver):
+class KubernetesDriver(BaseDriver, Cluster):
     name: ClassVar[str] = "kubernetes"
     capabilities: ClassVar[frozenset[Verb]] = frozenset(
         {Verb.LIST, Verb.GET, Verb.CREATE, Verb.DESTROY, Verb.WATCH})
@@ -155,6 +163,12 @@ class KubernetesDriver(BaseDriver):
     def namespace(self) -> str:
         self._client()
         return self._namespace or "default"
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """One context's namespace through one kubeconfig, however the URI spelled it."""
+        return (self.target.family, self.target.context or "", self.namespace,
+                self.kubeconfig or "")
 
     def _typed(self, kind: Kind) -> tuple[Any, KindApi]:
         client, _ = _import_kubernetes()
@@ -809,6 +823,10 @@ class KubernetesDriver(BaseDriver):
         words = {"list": ["get"], "destroy": ["delete"], "create": ["apply", "-f"]}.get(
             verb, [verb])
         return self._kubectl([*words, *args])
+
+    def resource_command(self, verb: str, resource: Resource) -> str:
+        """kubectl names an object by its kind: ``pod/web-1``."""
+        return self.command(verb, f"{resource.kind.value}/{resource.name}")
 
     def _kubectl(self, words: Sequence[str], *, namespaced: bool = True) -> str:
         kubeconfig = ["--kubeconfig", self.kubeconfig] if self.kubeconfig else []

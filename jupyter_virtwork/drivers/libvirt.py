@@ -53,7 +53,7 @@ from ..sizes import format_size
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import libvirt_xml
-from .base import BaseDriver, Verb, heredoc, missing_sdk
+from .base import BaseDriver, Hypervisor, ProgressCallback, Verb, heredoc, missing_sdk
 from .libvirt_xml import DomainPlan, Owner, Volume
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,11 @@ def state_of(state: int, reason: int) -> State:
     return STATE_MAP.get(state, State.UNKNOWN)
 
 
-class LibvirtDriver(BaseDriver):
+class LibvirtDriver(BaseDriver, Hypervisor):
     name: ClassVar[str] = "libvirt"
     capabilities: ClassVar[frozenset[Verb]] = frozenset(Verb)
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.VM,)
+    serial_console: ClassVar[bool] = True
 
     def __init__(self, target: Target, *, pool: str | None = None,
                  domain_type: str | None = None, xen_mode: str = "hvm",
@@ -374,9 +375,11 @@ class LibvirtDriver(BaseDriver):
         with self._boundary(f"finding VM {id!r}", id):
             return self._record(self._lookup(self._conn(), id), {}, with_xml=True)
 
-    def create(self, spec: Any, *, start: bool = True) -> Resource:
+    def create(self, spec: Any, *, start: bool = True,
+               on_progress: ProgressCallback | None = None) -> Resource:
         """Define a VM and (unless ``start`` is false) start it; a disk volume or definition
-        left by a failed later step is removed before the error is raised."""
+        left by a failed later step is removed before the error is raised. ``on_progress``
+        hears nothing: libvirt defines, and starts, in one call each."""
         if not isinstance(spec, VMSpec):
             raise InvalidInput(f"the libvirt driver cannot create {type(spec).__name__}",
                                hint="give a VMSpec")

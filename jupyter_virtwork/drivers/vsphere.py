@@ -44,7 +44,7 @@ from ..sizes import MiB
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import vsphere_placement, vsphere_snapshots, vsphere_specs, vsphere_tasks
-from .base import BaseDriver, Verb
+from .base import BaseDriver, Hypervisor, Verb
 from .vsphere_props import (
     LEAVE,
     Change,
@@ -73,10 +73,11 @@ TASK_TIMEOUT = 600.0
 SHUTDOWN_TIMEOUT = 120.0
 
 
-class VSphereDriver(BaseDriver):
+class VSphereDriver(BaseDriver, Hypervisor):
     name: ClassVar[str] = "vsphere"
     capabilities: ClassVar[frozenset[Verb]] = frozenset(Verb)
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.VM,)
+    serial_console: ClassVar[bool] = False  # a VM's console is the vSphere client's
 
     def __init__(self, target: Target, *, password: str | None = None,
                  cafile: str | None = None, insecure: bool | None = None,
@@ -255,10 +256,12 @@ class VSphereDriver(BaseDriver):
             _, props = self._call(lambda content: self._lookup(content, id))
         return self._record(props)
 
-    def create(self, spec: Any, *, on_progress: ProgressCallback | None = None,
+    def create(self, spec: Any, *, start: bool = False,
+               on_progress: ProgressCallback | None = None,
                stopper: Stopper | None = None) -> Resource:
-        """Create (not start) ``spec``: checked, placed, labelled; nothing is left behind
-        when it fails or the caller interrupts it."""
+        """Create ``spec``: checked, placed, labelled; nothing is left behind when it fails
+        or the caller interrupts it. Then, only when ``start``, power it on (a VM that
+        fails to start stays, stopped)."""
         if not isinstance(spec, VMSpec):
             raise InvalidInput(f"the vsphere driver creates VMs from a VMSpec, "
                                f"not {type(spec).__name__}")
@@ -279,6 +282,8 @@ class VSphereDriver(BaseDriver):
 
         with self._boundary(doing, spec.name):
             vm = self._run_task(submit, doing, on_progress, stopper, undo=self._undo_create)
+        if start:
+            return self.start(Kind.VM, str(vm._moId), on_progress=on_progress, stopper=stopper)
         return self.get(Kind.VM, str(vm._moId))
 
     def _undo_create(self, vm: Any) -> None:
@@ -439,6 +444,15 @@ class VSphereDriver(BaseDriver):
         with self._boundary(f"reading the disks of VM {id!r}", id):
             vm, _ = self._call(lambda content: self._lookup(content, id))
             return vsphere_specs.disk_sizes(self._read(vm, "config.hardware.device") or [])
+
+    def console(self, id: str, *, wait_for: str | None = None, timeout: float = 60.0) -> str:
+        """vSphere shows a VM's console in its own client; there is no serial log to read."""
+        raise self._unsupported("console")
+
+    def render(self, spec: VMSpec) -> None:
+        """A VM's definition is the config spec ``create`` sends, which has no text form:
+        ``create_command`` is what a dry run shows."""
+        return None
 
     # --- snapshots ----------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from IPython.core.magic import Magics
 from traitlets import Bool, observe
 
 from .. import defaults
+from ..drivers.base import Driver
 from ..errors import Cancelled, InvalidArguments, InvalidInput, VirtworkError
 from ..session import Session
 
@@ -113,7 +114,7 @@ def _copy(args: argparse.Namespace) -> argparse.Namespace:
                                  for k, v in vars(args).items()})
 
 
-def with_examples(verbs: Any, examples: dict[str, str]) -> None:
+def with_examples(verbs: argparse._SubParsersAction[Parser], examples: dict[str, str]) -> None:
     """One example line under each verb's help (``%docker run -h`` and ``%docker?``)."""
     for verb, example in examples.items():
         verbs.choices[verb].epilog = f"example: {example}"
@@ -204,7 +205,7 @@ def reports_errors(method: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def show_command(enabled: bool, driver: Any, verb: str, *args: str) -> None:
+def show_command(enabled: bool, driver: Driver, verb: str, *args: str) -> None:
     if enabled:
         print(driver.command(verb, *args))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import cell_magic, line_magic, magics_class
 from traitlets import Float, Unicode, observe
 
+from ..drivers.base import ContainerEngine
 from ..errors import InvalidInput, NotFound, OperationTimeout
-from ..models import ContainerSpec, ImageSpec, Kind, ResourceList, State
+from ..models import ContainerSpec, ExecResult, ImageSpec, Kind, Resource, ResourceList, State
 from .base import (
     Parser,
     VirtworkMagics,
@@ -25,7 +27,9 @@ from .base import (
     with_examples,
     with_fresh,
 )
-from .live import progress_view, status_table
+from .live import StatusView, progress_view, status_table
+
+Handler = Callable[[ContainerEngine, argparse.Namespace], object]
 
 DEFAULT_REGISTRY = "127.0.0.1:5000"  # the sandbox's; %config DockerMagics.registry changes it
 RUN_WAIT_SECONDS = 60.0  # the default of %config DockerMagics.run_timeout
@@ -147,20 +151,25 @@ class DockerMagics(VirtworkMagics):
     @line_magic
     @usage_from(_parser)
     @reports_errors
-    def docker(self, line: str) -> Any:
+    def docker(self, line: str) -> object:
         """%docker build|push|run|exec|logs|start|stop|restart|pause|unpause|rm|ps|images"""
         args = _parser().parse_line(line)
-        driver = self.session.driver("docker")
-        handler = getattr(self, f"_{args.verb}", None) or self._simple
-        return handler(driver, args)
+        driver = self.session.container_engine("docker")
+        return self._handlers().get(args.verb, self._simple)(driver, args)
+
+    def _handlers(self) -> dict[str, Handler]:
+        """Each verb's handler; start, stop, restart, pause, unpause and rm are ``_simple``."""
+        return {"build": self._build, "push": self._push, "run": self._run,
+                "exec": self._exec, "logs": self._logs, "ps": self._ps,
+                "images": self._images, "rmi": self._rmi, "inspect": self._inspect}
 
     @cell_magic
     @usage_from(_dockerfile_parser)
     @reports_errors
-    def dockerfile(self, line: str, cell: str) -> Any:
+    def dockerfile(self, line: str, cell: str) -> Resource:
         """%%dockerfile -t NAME [--push] [CONTEXT]: the cell is the Dockerfile."""
         args = _dockerfile_parser().parse_line(line)
-        driver: Any = self.session.driver("docker")
+        driver = self.session.container_engine("docker")
         spec = ImageSpec(args.tag, cell, context=Path(args.context) if args.context else None,
                          labels=self.session.labels)
         if args.show_command:
@@ -172,7 +181,7 @@ class DockerMagics(VirtworkMagics):
 
     # --- verbs --------------------------------------------------------------------------
 
-    def _build_image(self, driver: Any, spec: ImageSpec) -> Any:
+    def _build_image(self, driver: ContainerEngine, spec: ImageSpec) -> Resource:
         view = progress_view(f"building {spec.tag}")
         try:
             image = driver.build(spec, on_progress=view)
@@ -182,7 +191,7 @@ class DockerMagics(VirtworkMagics):
         view.done(f"built {spec.tag}")
         return image
 
-    def _build(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _build(self, driver: ContainerEngine, args: argparse.Namespace) -> Resource:
         context = Path(args.path)
         dockerfile = Path(args.file) if args.file else context / "Dockerfile"
         if not dockerfile.is_file():
@@ -193,10 +202,10 @@ class DockerMagics(VirtworkMagics):
             print(driver.build_command(spec, args.file or ""))
         return self._build_image(driver, spec)
 
-    def _push(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _push(self, driver: ContainerEngine, args: argparse.Namespace) -> str:
         return self._push_reference(driver, args.image, args.show_command)
 
-    def _push_reference(self, driver: Any, image: str, show: bool) -> str:
+    def _push_reference(self, driver: ContainerEngine, image: str, show: bool) -> str:
         """Push ``image``; a name without a registry goes to the default registry, as the
         source document's ``docker push my-docker-image`` means on the local sandbox."""
         first = image.split("/", 1)[0]
@@ -208,14 +217,14 @@ class DockerMagics(VirtworkMagics):
         show_command(show, driver, "push", reference)
         view = progress_view(f"pushing {reference}")
         try:
-            digest: str = driver.push(reference, on_progress=view)
+            digest = driver.push(reference, on_progress=view)
         except BaseException as exc:
             view.fail(str(exc))
             raise
         view.done(f"pushed to {reference} ({digest})")
         return reference
 
-    def _run(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _run(self, driver: ContainerEngine, args: argparse.Namespace) -> Resource:
         spec = ContainerSpec(
             args.image, name=args.name, command=tuple(args.command),
             env=parse_assignments(args.env, "-e"), ports=tuple(args.publish),
@@ -235,7 +244,7 @@ class DockerMagics(VirtworkMagics):
             return container
         return self._wait_and_print(driver, container)
 
-    def _wait_and_print(self, driver: Any, container: Any) -> Any:
+    def _wait_and_print(self, driver: ContainerEngine, container: Resource) -> Resource:
         """Foreground run: wait for the container to finish (bounded) and show its output."""
         deadline = time.monotonic() + self.run_timeout
         current = container
@@ -251,13 +260,13 @@ class DockerMagics(VirtworkMagics):
                                    hint="use %docker run -d for services, %docker logs -f")
         return current
 
-    def _exec(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _exec(self, driver: ContainerEngine, args: argparse.Namespace) -> ExecResult:
         if not args.command:
             raise UsageError("%docker exec: give a command to run")
         show_command(args.show_command, driver, "exec", args.container, *args.command)
         return driver.exec(args.container, args.command)
 
-    def _logs(self, driver: Any, args: argparse.Namespace) -> None:
+    def _logs(self, driver: ContainerEngine, args: argparse.Namespace) -> None:
         show_command(args.show_command, driver, "logs", *(["-f"] if args.follow else []),
                      *([] if args.tail is None else ["--tail", str(args.tail)]),
                      args.container)
@@ -265,7 +274,7 @@ class DockerMagics(VirtworkMagics):
         for line in driver.logs(args.container, tail=args.tail, follow=args.follow):
             print(line, flush=True)
 
-    def _simple(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _simple(self, driver: ContainerEngine, args: argparse.Namespace) -> ResourceList | None:
         verb = {"unpause": "resume", "rm": "destroy"}.get(args.verb, args.verb)
         flags = []  # as the driver does: rm removes the anonymous volumes too
         if verb == "destroy":
@@ -273,6 +282,9 @@ class DockerMagics(VirtworkMagics):
         elif verb == "stop" and args.time is not None:
             flags = ["-t", str(args.time)]
         show_command(args.show_command, driver, args.verb, *flags, *args.containers)
+        change: dict[str, Callable[[Kind, str], Resource]] = {
+            "start": driver.start, "restart": driver.restart, "pause": driver.pause,
+            "resume": driver.resume}
         results = ResourceList()
         for name in args.containers:
             if verb == "destroy":
@@ -280,10 +292,10 @@ class DockerMagics(VirtworkMagics):
             elif verb == "stop":
                 results.append(driver.stop(Kind.CONTAINER, name, timeout=args.time))
             else:
-                results.append(getattr(driver, verb)(Kind.CONTAINER, name))
+                results.append(change[verb](Kind.CONTAINER, name))
         return results or None
 
-    def _ps(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _ps(self, driver: ContainerEngine, args: argparse.Namespace) -> StatusView:
         show_command(args.show_command, driver, "ps", *(["-a"] if args.all else []))
         if args.watch:
             return status_table([(driver, Kind.CONTAINER, None)], title="containers")
@@ -291,20 +303,20 @@ class DockerMagics(VirtworkMagics):
         return found if args.all else ResourceList(r for r in found
                                                    if r.state is State.RUNNING)
 
-    def _rmi(self, driver: Any, args: argparse.Namespace) -> None:
+    def _rmi(self, driver: ContainerEngine, args: argparse.Namespace) -> None:
         show_command(args.show_command, driver, "rmi", *(["-f"] if args.force else []),
                      *args.images)
         for image in args.images:
             driver.destroy(Kind.IMAGE, image, force=args.force)
         print(f"removed {', '.join(args.images)}")
 
-    def _inspect(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _inspect(self, driver: ContainerEngine, args: argparse.Namespace) -> Resource:
         show_command(args.show_command, driver, "inspect", args.name)
         try:
             return driver.get(Kind.CONTAINER, args.name)
         except NotFound:
             return driver.get(Kind.IMAGE, args.name)
 
-    def _images(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _images(self, driver: ContainerEngine, args: argparse.Namespace) -> ResourceList:
         show_command(args.show_command, driver, "images")
-        return driver.list_cached(Kind.IMAGE, fresh=args.fresh)
+        return driver.images(fresh=args.fresh)

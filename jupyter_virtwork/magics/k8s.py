@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, magics_class
 from traitlets import Float, Unicode, observe
 
+from ..drivers.base import Cluster
 from ..errors import VirtworkError
-from ..models import Kind
+from ..models import ExecResult, Kind, Resource, ResourceList
 from ..session import Session
 from ..uri import k8s_uri
 from .base import (
@@ -26,7 +28,9 @@ from .base import (
     with_examples,
     with_fresh,
 )
-from .live import progress_view, status_table
+from .live import StatusView, progress_view, status_table
+
+Handler = Callable[[Cluster, argparse.Namespace, str | None], object]
 
 KIND_WORDS = {
     "pod": Kind.POD, "pods": Kind.POD, "po": Kind.POD,
@@ -136,17 +140,21 @@ class K8sMagics(VirtworkMagics):
     @line_cell_magic
     @usage_from(_parser)
     @reports_errors
-    def k8s(self, line: str, cell: str | None = None) -> Any:
+    def k8s(self, line: str, cell: str | None = None) -> object:
         """%k8s apply|scale|get|logs|exec|delete|use-context; %%k8s apply: the cell is YAML."""
         args = _parser().parse_line(line)
         if cell is not None and args.verb != "apply":
             raise UsageError("%%k8s takes the cell as YAML for apply only")
         if args.verb == "use-context":
-            return self._use_context(args)
-        driver = _driver(self.session, getattr(args, "namespace", None), args.context)
-        return getattr(self, "_" + args.verb.replace("-", "_"))(driver, args, cell)
+            self._use_context(args)
+            return None
+        handlers: dict[str, Handler] = {
+            "apply": self._apply, "scale": self._scale, "get": self._get, "logs": self._logs,
+            "exec": self._exec, "delete": self._delete}
+        return handlers[args.verb](_driver(self.session, args.namespace, args.context), args, cell)
 
-    def _apply(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    def _apply(self, driver: Cluster, args: argparse.Namespace,
+               cell: str | None) -> ResourceList | None:
         if (cell is None) == (args.filename is None):
             raise UsageError("%k8s apply: give the YAML as the cell (%%k8s apply) or "
                              "with -f FILE, not both")
@@ -160,7 +168,7 @@ class K8sMagics(VirtworkMagics):
             return None
         return driver.apply(text, labels=self.session.labels, dry_run=args.dry_run)
 
-    def _scale(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    def _scale(self, driver: Cluster, args: argparse.Namespace, cell: str | None) -> Resource:
         kind, name = _target(args.target)
         timeout = self.timeout if args.timeout is None else args.timeout
         show_command(args.show_command, driver, "scale", f"--replicas={args.replicas}",
@@ -179,7 +187,8 @@ class K8sMagics(VirtworkMagics):
         view.done(f"{args.target}: {args.replicas} of {args.replicas} ready")
         return done
 
-    def _get(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    def _get(self, driver: Cluster, args: argparse.Namespace,
+             cell: str | None) -> Resource | StatusView:
         kind = _kind(args.kind)
         labels = parse_assignments(args.selector, "-l") or None
         show_command(args.show_command, driver, "get", args.kind,
@@ -191,7 +200,7 @@ class K8sMagics(VirtworkMagics):
             return status_table([(driver, kind, labels)], title=f"{kind}s")
         return driver.list_cached(kind, labels=labels, fresh=args.fresh)
 
-    def _logs(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
+    def _logs(self, driver: Cluster, args: argparse.Namespace, cell: str | None) -> None:
         show_command(args.show_command, driver, "logs", *(["-f"] if args.follow else []),
                      *([] if args.tail is None else [f"--tail={args.tail}"]),
                      *(["-c", args.container] if args.container else []), args.pod)
@@ -199,7 +208,7 @@ class K8sMagics(VirtworkMagics):
                                 container=args.container):
             print(line, flush=True)
 
-    def _exec(self, driver: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    def _exec(self, driver: Cluster, args: argparse.Namespace, cell: str | None) -> ExecResult:
         container, command = _after_pod(args.command, args.container)
         if not command:
             raise UsageError("%k8s exec: give the command after --, e.g. "
@@ -208,7 +217,7 @@ class K8sMagics(VirtworkMagics):
                      *(["-c", container] if container else []), "--", *command)
         return driver.exec(args.pod, command, container=container)
 
-    def _delete(self, driver: Any, args: argparse.Namespace, cell: str | None) -> None:
+    def _delete(self, driver: Cluster, args: argparse.Namespace, cell: str | None) -> None:
         kind, name = _target(args.target)
         grace = 0 if args.force else args.grace_period
         if grace is not None and grace < 0:
@@ -223,7 +232,7 @@ class K8sMagics(VirtworkMagics):
         print(f"{args.target} deleted")
 
     def _use_context(self, args: argparse.Namespace) -> None:
-        current: Any = self.session.driver("kubernetes")
+        current = self.session.cluster("kubernetes")
         uri = k8s_uri(args.context, args.namespace)
         # Read the kubeconfig first (as a sibling, `--context`'s alias): an unknown context
         # fails here and the current connection stays.
@@ -232,20 +241,21 @@ class K8sMagics(VirtworkMagics):
         print(f"now using context {args.context!r}, namespace {namespace} ({uri})")
 
 
-def _driver(session: Session, namespace: str | None, context: str | None = None) -> Any:
+def _driver(session: Session, namespace: str | None, context: str | None = None) -> Cluster:
     """The current Kubernetes connection, or a sibling of it for another namespace or
     kubeconfig context (``-n``, ``--context``)."""
-    current: Any = session.driver("kubernetes")
+    current = session.cluster("kubernetes")
     if context in (None, current.target.context) and namespace in (None, current.namespace):
         return current
     context = current.target.context if context is None else context
     uri = k8s_uri(context, namespace)
-    sibling: Any = session.connect(uri, f"kubernetes/{uri}", make_current=False,
-                                   kubeconfig=current.kubeconfig)
+    alias = f"kubernetes/{uri}"
+    session.connect(uri, alias, make_current=False, kubeconfig=current.kubeconfig)
+    sibling = session.cluster(alias)
     try:
         _ = sibling.namespace  # reads the kubeconfig: a context it lacks fails here
     except VirtworkError:
-        session.disconnect(f"kubernetes/{uri}")  # not kept: %vw cleanup would trip on it
+        session.disconnect(alias)  # not kept: %vw cleanup would trip on it
         raise
     return sibling
 

@@ -4,12 +4,19 @@ they can render, else plain text lines (a terminal IPython, nbconvert)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..models import Event, EventType, Kind, ResourceList
+from ..models import Event, EventType, ResourceList
+
+if TYPE_CHECKING:  # not at run time: ipywidgets is slow to import for %load_ext
+    from ..widgets import ProgressView, StatusTable
+    from ..widgets.status_table import Source
+
+# What a listing magic shows: a live table, or the rows where nothing can render one.
+StatusView: TypeAlias = "StatusTable | ResourceList"
 
 
-def progress_view(title: str) -> Any:
+def progress_view(title: str) -> ProgressView:
     """A callable taking Progress, with ``done(msg)`` and ``fail(msg)``: a widget in a
     kernel, printed lines elsewhere."""
     from ..widgets import ProgressView  # here: ipywidgets is slow to import for %load_ext
@@ -20,7 +27,7 @@ def progress_view(title: str) -> Any:
 # cell id -> (the execute request that ran it, the live tables it made). A notebook that
 # runs a cell again drops the old output, but not the old tables' watchers in the kernel:
 # the new run closes them.
-_tables_of_cell: dict[str, tuple[str, list[Any]]] = {}
+_tables_of_cell: dict[str, tuple[str, list[StatusTable]]] = {}
 
 
 def _running_cell() -> tuple[str, str] | None:
@@ -37,7 +44,7 @@ def _running_cell() -> tuple[str, str] | None:
     return (cell, request) if isinstance(cell, str) and isinstance(request, str) else None
 
 
-def _replacing_older_runs(table: Any) -> Any:
+def _replacing_older_runs(table: StatusTable) -> StatusTable:
     running = _running_cell()
     if running is None:
         return table
@@ -52,8 +59,8 @@ def _replacing_older_runs(table: Any) -> Any:
     return table
 
 
-def status_table(sources: Sequence[tuple[Any, Kind, Mapping[str, str] | None]],
-                 title: str = "", aliases: Sequence[str] | None = None) -> Any:
+def status_table(sources: Sequence[Source], title: str = "",
+                 aliases: Sequence[str] | None = None) -> StatusView:
     """A live table over ``sources`` (driver, kind, labels), with an alias column when
     ``aliases`` names each source's connection; static when nothing can render a widget
     (then the current rows, as a ResourceList). Running the same cell again closes the

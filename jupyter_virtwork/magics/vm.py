@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import argparse
 import functools
-import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 from traitlets import Float, Unicode
 
-from .. import defaults
+from .. import defaults, registry
 from .. import uri as uri_module
+from ..drivers.base import Hypervisor
 from ..errors import EngineUnavailable
-from ..models import Kind, VMSpec
+from ..models import Kind, Resource, VMSpec
 from .base import (
     Parser,
     VirtworkMagics,
@@ -31,9 +30,9 @@ from .base import (
     with_examples,
     with_fresh,
 )
-from .live import progress_view, status_table
+from .live import StatusView, progress_view, status_table
 
-VM_FAMILIES = ("vsphere", "libvirt")
+Handler = Callable[[Hypervisor, argparse.Namespace], object]
 
 
 @functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
@@ -116,14 +115,14 @@ class VMMagics(VirtworkMagics):
     @line_magic
     @usage_from(_parser)
     @reports_errors
-    def vm(self, line: str) -> Any:
+    def vm(self, line: str) -> object:
         """%vm create|config|start|stop|suspend|resume|delete|ls|console NAME [--on CONN]"""
         args = _parser().parse_line(line)
         chosen = args.connection or self._last_open() or self.connection
         driver = self._driver(chosen)
         answered = True
         try:
-            return getattr(self, f"_{args.verb}")(driver, args)
+            return self._handlers()[args.verb](driver, args)
         except EngineUnavailable:
             answered = False
             raise
@@ -146,41 +145,44 @@ class VMMagics(VirtworkMagics):
             return last
         return None
 
-    def _driver(self, chosen: str) -> Any:
+    def _driver(self, chosen: str) -> Hypervisor:
         """``chosen`` as a family, alias or URI (``--on``, else the VM connection used
         last, else libvirt's default)."""
         if "://" in chosen:
             target = uri_module.parse(chosen)
-            if target.family not in VM_FAMILIES:
+            if not issubclass(registry.driver_class(target.family), Hypervisor):
                 raise UsageError(f"%vm: {chosen} is not a vSphere or libvirt connection")
-            return self.session.connect(chosen, chosen, make_current=False)
-        driver = self.session.driver(chosen)
-        if driver.target.family not in VM_FAMILIES:
-            raise UsageError(f"%vm: {chosen!r} is a {driver.target.family} connection")
-        return driver
+            self.session.connect(chosen, chosen, make_current=False)
+        return self.session.hypervisor(chosen)
 
-    def _create(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _handlers(self) -> dict[str, Handler]:
+        return {"create": self._create, "config": self._config, "start": self._start,
+                "stop": self._stop, "suspend": self._suspend, "resume": self._resume,
+                "delete": self._delete, "ls": self._ls, "console": self._console}
+
+    def _create(self, driver: Hypervisor, args: argparse.Namespace) -> Resource | None:
         kernel, initrd = args.kernel, args.initrd
         if args.tiny_guest:
             kernel, initrd = defaults.guest_files(self.guest_dir or None)
         spec = VMSpec.parse(args.name, cpus=args.cpus, memory=args.memory, disk=args.disk,
                             guest_os=args.os, kernel=kernel, initrd=initrd,
                             labels=self.session.labels)
+        start = not args.no_start
         if args.show_command:
-            print(driver.create_command(spec, start=not args.no_start))
+            print(driver.create_command(spec, start=start))
         if args.dry_run:
-            print(_render(driver, spec, start=not args.no_start))
+            print(driver.render(spec) or driver.create_command(spec, start=start))
             return None
         view = progress_view(f"creating {args.name}")
-        # libvirt's create starts the VM unless told not to; vSphere's never does.
-        told = args.no_start and "start" in inspect.signature(driver.create).parameters
-        vm = _with_progress(driver.create, view, spec, **({"start": False} if told else {}))
-        if not args.no_start and vm.state.value != "running":
-            vm = _with_progress(driver.start, view, Kind.VM, vm.id)
+        try:
+            vm = driver.create(spec, start=start, on_progress=view)
+        except BaseException as exc:
+            view.fail(str(exc))
+            raise
         view.done(f"{args.name}: {vm.state}")
         return vm
 
-    def _config(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _config(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
         if args.cpus is None and args.memory is None and args.disk is None:
             raise UsageError("%vm config: give --cpus, --memory or --disk")
         if args.show_command:
@@ -189,61 +191,38 @@ class VMMagics(VirtworkMagics):
         return driver.reconfigure(args.name, cpus=args.cpus, memory=args.memory,
                                   disk=args.disk)
 
-    def _start(self, driver: Any, args: argparse.Namespace) -> Any:
-        return self._verb(driver, args, "start", driver.start)
+    def _start(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
+        show_command(args.show_command, driver, "start", args.name)
+        return driver.start(Kind.VM, args.name)
 
-    def _stop(self, driver: Any, args: argparse.Namespace) -> Any:
-        return self._verb(driver, args, "stop", driver.stop)
+    def _stop(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
+        show_command(args.show_command, driver, "force-stop" if args.force else "stop",
+                     args.name)
+        return driver.stop(Kind.VM, args.name, force=args.force)
 
-    def _suspend(self, driver: Any, args: argparse.Namespace) -> Any:
-        return self._verb(driver, args, "pause", driver.pause)
+    def _suspend(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
+        show_command(args.show_command, driver, "pause", args.name)
+        return driver.pause(Kind.VM, args.name)
 
-    def _resume(self, driver: Any, args: argparse.Namespace) -> Any:
-        return self._verb(driver, args, "resume", driver.resume)
+    def _resume(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
+        show_command(args.show_command, driver, "resume", args.name)
+        return driver.resume(Kind.VM, args.name)
 
-    def _delete(self, driver: Any, args: argparse.Namespace) -> None:
+    def _delete(self, driver: Hypervisor, args: argparse.Namespace) -> None:
         if args.show_command:
             print(driver.destroy_command(args.name, force=args.force))
         driver.destroy(Kind.VM, args.name, force=args.force)
         print(f"{args.name} deleted")
 
-    def _verb(self, driver: Any, args: argparse.Namespace, verb: str,
-              method: Callable[..., Any]) -> Any:
-        force = getattr(args, "force", False)
-        show_command(args.show_command, driver, "force-stop" if force else verb, args.name)
-        if force:
-            return method(Kind.VM, args.name, force=True)
-        return method(Kind.VM, args.name)
-
-    def _ls(self, driver: Any, args: argparse.Namespace) -> Any:
+    def _ls(self, driver: Hypervisor, args: argparse.Namespace) -> StatusView:
         show_command(args.show_command, driver, "list")
         if args.watch:
             return status_table([(driver, Kind.VM, None)], title="VMs")
         return driver.list_cached(Kind.VM, fresh=args.fresh)
 
-    def _console(self, driver: Any, args: argparse.Namespace) -> None:
-        console = getattr(driver, "console", None)
-        if console is None:
+    def _console(self, driver: Hypervisor, args: argparse.Namespace) -> None:
+        if not driver.serial_console:
             raise UsageError(f"%vm console: the {driver.name} driver has no serial console")
         show_command(args.show_command, driver, "console", args.name)
         timeout = self.console_timeout if args.timeout is None else args.timeout
-        print(console(args.name, wait_for=args.wait_for, timeout=timeout), end="")
-
-
-def _render(driver: Any, spec: VMSpec, *, start: bool) -> str:
-    """What a dry run shows: the definition (libvirt's XML), else the create line."""
-    render = getattr(driver, "render", None)
-    if render is not None:
-        return str(render(spec))
-    return str(driver.create_command(spec, start=start))
-
-
-def _with_progress(method: Callable[..., Any], view: Any, *args: Any, **options: Any) -> Any:
-    """Call a driver verb, handing it the progress view where it reports tasks."""
-    if "on_progress" in inspect.signature(method).parameters:
-        options["on_progress"] = view
-    try:
-        return method(*args, **options)
-    except BaseException as exc:
-        view.fail(str(exc))
-        raise
+        print(driver.console(args.name, wait_for=args.wait_for, timeout=timeout), end="")

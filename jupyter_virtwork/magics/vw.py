@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.magic import line_magic, magics_class
 from traitlets import Bool
 
 from .. import registry
-from ..drivers.base import Verb, missing_sdk
+from ..drivers.base import Driver, Verb, missing_sdk
 from ..errors import EngineUnavailable, MissingDependency, VirtworkError
 from ..models import Kind, Resource, ResourceList, import_pandas
 from ..session import CLEANUP_TIMEOUT, Session
@@ -25,7 +26,7 @@ from .base import (
     with_examples,
     with_fresh,
 )
-from .live import progress_view, status_table
+from .live import StatusView, progress_view, status_table
 
 STATUS_KINDS = (Kind.CONTAINER, Kind.POD, Kind.VM)
 
@@ -73,11 +74,15 @@ class VWMagics(VirtworkMagics):
     @line_magic
     @usage_from(_parser)
     @reports_errors
-    def vw(self, line: str) -> Any:
+    def vw(self, line: str) -> object:
         """%vw connect URI [--as ALIAS] | connections | status [--watch] | unwatch |
         created | cleanup [--yes]"""
         args = _parser().parse_line(line)
-        return getattr(self, f"_{args.verb}")(args)
+        handlers: dict[str, Callable[[argparse.Namespace], object]] = {
+            "connect": self._connect, "connections": self._connections,
+            "status": self._status, "unwatch": self._unwatch, "created": self._created,
+            "cleanup": self._cleanup}
+        return handlers[args.verb](args)
 
     def _connect(self, args: argparse.Namespace) -> str:
         options: dict[str, Any] = {}
@@ -92,7 +97,7 @@ class VWMagics(VirtworkMagics):
         rows = [c.to_dict() for c in self.session.connections()]
         return import_pandas().DataFrame(rows, columns=["alias", "uri", "family", "current"])
 
-    def _status(self, args: argparse.Namespace) -> Any:
+    def _status(self, args: argparse.Namespace) -> StatusView:
         drivers = _drivers(self.session)  # with nothing open yet, this opens each family's default
         if args.watch:
             sources = [(driver, kind, None) for driver in _one_per_scope(drivers)
@@ -130,7 +135,7 @@ class VWMagics(VirtworkMagics):
         return removed
 
 
-def _drivers(session: Session) -> list[Any]:
+def _drivers(session: Session) -> list[Driver]:
     """Every open connection; with none open yet, the default of each family that has one."""
     current = session.connections()
     if current:
@@ -146,7 +151,7 @@ def _drivers(session: Session) -> list[Any]:
     return found
 
 
-def _has_sdk(driver: Any) -> bool:
+def _has_sdk(driver: Driver) -> bool:
     """Whether the driver's SDK is installed; if not, a note names the extra and the others
     go on (a live table over it could not start, a list on it would fail)."""
     if isinstance(registry.import_sdk(driver.target.family), ModuleNotFoundError):
@@ -155,7 +160,8 @@ def _has_sdk(driver: Any) -> bool:
     return True
 
 
-def _status_rows(session: Session, drivers: list[Any], *, fresh: bool = False) -> ResourceList:
+def _status_rows(session: Session, drivers: list[Driver], *,
+                 fresh: bool = False) -> ResourceList:
     """Containers, pods and VMs on every connection, each object once (two connections
     may reach it: the same namespace, the same engine), with the alias of the first; from
     a live table's cache where one is synced, unless ``fresh`` (``Driver.list_cached``)."""
@@ -200,15 +206,12 @@ def _identity(resource: Resource) -> tuple[str, ...]:
     return (resource.kind.value, resource.id)
 
 
-def _one_per_scope(drivers: list[Any]) -> list[Any]:
+def _one_per_scope(drivers: list[Driver]) -> list[Driver]:
     """The first of the connections that see the same objects (one Kubernetes context and
     namespace through two aliases), so a live table shows each object once too."""
     seen, kept = set(), []
     for driver in drivers:
-        scope = (driver.target.family, driver.target.context or "", driver.namespace,
-                 driver.kubeconfig or "") if driver.target.family == "kubernetes" \
-            else (driver.target.family, driver.uri)
-        if scope not in seen:
+        if (scope := driver.scope) not in seen:
             seen.add(scope)
             kept.append(driver)
     return kept

@@ -91,14 +91,14 @@ class Feed:
             self._pump(self._stream, driver)
             self._stopped.wait(REOPEN_SECONDS)  # the stream ended under us: open again
 
-    def _pump(self, stream: EventStream, driver: Any) -> None:
+    def _pump(self, stream: EventStream, driver: Driver) -> None:
         for event in stream:
             try:
                 self._post(self._message(event, driver))
             except Exception:  # a bad row must not end the feed (informer rule)
                 log.exception("virtwork: could not turn an event into a row")
 
-    def _message(self, event: Event, driver: Any) -> Message:
+    def _message(self, event: Event, driver: Driver) -> Message:
         status = StreamStatus.after(event)
         if status is not None:
             return {"type": "status", "status": status, "message": event.message}

@@ -278,6 +278,21 @@ def test_vm_bad_input(ip: Any, line: str, words: str) -> None:
     assert "vm-a" not in {r.name for r in ip.run_line_magic("vm", "ls --on test:///default")}
 
 
+def test_vm_on_a_connection_of_another_kind_is_one_line(
+        ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ensure_up("vcsim")
+    opened = {c.alias for c in session().connections()}
+    assert _fails(ip, "vm", "ls --on docker").startswith(
+        "InvalidInput: 'docker' is a docker connection, not a hypervisor")
+    assert "docker:// is not a vSphere or libvirt connection" in _fails(
+        ip, "vm", "ls --on docker://")
+    assert "the vsphere driver has no serial console" in _fails(
+        ip, "vm", "console no-such-vm --on vsphere --show-command")
+    assert capsys.readouterr().out == ""  # no govc line: govc has no console command
+    assert {c.alias for c in session().connections()} <= opened | {"docker", "vsphere"}
+    ip.run_line_magic("vm", "ls --on test:///default")  # later %vm lines: where they were
+
+
 @pytest.mark.parametrize("uri", ["test:///default", "vsphere"])
 def test_vm_create_no_start_leaves_it_off(ip: Any, uri: str) -> None:
     if uri.startswith("vsphere"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import sys
 import pytest
 
 from jupyter_virtwork import registry
+from jupyter_virtwork.drivers.base import Cluster, ContainerEngine, Driver, Hypervisor
 from jupyter_virtwork.errors import InvalidInput
 
 SDKS = ("docker", "kubernetes", "pyVmomi", "libvirt", "ipywidgets", "jsonschema")
@@ -58,9 +60,13 @@ def test_loading_the_extension_imports_the_sdks_in_the_background_only() -> None
     assert _imported_after(code) == {"docker", "kubernetes", "pyVmomi", "libvirt"}
 
 
-def test_every_family_has_a_driver() -> None:
-    for family in ("docker", "kubernetes", "vsphere", "libvirt"):
-        assert callable(registry.driver_class(family))
+@pytest.mark.parametrize(("family", "kind"), [
+    ("docker", ContainerEngine), ("kubernetes", Cluster), ("vsphere", Hypervisor),
+    ("libvirt", Hypervisor)])
+def test_every_family_has_a_whole_driver_of_its_kind(family: str, kind: type[Driver]) -> None:
+    driver = registry.driver_class(family)
+    assert issubclass(driver, kind)
+    assert not inspect.isabstract(driver)  # every method of its kind is there
 
 
 def test_unknown_scheme() -> None:

@@ -56,6 +56,19 @@ def test_the_current_connection_wins_over_an_alias_named_like_its_family() -> No
     session.close()
 
 
+def test_a_family_s_accessor_refuses_a_connection_of_another_family() -> None:
+    session = Session("s1a", default=lambda family: None)
+    lab = session.connect(TEST, "lab")
+    assert session.hypervisor("lab") is lab is session.hypervisor("libvirt")
+    for accessor, what in ((session.container_engine, "a container engine"),
+                           (session.cluster, "a cluster")):
+        with pytest.raises(InvalidInput) as caught:
+            accessor("lab")
+        assert caught.value.one_line().startswith(f"'lab' is a libvirt connection, not {what}")
+    assert [c.alias for c in session.connections()] == ["lab"]  # nothing else opened
+    session.close()
+
+
 def test_disconnect_forgets_one_connection() -> None:
     session = Session("s1b", default=lambda family: None)
     kept, dropped = session.connect(TEST, "kept"), session.connect(TEST + "?x=1", "dropped")
