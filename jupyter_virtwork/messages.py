@@ -65,13 +65,10 @@ def from_environment() -> str:
 def _lab_locale() -> str:
     """The ``locale`` of JupyterLab's translation settings ("" when unset or unreadable).
     The file is JSON5 (it may hold comments), so the one key is read with a pattern."""
-    folder = os.environ.get("JUPYTERLAB_SETTINGS_DIR")
-    if not folder:
-        try:
-            from jupyter_core.paths import jupyter_config_dir
-        except ImportError:
-            return ""
-        folder = str(Path(jupyter_config_dir(), "lab", "user-settings"))
+    # JupyterLab's own default: <jupyter config dir>/lab/user-settings
+    config = os.environ.get("JUPYTER_CONFIG_DIR") or str(Path.home() / ".jupyter")
+    folder = os.environ.get("JUPYTERLAB_SETTINGS_DIR") or str(Path(config, "lab",
+                                                                    "user-settings"))
     try:
         text = Path(folder, LAB_TRANSLATION_SETTINGS).read_text(encoding="utf-8")
     except OSError:

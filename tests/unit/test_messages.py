@@ -84,3 +84,13 @@ def test_jupyterlabs_language_comes_first(environment: pytest.MonkeyPatch,
     assert messages.from_environment() == "zh"
     settings.write_text('{"locale": "default"}')  # the browser's: the locale decides
     assert messages.from_environment() == "en"
+
+
+def test_jupyterlabs_settings_are_found_where_jupyterlab_keeps_them(
+        environment: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    environment.delenv("JUPYTERLAB_SETTINGS_DIR")
+    environment.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
+    settings = tmp_path / "lab" / "user-settings" / messages.LAB_TRANSLATION_SETTINGS
+    settings.parent.mkdir(parents=True)
+    settings.write_text('{"locale": "zh_CN"}')
+    assert messages.from_environment() == "zh"
