@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from jupyter_virtwork.errors import (
     OperationTimeout,
 )
 from jupyter_virtwork.magics.base import session
+from jupyter_virtwork.models import Kind
+from jupyter_virtwork.uri import k8s_uri
 
 from .conftest import ensure_up, ipython_shell
 
@@ -220,6 +223,32 @@ def test_the_namespace_comes_from_the_flag_then_the_environment(
     monkeypatch.setenv("VW_NAMESPACE", "Not_A_Namespace")
     with pytest.raises(InvalidInput, match=r"\$VW_NAMESPACE"):
         ip.run_line_magic("vw", f"check pod {name}")
+
+
+def test_no_insecure_tls_warning_on_an_unverified_connection(
+        ip: Any, capsys: pytest.CaptureFixture[str], namespace: str) -> None:
+    """urllib3 warns on every request of a connection made with --insecure; a check on one
+    warns nothing (pytest would catch a warning before stderr: they are recorded here)."""
+    from urllib3.exceptions import InsecureRequestWarning
+
+    name = _name("vw-check-tls")
+    _apply(ip, namespace, _pod(name, scheduled=False))
+    current = session().driver("kubernetes")
+    kubeconfig = f" --kubeconfig {current.kubeconfig}" if current.kubeconfig else ""
+    alias = _name("unverified")
+    ip.run_line_magic("vw", f"connect {k8s_uri(current.target.context, namespace)} "
+                            f"--insecure --as {alias}{kubeconfig}")
+    try:
+        with warnings.catch_warnings(record=True) as during_check:
+            warnings.simplefilter("always")
+            _passes(ip, capsys, f"pod {name} Pending --connection {alias}")
+        with warnings.catch_warnings(record=True) as during_list:
+            warnings.simplefilter("always")
+            session().driver(alias).list(Kind.POD)
+    finally:
+        session().disconnect(alias)
+    assert [w for w in during_list if w.category is InsecureRequestWarning]  # it does warn
+    assert [str(w.message) for w in during_check] == []
 
 
 def _deployment(name: str, replicas: int, *, scheduled: bool = True) -> str:
