@@ -145,7 +145,7 @@ def namespace(given: str | None, language: str) -> str | None:
 # --- the checks ----------------------------------------------------------------------------
 
 
-def container(engine: Driver, name: str, state: str | None, language: str) -> str:
+def container(engine: ContainerEngine, name: str, state: str | None, language: str) -> str:
     wanted = wanted_state(engine.state_words, "container", state, language)
     where = m.WHERE_CONNECTION.format(language, uri=engine.uri)
     found = _get(engine, Kind.CONTAINER, name, where, language,

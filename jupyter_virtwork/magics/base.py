@@ -82,12 +82,14 @@ class Parser(argparse.ArgumentParser):
                          ) -> tuple[argparse.Namespace, list[str]]:
         if not self._intermixed or self._intermixing:
             return super().parse_known_args(args, namespace)
-        # argparse's intermixed parsing calls this method again, for options then positionals
-        self._intermixing = True
+        # argparse's intermixed parsing calls this method again, for options then positionals,
+        # and sets a usage text of its own, which "%" (our prog's "%vw") would break.
+        self._intermixing, usage = True, self.usage
+        self.usage = self.format_usage().removeprefix("usage: ").rstrip().replace("%", "%%")
         try:
             return self.parse_known_intermixed_args(args, namespace)
         finally:
-            self._intermixing = False
+            self._intermixing, self.usage = False, usage
 
     def error(self, message: str) -> NoReturn:
         raise InvalidArguments(f"{self.prog}: {message} (see {self.prog.split()[0]}?)")

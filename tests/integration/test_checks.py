@@ -353,13 +353,22 @@ def test_the_language_setting_takes_locales_and_refuses_others(ip: Any) -> None:
     ("container web bogus", "'bogus' is not a state a container can be in; use one of "
                             "created, running, paused, restarting, removing, exited, dead"),
     ("image web --replicas 3", "%vw check image: --replicas is only for checks of deployment"),
-    ("vm web --on docker", "docker is a docker connection; a VM is checked on vsphere / "
-                           "libvirt"),
+    ("vm web --on docker", "'docker' is a docker connection, not a hypervisor"),
+    ("pod web --on docker", "'docker' is a docker connection, not a cluster"),
     ("image web running", "STATE is only for checks of"),
 ])
 def test_mistakes_in_the_line(ip: Any, line: str, words: str) -> None:
-    with pytest.raises(InvalidArguments, match=words.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(InvalidInput, match=words.replace("(", r"\(").replace(")", r"\)")):
         ip.run_line_magic("vw", f"check {line}")
+
+
+def test_help(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert ip.run_line_magic("vw", "check -h") is None
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: %vw check [-h] [--pushed]")
+    assert "example: %vw check vm my-vmware-vm --cpus 2 --memory 4G --disk 100G poweredOn" \
+        in shown
 
 
 def test_an_engine_that_never_answers_fails_within_the_timeout(ip: Any) -> None:

@@ -82,3 +82,8 @@ def test_the_state_may_follow_the_options(line: str, state: str | None) -> None:
 def test_other_verbs_still_take_their_words_in_order() -> None:
     args = _parser().parse_line("connect k8s://ctx/ns --as lab")
     assert (args.uri, args.alias) == ("k8s://ctx/ns", "lab")
+
+
+def test_a_missing_name_is_a_mistake_of_the_line() -> None:
+    with pytest.raises(InvalidArguments, match="required: name"):
+        _parser().parse_line("check vm")
