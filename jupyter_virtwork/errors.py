@@ -19,7 +19,9 @@ sees an SDK exception.
     │   ├── BuildError          an image build failed (carries the log and the failing step)
     │   └── CleanupIncomplete   a cleanup left objects behind (one line per object and why)
     ├── OperationTimeout        the engine accepted the request but it did not finish in time
-    └── Cancelled               the user interrupted the work and the backend work was stopped
+    ├── Cancelled               the user interrupted the work and the backend work was stopped
+    └── CheckFailed             a learner's check (%vw check) found another state than asked;
+                                an AssertionError too, shown as one ✘ line
 
 In IPython and Jupyter a raised ``VirtworkError`` shows as that one line, through IPython's
 ``_render_traceback_`` hook, and still fails the cell (Run All stops; nbval, papermill and
@@ -144,6 +146,25 @@ class OperationTimeout(VirtworkError, TimeoutError):
 
 class Cancelled(VirtworkError):
     """Interrupted by the user; the backend work was cancelled where the engine allows."""
+
+
+class CheckFailed(VirtworkError, AssertionError):
+    """``%vw check`` found the engine in another state than the exercise asks for.
+
+    An ``AssertionError``, as graders (nbgrader, pytest) expect of a failed test; ``message``
+    says what is wrong, ``hint`` what to try, and ``shown`` is the whole line, already in the
+    learner's language, that IPython shows (``✘ ...``) instead of a traceback."""
+
+    def __init__(self, message: str, *, hint: str, shown: str,
+                 connection: str | None = None) -> None:
+        self.shown = shown
+        super().__init__(message, connection=connection, hint=hint)
+
+    def one_line(self) -> str:
+        return self.shown
+
+    def _one_line_traceback(self) -> list[str]:
+        return [self.shown]
 
 
 def first_line(value: object) -> str:

@@ -35,6 +35,7 @@ from ..models import (
     Progress,
     Resource,
     ResourceList,
+    State,
     VMSpec,
 )
 from ..uri import Target
@@ -88,6 +89,7 @@ class Driver(Protocol):
     target: Target
     capabilities: ClassVar[frozenset[Verb]]
     kinds: ClassVar[tuple[Kind, ...]]
+    state_words: ClassVar[Mapping[str, State]]
     on_created: Callable[[Resource], None] | None
 
     @property
@@ -121,6 +123,9 @@ class BaseDriver:
     name: ClassVar[str] = "base"
     capabilities: ClassVar[frozenset[Verb]] = frozenset()
     kinds: ClassVar[tuple[Kind, ...]] = ()
+    # The engine's own words for its states, as it spells them (docker's "exited", vSphere's
+    # "poweredOn"...): what a learner may write beside ours (models.State) in %vw check.
+    state_words: ClassVar[Mapping[str, State]] = {}
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -295,6 +300,11 @@ class ContainerEngine(Driver, abc.ABC):
         """Push ``reference`` (registry host included); the pushed digest."""
 
     @abc.abstractmethod
+    def registry_tags(self, image: str) -> dict[str, bool]:
+        """Each tag of a local image that names a registry, and whether that registry
+        holds this very image under it (``%vw check image NAME --pushed``)."""
+
+    @abc.abstractmethod
     def exec(self, id: str, command: Sequence[str] | str) -> ExecResult: ...
 
     @abc.abstractmethod
@@ -385,6 +395,10 @@ class Hypervisor(Driver, abc.ABC):
     def reconfigure(self, id: str, *, cpus: int | str | None = None,
                     memory: int | str | None = None, disk: int | str | None = None
                     ) -> Resource: ...
+
+    @abc.abstractmethod
+    def disks(self, id: str) -> builtins.list[int]:
+        """The VM's disk sizes in bytes, in device order."""
 
     @abc.abstractmethod
     def console(self, id: str, *, wait_for: str | None = None, timeout: float = 60.0) -> str:

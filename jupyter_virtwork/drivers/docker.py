@@ -101,6 +101,7 @@ class DockerDriver(BaseDriver, ContainerEngine):
     name: ClassVar[str] = "docker"
     capabilities: ClassVar[frozenset[Verb]] = frozenset(Verb)
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.CONTAINER, Kind.IMAGE)
+    state_words: ClassVar[Mapping[str, State]] = STATE_MAP
 
     def __init__(self, target: Target, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         super().__init__(target)
@@ -534,6 +535,16 @@ class DockerDriver(BaseDriver, ContainerEngine):
                 tag = self._tag_of(image, repository, reference)
             chunks = api.push(repository, tag=tag, stream=True, decode=True)
             return docker_build.read_push(chunks, on_progress, reference, self.uri)
+
+    def registry_tags(self, image: str) -> dict[str, bool]:
+        """Each tag of the local image ``image`` (a name or id) that names a registry, and
+        whether that registry holds this very image under it: what a push put there and
+        nobody pushed over since (a registry that does not answer holds nothing)."""
+        with self._boundary(f"reading image {image!r}", image):
+            info = self._api().inspect_image(image)  # every tag: a list filters them
+        tags = [str(tag) for tag in info.get("RepoTags") or []]
+        return {tag: docker_registry.pushed_digest(tag, str(info["Id"])) is not None
+                for tag in tags if docker_registry.split(tag) is not None}
 
     def _tag_of(self, image: Mapping[str, Any], repository: str, reference: str) -> str:
         tags = [t.rpartition(":")[2] for t in image.get("RepoTags") or []

@@ -113,6 +113,8 @@ class KubernetesDriver(BaseDriver, Cluster):
     # What the toolkit creates, owners before what they own (cleanup's order); events can
     # be listed and watched but are the cluster's own.
     kinds: ClassVar[tuple[Kind, ...]] = tuple(k for k in KINDS if k is not Kind.EVENT)
+    state_words: ClassVar[Mapping[str, State]] = {
+        **POD_PHASES, "Available": State.AVAILABLE, "Progressing": State.PROGRESSING}
 
     def __init__(self, target: Target, *, kubeconfig: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT, insecure: bool = False,

@@ -20,6 +20,7 @@ translated in ``_boundary``; nothing above this module sees one.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import dataclasses
 import logging
@@ -77,6 +78,12 @@ STATE_MAP: dict[int, State] = {
     6: State.FAILED,  # VIR_DOMAIN_CRASHED
     7: State.SUSPENDED,  # VIR_DOMAIN_PMSUSPENDED
 }
+# virsh's words for those states (`virsh domstate`).
+VIRSH_STATES: dict[str, State] = {
+    "running": State.RUNNING, "idle": State.RUNNING, "paused": State.PAUSED,
+    "in shutdown": State.RUNNING, "shut off": State.STOPPED, "crashed": State.FAILED,
+    "pmsuspended": State.SUSPENDED,
+}
 SHUTOFF = 5
 METADATA_CHANGED = -1  # our own code, beside libvirt's lifecycle events, in a watch's inbox
 PAUSED = 3
@@ -103,6 +110,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
     capabilities: ClassVar[frozenset[Verb]] = frozenset(Verb)
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.VM,)
     serial_console: ClassVar[bool] = True
+    state_words: ClassVar[Mapping[str, State]] = VIRSH_STATES
 
     def __init__(self, target: Target, *, pool: str | None = None,
                  domain_type: str | None = None, xen_mode: str = "hvm",
@@ -644,6 +652,28 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             return True
         volume.resize(size, 0)
         return False
+
+    def disks(self, id: str) -> builtins.list[int]:
+        """The VM's disk sizes in bytes, in device order: each one's storage volume
+        capacity, else the size libvirt reads from its image (a disk outside every pool)."""
+        with self._boundary(f"reading the disks of VM {id!r}", id):
+            conn = self._conn()
+            dom = self._lookup(conn, id)
+            return [self._disk_size(conn, dom, source)
+                    for source in libvirt_xml.disk_sources(dom.XMLDesc(0))]
+
+    def _disk_size(self, conn: Any, dom: Any, source: libvirt_xml.DiskSource) -> int:
+        libvirt = _import_libvirt()
+        if source.path is None:
+            volume = conn.storagePoolLookupByName(source.pool).storageVolLookupByName(
+                source.volume)
+            return int(volume.info()[1])
+        try:
+            return int(conn.storageVolLookupByPath(source.path).info()[1])
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_VOL:
+                raise
+        return int(dom.blockInfo(source.path)[0])
 
     def console(self, id: str, *, wait_for: str | None = None, timeout: float = 60.0) -> str:
         """What the VM printed on its serial console so far; with ``wait_for``, wait up

@@ -247,6 +247,29 @@ def _parse_owner(text: str) -> Owner:
     return Owner(labels, root.get("os", ""), volumes, console or None)
 
 
+@dataclass(frozen=True)
+class DiskSource:
+    """Where one of a domain's disks lives: a file or block device, or a pool's volume."""
+
+    path: str | None = None
+    pool: str | None = None
+    volume: str | None = None
+
+
+def disk_sources(domain: str) -> list[DiskSource]:
+    """The sources of a domain's disks (not its CD-ROMs), in device order; a disk with no
+    source (an empty drive) is left out."""
+    found = []
+    for disk in ET.fromstring(domain).iterfind("devices/disk[@device='disk']"):
+        source = disk.find("source")
+        if source is None:
+            continue
+        path = source.get("file") or source.get("dev")
+        if path or (source.get("pool") and source.get("volume")):
+            found.append(DiskSource(path, source.get("pool"), source.get("volume")))
+    return found
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
 

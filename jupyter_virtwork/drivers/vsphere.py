@@ -78,6 +78,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
     capabilities: ClassVar[frozenset[Verb]] = frozenset(Verb)
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.VM,)
     serial_console: ClassVar[bool] = False  # a VM's console is the vSphere client's
+    state_words: ClassVar[Mapping[str, State]] = STATE_MAP
 
     def __init__(self, target: Target, *, password: str | None = None,
                  cafile: str | None = None, insecure: bool | None = None,

@@ -24,9 +24,9 @@ from typing import Any, NoReturn, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics
-from traitlets import Bool, observe
+from traitlets import Bool, TraitError, Unicode, default, observe, validate
 
-from .. import defaults
+from .. import defaults, messages
 from ..drivers.base import Driver
 from ..errors import Cancelled, InvalidArguments, InvalidInput, VirtworkError
 from ..session import Session
@@ -65,13 +65,31 @@ PARSED_LINES = 256  # lines a parser remembers
 
 class Parser(argparse.ArgumentParser):
     """argparse that reports through InvalidArguments (one line, the channel of every other
-    error) instead of exiting."""
+    error) instead of exiting. An ``intermixed`` parser (a verb's, given to ``add_parser``)
+    takes positionals after its options too: ``%vw check vm NAME --cpus 2 poweredOn``."""
 
-    def __init__(self, prog: str, description: str = "", **kwargs: Any) -> None:
+    def __init__(self, prog: str, description: str = "", *, intermixed: bool = False,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(prog=prog, description=description, add_help=True,
                          exit_on_error=False, **kwargs)
         self._parsed: dict[str, argparse.Namespace] = {}
+        self._intermixed = intermixed
+        self._intermixing = False
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        if not self._intermixed or self._intermixing:
+            return super().parse_known_args(args, namespace)
+        # argparse's intermixed parsing calls this method again, for options then positionals,
+        # and sets a usage text of its own, which "%" (our prog's "%vw") would break.
+        self._intermixing, usage = True, self.usage
+        self.usage = self.format_usage().removeprefix("usage: ").rstrip().replace("%", "%%")
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing, self.usage = False, usage
 
     def error(self, message: str) -> NoReturn:
         raise InvalidArguments(f"{self.prog}: {message} (see {self.prog.split()[0]}?)")
@@ -153,10 +171,27 @@ def usage_from(*parsers: Callable[[], Parser]) -> Callable[[F], F]:
 
 class VirtworkMagics(Magics):
     """Base of every magic family; ``%config VirtworkMagics.short_errors = False`` shows
-    full tracebacks for every family."""
+    full tracebacks for every family, ``%config VirtworkMagics.language = 'zh'`` speaks
+    Chinese to the learner."""
 
     short_errors = Bool(True, help="show an error as one line (what failed, where, what to "
                                    "do); False shows the whole traceback").tag(config=True)
+    language = Unicode(help="the language of what a learner reads (%vw check's lines and "
+                            "hints): 'en' or 'zh' (a locale such as zh_CN works too); "
+                            "default: JupyterLab's language, else the locale ($LANG)"
+                       ).tag(config=True)
+
+    @default("language")
+    def _language_default(self) -> str:
+        return messages.from_environment()
+
+    @validate("language")
+    def _known_language(self, proposal: dict[str, Any]) -> str:
+        language = messages.language_of(str(proposal["value"]))
+        if language is None:
+            raise TraitError(f"language {proposal['value']!r} is not one of "
+                             f"{', '.join(messages.LANGUAGES)}")
+        return language
 
     def __init__(self, shell: Any = None, session: Session | None = None,
                  **kwargs: Any) -> None:

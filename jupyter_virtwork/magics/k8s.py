@@ -151,7 +151,8 @@ class K8sMagics(VirtworkMagics):
         handlers: dict[str, Handler] = {
             "apply": self._apply, "scale": self._scale, "get": self._get, "logs": self._logs,
             "exec": self._exec, "delete": self._delete}
-        return handlers[args.verb](_driver(self.session, args.namespace, args.context), args, cell)
+        return handlers[args.verb](cluster_in(self.session, args.namespace, args.context), args,
+                                   cell)
 
     def _apply(self, driver: Cluster, args: argparse.Namespace,
                cell: str | None) -> ResourceList | None:
@@ -236,15 +237,16 @@ class K8sMagics(VirtworkMagics):
         uri = k8s_uri(args.context, args.namespace)
         # Read the kubeconfig first (as a sibling, `--context`'s alias): an unknown context
         # fails here and the current connection stays.
-        namespace = _driver(self.session, args.namespace, args.context).namespace
+        namespace = cluster_in(self.session, args.namespace, args.context).namespace
         self.session.connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
         print(f"now using context {args.context!r}, namespace {namespace} ({uri})")
 
 
-def _driver(session: Session, namespace: str | None, context: str | None = None) -> Cluster:
-    """The current Kubernetes connection, or a sibling of it for another namespace or
-    kubeconfig context (``-n``, ``--context``)."""
-    current = session.cluster("kubernetes")
+def cluster_in(session: Session, namespace: str | None, context: str | None = None,
+               connection: str = "kubernetes") -> Cluster:
+    """The current Kubernetes connection (or the one named ``connection``), or a sibling of
+    it for another namespace or kubeconfig context (``-n``, ``--context``)."""
+    current = session.cluster(connection)
     if context in (None, current.target.context) and namespace in (None, current.namespace):
         return current
     context = current.target.context if context is None else context

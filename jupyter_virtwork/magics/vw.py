@@ -1,5 +1,6 @@
 """``%vw``: every connection at once: connect, list connections, what this notebook
-created, and cleanup of exactly that."""
+created, and cleanup of exactly that; and ``%vw check``, a learner's check of their work
+(the checks themselves are in ``checks.py``)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.magic import line_magic, magics_class
-from traitlets import Bool
+from traitlets import Bool, Float
 
-from .. import registry
-from ..drivers.base import Driver, Verb, missing_sdk
-from ..errors import EngineUnavailable, MissingDependency, VirtworkError
+from .. import checks, messages, registry
+from ..drivers.base import Cluster, ContainerEngine, Driver, Hypervisor, Verb, missing_sdk
+from ..errors import (
+    EngineUnavailable,
+    InvalidArguments,
+    MissingDependency,
+    VirtworkError,
+)
 from ..models import Kind, Resource, ResourceList, import_pandas
 from ..session import CLEANUP_TIMEOUT, Session
+from ..sizes import parse_size
 from .base import (
     Parser,
     VirtworkMagics,
@@ -26,6 +33,7 @@ from .base import (
     with_examples,
     with_fresh,
 )
+from .k8s import cluster_in
 from .live import StatusView, progress_view, status_table
 
 STATUS_KINDS = (Kind.CONTAINER, Kind.POD, Kind.VM)
@@ -51,9 +59,43 @@ def _parser() -> Parser:
     cleanup.add_argument("--yes", action="store_true", help="really remove it")
     cleanup.add_argument("--timeout", type=float, default=CLEANUP_TIMEOUT, metavar="SECONDS",
                          help="how long to wait for every removal to finish on its engine")
+    _check_parser(verbs.add_parser("check", help="check your work on the engine: one ✔ "
+                                                 "line, or ✘ and what to try",
+                                   intermixed=True))
     with_examples(verbs, EXAMPLES)
     return parser
 
+
+def _check_parser(check: Parser) -> None:
+    check.add_argument("kind", choices=CHECK_OPTIONS["kind"], help="what to check")
+    check.add_argument("name", help="its name")
+    check.add_argument("state", nargs="?",
+                       help="the state it must be in, in our words (running, stopped...) or "
+                            "the engine's (exited, Running, poweredOn, 'shut off'...)")
+    check.add_argument("--pushed", action="store_true",
+                       help="image: its registry holds it as built here")
+    check.add_argument("--replicas", type=int, help="deployment: this many, all ready")
+    check.add_argument("--cpus", type=int, help="vm: this many virtual CPUs")
+    check.add_argument("--memory", help="vm: this much memory, e.g. 4G")
+    check.add_argument("--disk", help="vm: a disk of this size, e.g. 100G")
+    check.add_argument("-n", "--namespace",
+                       help="pod, deployment: look here (default: $VW_NAMESPACE, else "
+                            "$JUPYTERHUB_USER, else the connection's own)")
+    check.add_argument("--connection", "--on", dest="connection", metavar="CONNECTION",
+                       help="where to look: an alias, a family or a URI (default: the "
+                            "family's current connection; for a VM, each VM connection in "
+                            "use)")
+    check.add_argument("--timeout", type=float, metavar="SECONDS",
+                       help="give up after this long (default VWMagics.check_timeout)")
+
+
+# The kinds each option of %vw check is for ("kind": every kind).
+CHECK_OPTIONS: dict[str, tuple[str, ...]] = {
+    "kind": ("container", "image", "pod", "deployment", "vm"),
+    "state": ("container", "pod", "deployment", "vm"), "pushed": ("image",),
+    "replicas": ("deployment",), "cpus": ("vm",), "memory": ("vm",), "disk": ("vm",),
+    "namespace": ("pod", "deployment"),
+}
 
 EXAMPLES = {
     "connect": "%vw connect k8s://arn%3Aaws%3Aeks%3Aus-east-1%3A123456789012%3Acluster%2Fdemo"
@@ -63,6 +105,7 @@ EXAMPLES = {
     "unwatch": "%vw unwatch",
     "created": "%vw created",
     "cleanup": "%vw cleanup --yes",
+    "check": "%vw check vm my-vmware-vm --cpus 2 --memory 4G --disk 100G poweredOn",
 }
 
 
@@ -70,18 +113,22 @@ EXAMPLES = {
 class VWMagics(VirtworkMagics):
     confirm_cleanup = Bool(True, help="%vw cleanup only lists what it would remove unless "
                                       "given --yes; False removes at once").tag(config=True)
+    check_timeout = Float(checks.DEFAULT_TIMEOUT,
+                          help="seconds %vw check waits for the engine before it fails "
+                               "(nbgrader stops a cell after 30)").tag(config=True)
 
     @line_magic
     @usage_from(_parser)
     @reports_errors
     def vw(self, line: str) -> object:
         """%vw connect URI [--as ALIAS] | connections | status [--watch] | unwatch |
-        created | cleanup [--yes]"""
+        created | cleanup [--yes] | check KIND NAME [STATE] [--pushed] [--replicas N]
+        [--cpus N --memory SIZE --disk SIZE]"""
         args = _parser().parse_line(line)
         handlers: dict[str, Callable[[argparse.Namespace], object]] = {
             "connect": self._connect, "connections": self._connections,
             "status": self._status, "unwatch": self._unwatch, "created": self._created,
-            "cleanup": self._cleanup}
+            "cleanup": self._cleanup, "check": self._check}
         return handlers[args.verb](args)
 
     def _connect(self, args: argparse.Namespace) -> str:
@@ -133,6 +180,76 @@ class VWMagics(VirtworkMagics):
             raise
         view.done(f"removed {len(removed)} resources created by this notebook")
         return removed
+
+    def _check(self, args: argparse.Namespace) -> None:
+        """One ✔ line on stdout and nothing else, or a CheckFailed (an AssertionError)."""
+        language = self.language
+        for option, kinds in CHECK_OPTIONS.items():
+            if getattr(args, option) not in (None, False) and args.kind not in kinds:
+                raise InvalidArguments(messages.NOT_FOR_KIND.format(
+                    language, option="STATE" if option == "state" else f"--{option}",
+                    kind=args.kind, kinds=", ".join(
+                        messages.KIND_NAMES[k].format(language) for k in kinds)))
+        memory = None if args.memory is None else parse_size(args.memory, what="memory")
+        disk = None if args.disk is None else parse_size(args.disk, what="disk")
+        session, name, state = self.session, args.name, args.state
+        checkers: dict[str, Callable[[], str]] = {
+            "container": lambda: checks.container(
+                _engine(session, args.connection), name, state, language),
+            "image": lambda: checks.image(
+                _engine(session, args.connection), name, args.pushed, language),
+            "pod": lambda: checks.pod(
+                _cluster(session, args.connection, args.namespace, language), name, state,
+                language),
+            "deployment": lambda: checks.deployment(
+                _cluster(session, args.connection, args.namespace, language), name,
+                args.replicas, state, language),
+            "vm": lambda: checks.vm(
+                _hypervisors(session, args.connection), name, state, cpus=args.cpus,
+                memory=memory, disk=disk, language=language),
+        }
+        timeout = self.check_timeout if args.timeout is None else args.timeout
+        print(checks.run(checkers[args.kind], timeout=timeout, kind=args.kind, name=name,
+                         language=language))
+
+
+def _opened(session: Session, connection: str) -> str:
+    """``connection`` as the Session knows it: a URI is connected (not made current), an
+    alias or a family's name is taken as it is."""
+    if "://" in connection:
+        session.connect(connection, connection, make_current=False)
+    return connection
+
+
+def _engine(session: Session, connection: str | None) -> ContainerEngine:
+    return session.container_engine(_opened(session, connection or "docker"))
+
+
+def _cluster(session: Session, connection: str | None, namespace: str | None,
+             language: str) -> Cluster:
+    """The Kubernetes connection, in the namespace the check looks in (checks.namespace)."""
+    return cluster_in(session, checks.namespace(namespace, language),
+                      connection=_opened(session, connection or "kubernetes"))
+
+
+def _hypervisors(session: Session, connection: str | None) -> list[tuple[Hypervisor, str]]:
+    """Where a VM may be, each with the name %vm --on knows it by: the connection named;
+    else each VM connection in use (the current one of its family); with none open yet,
+    each VM family's default (libvirt's first, %vm's own; one without any is passed over)."""
+    if connection is not None:
+        return [(session.hypervisor(_opened(session, connection)), connection)]
+    opened = [(session.connection(c.alias), c.alias) for c in session.connections()
+              if c.current]
+    in_use = [(d, alias) for d, alias in opened if isinstance(d, Hypervisor)]
+    if in_use:
+        return in_use
+    found = []
+    for family in ("libvirt", "vsphere"):
+        try:
+            found.append((session.hypervisor(family), family))
+        except VirtworkError:
+            continue
+    return found
 
 
 def _drivers(session: Session) -> list[Driver]:

@@ -411,7 +411,7 @@ def test_config_file_settings_reach_the_magics(tmp_path: Path) -> None:
     ("%k8s", ["apply", "scale", "get", "logs", "exec", "delete", "use-context"]),
     ("%vm", ["create", "config", "start", "stop", "suspend", "resume", "delete", "ls",
              "console"]),
-    ("%vw", ["connect", "connections", "status", "unwatch", "created", "cleanup"]),
+    ("%vw", ["connect", "connections", "status", "unwatch", "created", "cleanup", "check"]),
     ("%%dockerfile", []),
 ])
 def test_question_mark_shows_every_verbs_usage_with_an_example(
