@@ -7,6 +7,10 @@ What an engine does beyond the nine verbs is typed by its family (at the end of 
 a ``ContainerEngine`` builds, pushes, execs; a ``Cluster`` applies and scales; a
 ``Hypervisor`` creates from a VMSpec, reconfigures, reads a console.
 
+``BaseDriver`` also holds what every driver shares: the boundary that turns SDK exceptions
+into our errors (a driver gives only its table, ``_sdk_errors``), kind checks and label
+matching.
+
 A driver's running watches are also its list cache: ``list_cached`` answers from a synced
 Watcher of the same kind and labels (``watch.Informers``), else asks the engine.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import builtins
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -83,6 +88,22 @@ class Removal:
 ProgressCallback = Callable[[Progress], None]
 
 
+@dataclass(frozen=True)
+class SdkFailure:
+    """An SDK exception caught at a driver's boundary, with what the driver was doing."""
+
+    error: Any  # the SDK's exception (SDKs ship no types, so its attributes are Any)
+    doing: str  # e.g. "listing VMs": how our one line starts
+    name: str  # the object concerned, "" when none
+
+
+ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
+# Our error for an SDK failure; None: not this row's after all (a later row may take it,
+# and one no row takes goes up unchanged).
+Translation = Callable[[SdkFailure], VirtworkError | None]
+ErrorTable = Sequence[tuple[ExceptionTypes, Translation]]
+
+
 @runtime_checkable
 class Driver(Protocol):
     name: ClassVar[str]
@@ -140,6 +161,44 @@ class BaseDriver:
 
     def _unsupported(self, verb: Verb | str) -> UnsupportedOperation:
         return UnsupportedOperation(self.name, str(verb), connection=self.uri)
+
+    def _check_kind(self, kind: Kind, verb: str, *allowed: Kind) -> None:
+        """Refuse ``verb`` on a ``kind`` not ``allowed`` (by default, the kinds it makes)."""
+        if kind not in (allowed or self.kinds):
+            raise self._unsupported(f"{verb} {kind}")
+
+    @staticmethod
+    def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+        """Whether ``labels`` carry every label of ``wanted`` (a selector's equalities)."""
+        return all(labels.get(key) == value for key, value in wanted.items())
+
+    # --- the error boundary -----------------------------------------------------------
+
+    _sdk_cause_shown: ClassVar[bool] = True
+    """Our error names the SDK's exception as its cause in a full traceback."""
+
+    def _sdk_errors(self) -> ErrorTable:
+        """The SDK's exceptions and what each becomes, most specific first. Called as a
+        boundary opens: importing the SDK there makes a missing one the one-line
+        MissingDependency."""
+        return ()
+
+    @contextlib.contextmanager
+    def _boundary(self, doing: str, name: str = "") -> Iterator[None]:
+        """Translate an SDK exception raised while ``doing`` (to ``name``) by the driver's
+        ``_sdk_errors``: nothing above the drivers sees one. Ours pass unchanged."""
+        table = self._sdk_errors()
+        try:
+            yield
+        except VirtworkError:
+            raise  # several are OSError or ValueError too: never translate them again
+        except Exception as exc:
+            failure = SdkFailure(exc, doing, name)
+            for types, translate in table:
+                error = translate(failure) if isinstance(exc, types) else None
+                if error is not None:
+                    raise error from (exc if self._sdk_cause_shown else None)
+            raise
 
     def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList:
         raise self._unsupported(Verb.LIST)

@@ -15,7 +15,7 @@ libvirt-python is imported lazily. Its default error printer is silenced (errors
 anyway, and a notebook should show one line), and its default event loop runs in one daemon
 thread per process, registered before this driver opens its first connection: watches,
 keepalive and the connection-closed callback all need it. Every ``libvirtError`` is
-translated in ``_boundary``; nothing above this module sees one.
+translated by ``_sdk_errors``, by its error code; nothing above this module sees one.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import re
 import shlex
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,7 +54,16 @@ from ..sizes import format_size
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import libvirt_xml
-from .base import BaseDriver, Hypervisor, ProgressCallback, Verb, heredoc, missing_sdk
+from .base import (
+    BaseDriver,
+    ErrorTable,
+    Hypervisor,
+    ProgressCallback,
+    SdkFailure,
+    Verb,
+    heredoc,
+    missing_sdk,
+)
 from .libvirt_xml import DomainPlan, Owner, Volume
 
 log = logging.getLogger(__name__)
@@ -247,18 +256,13 @@ class LibvirtDriver(BaseDriver, Hypervisor):
 
     # --- the error boundary -----------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _boundary(self, doing: str, name: str = "") -> Iterator[None]:
-        """Translate every ``libvirtError`` raised while ``doing``."""
+    def _sdk_errors(self) -> ErrorTable:
+        """libvirt-python has one exception; what it means is in its error code."""
         libvirt = _import_libvirt()
-        try:
-            yield
-        except VirtworkError:
-            raise
-        except libvirt.libvirtError as exc:
-            raise self._translate(libvirt, exc, doing, name) from exc
+        return ((libvirt.libvirtError, self._translate),)
 
-    def _translate(self, libvirt: Any, exc: Any, doing: str, name: str) -> VirtworkError:
+    def _translate(self, failed: SdkFailure) -> VirtworkError:
+        libvirt, exc, doing, name = _import_libvirt(), failed.error, failed.doing, failed.name
         code, message = exc.get_error_code(), _message(exc)
         where = {"connection": self.uri}
         if code == libvirt.VIR_ERR_NO_DOMAIN:
@@ -284,10 +288,6 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             verb = re.sub(r" '[^']*'$", "", doing)  # the verb, without the VM's name
             return UnsupportedOperation(self.name, verb, **where, hint=message)
         return OperationFailed(f"{doing} failed: {message}", **where)
-
-    def _check_kind(self, kind: Kind, verb: str) -> None:
-        if kind is not Kind.VM:
-            raise self._unsupported(f"{verb} {kind}")
 
     # --- records ----------------------------------------------------------------------
 
@@ -374,7 +374,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
                     if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                         continue  # deleted while we listed
                     raise
-                if _matches(record.labels, wanted):
+                if self._matches(record.labels, wanted):
                     found.append(record)
         return found
 
@@ -811,7 +811,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             with self._boundary(f"finding VM {uuid!r}", uuid):
                 dom = self._lookup(self._conn(), uuid)
                 owner = self._owner(dom)
-                if not _matches(owner.labels, wanted):
+                if not self._matches(owner.labels, wanted):
                     # Another VM's event (one metadata call, not a whole record), or this
                     # one's labels changed out of the selection: gone, for this watch.
                     return gone
@@ -1044,10 +1044,6 @@ class _DomainEvents:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(event, dom)
-
-
-def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    return all(labels.get(key) == value for key, value in wanted.items())
 
 
 def _kvm_proven() -> bool:
