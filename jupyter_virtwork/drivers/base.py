@@ -8,8 +8,8 @@ a ``ContainerEngine`` builds, pushes, execs; a ``Cluster`` applies and scales; a
 ``Hypervisor`` creates from a VMSpec, reconfigures, reads a console.
 
 ``BaseDriver`` also holds what every driver shares: the boundary that turns SDK exceptions
-into our errors (a driver gives only its table, ``_sdk_errors``), kind checks and label
-matching.
+into our errors (a driver gives only its table, ``_sdk_errors``), kind checks, label
+matching, and its open watches, forgotten as each closes and closed by ``close()``.
 
 A driver's running watches are also its list cache: ``list_cached`` answers from a synced
 Watcher of the same kind and labels (``watch.Informers``), else asks the engine.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import abc
 import builtins
 import contextlib
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -154,6 +155,8 @@ class BaseDriver:
         # the notebook made); drivers whose engine lists everything by label may not call it.
         self.on_created: Callable[[Resource], None] | None = None
         self.informers = Informers()
+        self._watches: set[EventStream] = set()  # open ones; each leaves as it closes
+        self._watches_lock = threading.Lock()
 
     @property
     def uri(self) -> str:
@@ -243,9 +246,24 @@ class BaseDriver:
 
     def _start_watcher(self, kind: Kind, labels: Mapping[str, str] | None,
                        watcher: Watcher) -> EventStream:
-        """Start ``watcher``; lists of ``kind`` and ``labels`` answer from it while synced."""
+        """Start ``watcher``; lists of ``kind`` and ``labels`` answer from it while synced.
+        The driver holds its stream until it closes (``close`` closes it), no longer."""
+        stream = watcher.stream
+        with self._watches_lock:
+            self._watches.add(stream)
+        stream.stopper.on_stop(lambda: self._forget_watch(stream))
         self.informers.add(kind, labels, watcher)
         return watcher.start()
+
+    def _forget_watch(self, stream: EventStream) -> None:
+        with self._watches_lock:
+            self._watches.discard(stream)
+
+    @property
+    def open_watches(self) -> builtins.list[EventStream]:
+        """The streams of this driver's watches that are still open."""
+        with self._watches_lock:
+            return builtins.list(self._watches)
 
     def command(self, verb: str, *args: str) -> str:
         """The equivalent docker / kubectl / virsh / govc command line, for teaching."""
@@ -301,7 +319,10 @@ class BaseDriver:
             on_progress(Progress("cleanup", f"removed {resource.kind} {resource.name!r}"))
 
     def close(self) -> None:
-        """Release connections and stop watchers; safe to call twice."""
+        """Close the open watches; a driver then releases its connections (the next call
+        connects again). Safe to call twice."""
+        for stream in self.open_watches:
+            stream.close()
 
     def __enter__(self) -> BaseDriver:
         return self

@@ -109,7 +109,6 @@ class DockerDriver(BaseDriver, ContainerEngine):
         self.timeout = timeout
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._streams: list[EventStream] = []
 
     # --- connection -------------------------------------------------------------------
 
@@ -172,8 +171,7 @@ class DockerDriver(BaseDriver, ContainerEngine):
         return client
 
     def close(self) -> None:
-        for stream in list(self._streams):
-            stream.close()
+        super().close()
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
@@ -617,10 +615,8 @@ class DockerDriver(BaseDriver, ContainerEngine):
                 raise EngineUnavailable("the engine's event stream ended",
                                         connection=self.uri)
 
-        stream = self._start_watcher(kind, wanted, Watcher(list_all, follow,
-                                                            name=f"docker-{kind}"))
-        self._streams.append(stream)
-        return stream
+        return self._start_watcher(kind, wanted, Watcher(list_all, follow,
+                                                         name=f"docker-{kind}"))
 
     def _server_time(self) -> str:
         with self._boundary("reading the engine clock"):

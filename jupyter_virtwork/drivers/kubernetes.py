@@ -130,7 +130,6 @@ class KubernetesDriver(BaseDriver, Cluster):
         self._api_client: Any = None
         self._dynamic_client: Any = None
         self._namespace: str | None = target.namespace
-        self._streams: list[EventStream] = []
 
     # --- connection -------------------------------------------------------------------
 
@@ -214,8 +213,7 @@ class KubernetesDriver(BaseDriver, Cluster):
             return self._dynamic_client
 
     def close(self) -> None:
-        for stream in list(self._streams):
-            stream.close()
+        super().close()
         with self._lock:
             client, self._api_client, self._dynamic_client = self._api_client, None, None
         if client is not None:
@@ -572,10 +570,8 @@ class KubernetesDriver(BaseDriver, Cluster):
         def follow(since: str | None, emit: Emit, stopper: Stopper) -> None:
             self._follow(kind, wanted, since, emit, stopper)
 
-        stream = self._start_watcher(kind, wanted, Watcher(list_all, follow,
-                                                            name=f"k8s-{kind}"))
-        self._streams.append(stream)
-        return stream
+        return self._start_watcher(kind, wanted, Watcher(list_all, follow,
+                                                         name=f"k8s-{kind}"))
 
     def _follow(self, kind: Kind, labels: Mapping[str, str], version: str | None,
                 emit: Emit, stopper: Stopper) -> None:

@@ -149,7 +149,6 @@ class LibvirtDriver(BaseDriver, Hypervisor):
         self._connection: Any = None
         self._lock = threading.Lock()
         self._close_listeners: list[Callable[[], None]] = []
-        self._streams: list[EventStream] = []
         self._events = _DomainEvents()
 
     @property
@@ -237,8 +236,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             listener()
 
     def close(self) -> None:
-        for stream in list(self._streams):
-            stream.close()
+        super().close()
         self._events.forget()
         with self._lock:
             conn, self._connection = self._connection, None
@@ -762,9 +760,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
         def follow(since: str | None, emit: Emit, stopper: Stopper) -> None:
             self._follow(wanted, emit, stopper)
 
-        stream = self._start_watcher(kind, wanted, Watcher(list_all, follow, name="libvirt-vm"))
-        self._streams.append(stream)
-        return stream
+        return self._start_watcher(kind, wanted, Watcher(list_all, follow, name="libvirt-vm"))
 
     def _follow(self, wanted: Mapping[str, str], emit: Emit, stopper: Stopper) -> None:
         """Block until stopped, turning lifecycle callbacks into Events; raise when the

@@ -21,7 +21,6 @@ import functools
 import re
 import shlex
 import ssl
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -90,8 +89,6 @@ class VSphereDriver(BaseDriver, Hypervisor):
         self._session = Session(self.settings, password)
         self.placement = {"datacenter": datacenter, "cluster": cluster, "datastore": datastore}
         self.task_timeout = task_timeout
-        self._streams: list[EventStream] = []
-        self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls, **options: Any) -> VSphereDriver:
@@ -116,10 +113,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
                 "api_type": str(info.apiType), "api_version": str(info.apiVersion)}
 
     def close(self) -> None:
-        with self._lock:
-            streams, self._streams = self._streams, []
-        for stream in streams:
-            stream.close()
+        super().close()
         self._session.close()
 
     # --- the error boundary -----------------------------------------------------------
@@ -498,11 +492,8 @@ class VSphereDriver(BaseDriver, Hypervisor):
         """ADDED / MODIFIED / DELETED from WaitForUpdatesEx on a collector of its own."""
         self._check_kind(kind, "watch")
         follower = _VMFollower(self, dict(labels or {}))
-        stream = self._start_watcher(kind, follower.labels, Watcher(
+        return self._start_watcher(kind, follower.labels, Watcher(
             follower.list_all, follower.follow, name="vsphere-vm"))
-        with self._lock:
-            self._streams.append(stream)
-        return stream
 
     # --- teaching -----------------------------------------------------------------------
 
