@@ -7,6 +7,10 @@ What an engine does beyond the nine verbs is typed by its family (at the end of 
 a ``ContainerEngine`` builds, pushes, execs; a ``Cluster`` applies and scales; a
 ``Hypervisor`` creates from a VMSpec, reconfigures, reads a console.
 
+``BaseDriver`` also holds what every driver shares: the boundary that turns SDK exceptions
+into our errors (a driver gives only its table, ``_sdk_errors``), kind checks, label
+matching, and its open watches, forgotten as each closes and closed by ``close()``.
+
 A driver's running watches are also its list cache: ``list_cached`` answers from a synced
 Watcher of the same kind and labels (``watch.Informers``), else asks the engine.
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import abc
 import builtins
+import contextlib
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -83,6 +89,22 @@ class Removal:
 ProgressCallback = Callable[[Progress], None]
 
 
+@dataclass(frozen=True)
+class SdkFailure:
+    """An SDK exception caught at a driver's boundary, with what the driver was doing."""
+
+    error: Any  # the SDK's exception (SDKs ship no types, so its attributes are Any)
+    doing: str  # e.g. "listing VMs": how our one line starts
+    name: str  # the object concerned, "" when none
+
+
+ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
+# Our error for an SDK failure; None: not this row's after all (a later row may take it,
+# and one no row takes goes up unchanged).
+Translation = Callable[[SdkFailure], VirtworkError | None]
+ErrorTable = Sequence[tuple[ExceptionTypes, Translation]]
+
+
 @runtime_checkable
 class Driver(Protocol):
     name: ClassVar[str]
@@ -133,6 +155,8 @@ class BaseDriver:
         # the notebook made); drivers whose engine lists everything by label may not call it.
         self.on_created: Callable[[Resource], None] | None = None
         self.informers = Informers()
+        self._watches: set[EventStream] = set()  # open ones; each leaves as it closes
+        self._watches_lock = threading.Lock()
 
     @property
     def uri(self) -> str:
@@ -140,6 +164,44 @@ class BaseDriver:
 
     def _unsupported(self, verb: Verb | str) -> UnsupportedOperation:
         return UnsupportedOperation(self.name, str(verb), connection=self.uri)
+
+    def _check_kind(self, kind: Kind, verb: str, *allowed: Kind) -> None:
+        """Refuse ``verb`` on a ``kind`` not ``allowed`` (by default, the kinds it makes)."""
+        if kind not in (allowed or self.kinds):
+            raise self._unsupported(f"{verb} {kind}")
+
+    @staticmethod
+    def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+        """Whether ``labels`` carry every label of ``wanted`` (a selector's equalities)."""
+        return all(labels.get(key) == value for key, value in wanted.items())
+
+    # --- the error boundary -----------------------------------------------------------
+
+    _sdk_cause_shown: ClassVar[bool] = True
+    """Our error names the SDK's exception as its cause in a full traceback."""
+
+    def _sdk_errors(self) -> ErrorTable:
+        """The SDK's exceptions and what each becomes, most specific first. Called as a
+        boundary opens: importing the SDK there makes a missing one the one-line
+        MissingDependency."""
+        return ()
+
+    @contextlib.contextmanager
+    def _boundary(self, doing: str, name: str = "") -> Iterator[None]:
+        """Translate an SDK exception raised while ``doing`` (to ``name``) by the driver's
+        ``_sdk_errors``: nothing above the drivers sees one. Ours pass unchanged."""
+        table = self._sdk_errors()
+        try:
+            yield
+        except VirtworkError:
+            raise  # several are OSError or ValueError too: never translate them again
+        except Exception as exc:
+            failure = SdkFailure(exc, doing, name)
+            for types, translate in table:
+                error = translate(failure) if isinstance(exc, types) else None
+                if error is not None:
+                    raise error from (exc if self._sdk_cause_shown else None)
+            raise
 
     def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList:
         raise self._unsupported(Verb.LIST)
@@ -184,9 +246,24 @@ class BaseDriver:
 
     def _start_watcher(self, kind: Kind, labels: Mapping[str, str] | None,
                        watcher: Watcher) -> EventStream:
-        """Start ``watcher``; lists of ``kind`` and ``labels`` answer from it while synced."""
+        """Start ``watcher``; lists of ``kind`` and ``labels`` answer from it while synced.
+        The driver holds its stream until it closes (``close`` closes it), no longer."""
+        stream = watcher.stream
+        with self._watches_lock:
+            self._watches.add(stream)
+        stream.stopper.on_stop(lambda: self._forget_watch(stream))
         self.informers.add(kind, labels, watcher)
         return watcher.start()
+
+    def _forget_watch(self, stream: EventStream) -> None:
+        with self._watches_lock:
+            self._watches.discard(stream)
+
+    @property
+    def open_watches(self) -> builtins.list[EventStream]:
+        """The streams of this driver's watches that are still open."""
+        with self._watches_lock:
+            return builtins.list(self._watches)
 
     def command(self, verb: str, *args: str) -> str:
         """The equivalent docker / kubectl / virsh / govc command line, for teaching."""
@@ -242,7 +319,10 @@ class BaseDriver:
             on_progress(Progress("cleanup", f"removed {resource.kind} {resource.name!r}"))
 
     def close(self) -> None:
-        """Release connections and stop watchers; safe to call twice."""
+        """Close the open watches; a driver then releases its connections (the next call
+        connects again). Safe to call twice."""
+        for stream in self.open_watches:
+            stream.close()
 
     def __enter__(self) -> BaseDriver:
         return self

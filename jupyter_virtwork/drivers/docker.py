@@ -3,8 +3,8 @@
 Lists use the low-level API (one request; docker-py's ``containers.list()`` inspects every
 container, N+1 requests). Nothing is ever pulled: a missing image is an error that says to
 build it or push it to the local registry, because this project's machines cannot reach
-Docker Hub and a silent pull would hang a cell. Every SDK exception is translated in
-``_boundary``; nothing above this module sees one.
+Docker Hub and a silent pull would hang a cell. Every SDK exception is translated by
+``_sdk_errors``; nothing above this module sees one.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from ..errors import (
     MissingDependency,
     NotFound,
     OperationFailed,
-    UnsupportedOperation,
     VirtworkError,
     first_line,
 )
@@ -51,8 +50,10 @@ from . import docker_build, docker_registry
 from .base import (
     BaseDriver,
     ContainerEngine,
+    ErrorTable,
     ProgressCallback,
     Removal,
+    SdkFailure,
     Verb,
     heredoc,
     missing_sdk,
@@ -108,7 +109,6 @@ class DockerDriver(BaseDriver, ContainerEngine):
         self.timeout = timeout
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._streams: list[EventStream] = []
 
     # --- connection -------------------------------------------------------------------
 
@@ -171,8 +171,7 @@ class DockerDriver(BaseDriver, ContainerEngine):
         return client
 
     def close(self) -> None:
-        for stream in list(self._streams):
-            stream.close()
+        super().close()
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
@@ -185,43 +184,39 @@ class DockerDriver(BaseDriver, ContainerEngine):
 
     # --- the error boundary -----------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _boundary(self, doing: str, name: str = "") -> Iterator[None]:
-        """Translate every docker-py / requests exception raised while ``doing``."""
+    def _sdk_errors(self) -> ErrorTable:
+        """docker-py's, requests' and paramiko's exceptions."""
         docker = _import_docker()
         import requests
 
-        try:
-            yield
-        except VirtworkError:
-            raise
-        except docker.errors.ImageNotFound as exc:
-            raise NotFound(f"image {name!r} is not present locally and pulling is disabled",
-                           connection=self.uri,
-                           hint="build it, or push it to the local registry") from exc
-        except docker.errors.NotFound as exc:
-            raise NotFound(f"{doing}: no such object {name!r}".replace(" ''", ""),
-                           connection=self.uri) from exc
-        except docker.errors.APIError as exc:
-            raise self._api_error(doing, name, exc) from exc
-        except _ssh_errors() as exc:
-            raise self._ssh_error(doing, exc) from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                docker.errors.DockerException, ConnectionError, TimeoutError) as exc:
-            raise EngineUnavailable(f"{doing} failed: the Docker engine did not answer "
-                                    f"({first_line(exc)})", connection=self.uri,
-                                    hint=self._ssh_hint() if self.target.scheme == "docker+ssh"
-                                    else "start it (python -m jupyter_virtwork.sandbox up "
-                                         "docker) or check DOCKER_HOST") from exc
+        return (
+            (docker.errors.ImageNotFound, lambda failed: NotFound(
+                f"image {failed.name!r} is not present locally and pulling is disabled",
+                connection=self.uri, hint="build it, or push it to the local registry")),
+            (docker.errors.NotFound, lambda failed: NotFound(
+                f"{failed.doing}: no such object {failed.name!r}".replace(" ''", ""),
+                connection=self.uri)),
+            (docker.errors.APIError, self._api_error),
+            (_ssh_errors(), self._ssh_error),
+            ((requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+              docker.errors.DockerException, ConnectionError, TimeoutError), self._unanswered),
+        )
 
-    def _ssh_error(self, doing: str, exc: BaseException) -> VirtworkError:
+    def _unanswered(self, failed: SdkFailure) -> VirtworkError:
+        return EngineUnavailable(f"{failed.doing} failed: the Docker engine did not answer "
+                                 f"({first_line(failed.error)})", connection=self.uri,
+                                 hint=self._ssh_hint() if self.target.scheme == "docker+ssh"
+                                 else "start it (python -m jupyter_virtwork.sandbox up "
+                                      "docker) or check DOCKER_HOST")
+
+    def _ssh_error(self, failed: SdkFailure) -> VirtworkError:
         """paramiko's errors: the SSH link to the engine's host, not the engine."""
-        hint = self._ssh_hint()
-        if isinstance(exc, _paramiko().AuthenticationException):
-            return AuthenticationFailed(f"{doing} failed: the SSH login was refused "
-                                        f"({first_line(exc)})", connection=self.uri, hint=hint)
-        return EngineUnavailable(f"{doing} failed: no SSH connection to the Docker engine's "
-                                 f"host ({first_line(exc)})", connection=self.uri, hint=hint)
+        hint, why = self._ssh_hint(), first_line(failed.error)
+        if isinstance(failed.error, _paramiko().AuthenticationException):
+            return AuthenticationFailed(f"{failed.doing} failed: the SSH login was refused "
+                                        f"({why})", connection=self.uri, hint=hint)
+        return EngineUnavailable(f"{failed.doing} failed: no SSH connection to the Docker "
+                                 f"engine's host ({why})", connection=self.uri, hint=hint)
 
     def _ssh_hint(self) -> str:
         user = f"{self.target.user}@" if self.target.user else ""
@@ -229,15 +224,16 @@ class DockerDriver(BaseDriver, ContainerEngine):
                 "version` works (the host's key in ~/.ssh/known_hosts, yours in ~/.ssh or "
                 "ssh-agent)")
 
-    def _api_error(self, doing: str, name: str, exc: Any) -> VirtworkError:
-        explanation = first_line(getattr(exc, "explanation", None) or exc)
-        status = getattr(exc, "status_code", None)
+    def _api_error(self, failed: SdkFailure) -> VirtworkError:
+        """docker-py's APIError: the engine's answer, by its HTTP status."""
+        explanation = first_line(failed.error.explanation or failed.error)
+        status = failed.error.status_code
         if status == 409 and "already in use" in explanation:
-            return AlreadyExists(f"{name!r} already exists", connection=self.uri,
+            return AlreadyExists(f"{failed.name!r} already exists", connection=self.uri,
                                  hint="choose another name, or remove the old one")
         if status == 400 or "parse error" in explanation:
-            return InvalidInput(f"{doing}: {explanation}", connection=self.uri)
-        return OperationFailed(f"{doing} failed: {explanation}", connection=self.uri)
+            return InvalidInput(f"{failed.doing}: {explanation}", connection=self.uri)
+        return OperationFailed(f"{failed.doing} failed: {explanation}", connection=self.uri)
 
     # --- records ----------------------------------------------------------------------
 
@@ -268,29 +264,26 @@ class DockerDriver(BaseDriver, ContainerEngine):
 
     def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList:
         # No filter at all when none is wanted: an empty one still costs a JSON query.
+        self._check_kind(kind, "list")
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]} if labels else None
         with self._boundary(f"listing {kind}s"):
             if kind is Kind.CONTAINER:
                 rows = self._api().containers(all=True, filters=filters)
                 return ResourceList(self._container(r) for r in rows
                                     if not (labels and _kubelet_owned(r.get("Labels"))))
-            if kind is Kind.IMAGE:
-                rows = self._api().images(filters=filters)
-                return ResourceList(self._image(r) for r in rows)
-        raise self._unsupported(f"list {kind}")
+            rows = self._api().images(filters=filters)
+            return ResourceList(self._image(r) for r in rows)
 
     def get(self, kind: Kind, id: str) -> Resource:
         """By id (or unique id prefix) or name; one list request, like ``list``."""
+        self._check_kind(kind, "get")
         with self._boundary(f"finding {kind} {id!r}", id):
-            if kind is Kind.CONTAINER:
-                for filters in ({"id": id}, {"name": f"^/{id}$"}):
-                    rows = self._api().containers(all=True, filters=filters)
-                    if len(rows) == 1:
-                        return self._container(rows[0])
-            elif kind is Kind.IMAGE:
+            if kind is Kind.IMAGE:
                 return self._image_by_reference(id)
-            else:
-                raise self._unsupported(f"get {kind}")
+            for filters in ({"id": id}, {"name": f"^/{id}$"}):
+                rows = self._api().containers(all=True, filters=filters)
+                if len(rows) == 1:
+                    return self._container(rows[0])
         raise NotFound(f"no {kind} {id!r}", connection=self.uri,
                        hint="list them with %docker ps -a")
 
@@ -338,8 +331,7 @@ class DockerDriver(BaseDriver, ContainerEngine):
              timeout: float | None = None) -> Resource:
         """SIGTERM, then SIGKILL after ``timeout`` seconds (docker's 10 by default; at
         once with ``force``)."""
-        if kind is not Kind.CONTAINER:
-            raise UnsupportedOperation(self.name, f"stop {kind}", connection=self.uri)
+        self._check_kind(kind, "stop", Kind.CONTAINER)
         wait = 0 if force else 10 if timeout is None else timeout
         with self._boundary(f"stop container {id!r}", id):
             self._api().stop(id, timeout=math.ceil(wait))  # the API takes whole seconds
@@ -355,8 +347,7 @@ class DockerDriver(BaseDriver, ContainerEngine):
         return self._container_verb("restart", kind, id)
 
     def _container_verb(self, verb: str, kind: Kind, id: str) -> Resource:
-        if kind is not Kind.CONTAINER:
-            raise UnsupportedOperation(self.name, f"{verb} {kind}", connection=self.uri)
+        self._check_kind(kind, verb, Kind.CONTAINER)
         with self._boundary(f"{verb} container {id!r}", id):
             getattr(self._api(), verb)(id)
         return self.get(kind, id)
@@ -364,15 +355,14 @@ class DockerDriver(BaseDriver, ContainerEngine):
     def destroy(self, kind: Kind, id: str, *, force: bool = False) -> None:
         """Remove a container (with its anonymous volumes: ``docker rm -v``), an image or a
         network. Each is gone from the engine when this returns."""
+        self._check_kind(kind, "destroy", Kind.CONTAINER, Kind.IMAGE, Kind.NETWORK)
         with self._boundary(f"removing {kind} {id!r}", id):
             if kind is Kind.CONTAINER:
                 self._api().remove_container(id, force=force, v=True)
             elif kind is Kind.IMAGE:
                 self._api().remove_image(id, force=force)
-            elif kind is Kind.NETWORK:
-                self._api().remove_network(id)
             else:
-                raise self._unsupported(f"destroy {kind}")
+                self._api().remove_network(id)
 
     # --- what a notebook owns ---------------------------------------------------------
 
@@ -454,7 +444,7 @@ class DockerDriver(BaseDriver, ContainerEngine):
         return [f"{u.state} container {u.name!r}" + (" of a pod" if _kubelet_owned(u.labels)
                                                       else "") + " (not this notebook's)"
                 for u in users
-                if not all(u.labels.get(k) == v for k, v in mine.items())
+                if not self._matches(u.labels, mine)
                 and not (_kubelet_owned(u.labels) and u.state is not State.RUNNING)]
 
     # --- backend verbs ----------------------------------------------------------------
@@ -599,8 +589,7 @@ class DockerDriver(BaseDriver, ContainerEngine):
         return sorted(resources, key=lambda r: -r.created.timestamp() if r.created else 0.0)
 
     def watch(self, kind: Kind, labels: Mapping[str, str] | None = None) -> EventStream:
-        if kind not in self.kinds:
-            raise self._unsupported(f"watch {kind}")
+        self._check_kind(kind, "watch")
         wanted = dict(labels or {})
 
         def list_all() -> tuple[ResourceList, str | None]:
@@ -626,10 +615,8 @@ class DockerDriver(BaseDriver, ContainerEngine):
                 raise EngineUnavailable("the engine's event stream ended",
                                         connection=self.uri)
 
-        stream = self._start_watcher(kind, wanted, Watcher(list_all, follow,
-                                                            name=f"docker-{kind}"))
-        self._streams.append(stream)
-        return stream
+        return self._start_watcher(kind, wanted, Watcher(list_all, follow,
+                                                         name=f"docker-{kind}"))
 
     def _server_time(self) -> str:
         with self._boundary("reading the engine clock"):

@@ -57,8 +57,10 @@ from . import k8s_manifests, k8s_owned
 from .base import (
     BaseDriver,
     Cluster,
+    ErrorTable,
     ProgressCallback,
     Removal,
+    SdkFailure,
     Verb,
     heredoc,
     missing_sdk,
@@ -128,7 +130,6 @@ class KubernetesDriver(BaseDriver, Cluster):
         self._api_client: Any = None
         self._dynamic_client: Any = None
         self._namespace: str | None = target.namespace
-        self._streams: list[EventStream] = []
 
     # --- connection -------------------------------------------------------------------
 
@@ -212,8 +213,7 @@ class KubernetesDriver(BaseDriver, Cluster):
             return self._dynamic_client
 
     def close(self) -> None:
-        for stream in list(self._streams):
-            stream.close()
+        super().close()
         with self._lock:
             client, self._api_client, self._dynamic_client = self._api_client, None, None
         if client is not None:
@@ -227,38 +227,36 @@ class KubernetesDriver(BaseDriver, Cluster):
 
     # --- the error boundary -----------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _boundary(self, doing: str, name: str = "") -> Iterator[None]:
+    def _sdk_errors(self) -> ErrorTable:
+        """The client's API and kubeconfig errors, urllib3's and the socket's."""
         _import_kubernetes()  # a missing client is the one-line MissingDependency
         import urllib3
         from kubernetes.client.exceptions import ApiException
         from kubernetes.config.config_exception import ConfigException
         from kubernetes.dynamic.exceptions import DynamicApiError
 
-        try:
-            yield
-        except VirtworkError:
-            raise
-        except (ApiException, DynamicApiError) as exc:
-            raise self._api_error(doing, name, exc) from exc
-        except ConfigException as exc:
-            raise InvalidInput(f"{doing}: {first_line(exc)}", connection=self.uri,
-                               hint="check the context name (%k8s use-context) and "
-                                    "KUBECONFIG") from exc
-        except urllib3.exceptions.SSLError as exc:
-            raise TLSVerificationFailed(
-                f"{doing}: the API server's certificate is not trusted", connection=self.uri,
+        return (
+            ((ApiException, DynamicApiError), self._api_error),
+            (ConfigException, lambda failed: InvalidInput(
+                f"{failed.doing}: {first_line(failed.error)}", connection=self.uri,
+                hint="check the context name (%k8s use-context) and KUBECONFIG")),
+            (urllib3.exceptions.SSLError, lambda failed: TLSVerificationFailed(
+                f"{failed.doing}: the API server's certificate is not trusted",
+                connection=self.uri,
                 hint="put its CA in the kubeconfig, or connect with insecure=True for this "
-                     "one connection") from exc
-        except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, OSError) as exc:
-            raise EngineUnavailable(f"{doing} failed: the Kubernetes API server did not "
-                                    "answer", connection=self.uri,
-                                    hint="start it (python -m jupyter_virtwork.sandbox up "
-                                         "kubernetes) or check the kube context") from exc
+                     "one connection")),
+            ((urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, OSError),
+             lambda failed: EngineUnavailable(
+                 f"{failed.doing} failed: the Kubernetes API server did not answer",
+                 connection=self.uri, hint="start it (python -m jupyter_virtwork.sandbox up "
+                                           "kubernetes) or check the kube context")),
+        )
 
-    def _api_error(self, doing: str, name: str, exc: Any) -> VirtworkError:
-        status = int(getattr(exc, "status", 0) or 0)
-        message = _status_message(exc)
+    def _api_error(self, failed: SdkFailure) -> VirtworkError:
+        """The API server's answer, by its HTTP status."""
+        doing, name = failed.doing, failed.name
+        status = int(getattr(failed.error, "status", 0) or 0)
+        message = _status_message(failed.error)
         if status == 404:
             return NotFound(f"{doing}: {name or 'object'} not found in namespace "
                             f"{self._namespace or 'default'}", connection=self.uri)
@@ -402,8 +400,7 @@ class KubernetesDriver(BaseDriver, Cluster):
         live = self._live(manifest, namespace)
         if live is None:
             return True
-        found = (live.get("metadata") or {}).get("labels") or {}
-        return all(found.get(k) == v for k, v in labels.items())
+        return self._matches((live.get("metadata") or {}).get("labels") or {}, labels)
 
     def _await_kind(self, manifest: Mapping[str, Any], timeout: float = 30.0) -> None:
         """Return once the server serves the manifest's kind: a CRD applied a moment ago
@@ -573,10 +570,8 @@ class KubernetesDriver(BaseDriver, Cluster):
         def follow(since: str | None, emit: Emit, stopper: Stopper) -> None:
             self._follow(kind, wanted, since, emit, stopper)
 
-        stream = self._start_watcher(kind, wanted, Watcher(list_all, follow,
-                                                            name=f"k8s-{kind}"))
-        self._streams.append(stream)
-        return stream
+        return self._start_watcher(kind, wanted, Watcher(list_all, follow,
+                                                         name=f"k8s-{kind}"))
 
     def _follow(self, kind: Kind, labels: Mapping[str, str], version: str | None,
                 emit: Emit, stopper: Stopper) -> None:
@@ -720,7 +715,7 @@ class KubernetesDriver(BaseDriver, Cluster):
                 continue
             now = self._read_object(api, raw)
             labelled = (now or {}).get("metadata", {}).get("labels") or {}
-            if now is not None and all(labelled.get(k) == v for k, v in labels.items()):
+            if now is not None and self._matches(labelled, labels):
                 more.append((api, now))
         return more
 

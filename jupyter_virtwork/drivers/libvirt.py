@@ -15,7 +15,7 @@ libvirt-python is imported lazily. Its default error printer is silenced (errors
 anyway, and a notebook should show one line), and its default event loop runs in one daemon
 thread per process, registered before this driver opens its first connection: watches,
 keepalive and the connection-closed callback all need it. Every ``libvirtError`` is
-translated in ``_boundary``; nothing above this module sees one.
+translated by ``_sdk_errors``, by its error code; nothing above this module sees one.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import re
 import shlex
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,7 +54,16 @@ from ..sizes import format_size
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import libvirt_xml
-from .base import BaseDriver, Hypervisor, ProgressCallback, Verb, heredoc, missing_sdk
+from .base import (
+    BaseDriver,
+    ErrorTable,
+    Hypervisor,
+    ProgressCallback,
+    SdkFailure,
+    Verb,
+    heredoc,
+    missing_sdk,
+)
 from .libvirt_xml import DomainPlan, Owner, Volume
 
 log = logging.getLogger(__name__)
@@ -140,7 +149,6 @@ class LibvirtDriver(BaseDriver, Hypervisor):
         self._connection: Any = None
         self._lock = threading.Lock()
         self._close_listeners: list[Callable[[], None]] = []
-        self._streams: list[EventStream] = []
         self._events = _DomainEvents()
 
     @property
@@ -228,8 +236,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             listener()
 
     def close(self) -> None:
-        for stream in list(self._streams):
-            stream.close()
+        super().close()
         self._events.forget()
         with self._lock:
             conn, self._connection = self._connection, None
@@ -247,18 +254,13 @@ class LibvirtDriver(BaseDriver, Hypervisor):
 
     # --- the error boundary -----------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _boundary(self, doing: str, name: str = "") -> Iterator[None]:
-        """Translate every ``libvirtError`` raised while ``doing``."""
+    def _sdk_errors(self) -> ErrorTable:
+        """libvirt-python has one exception; what it means is in its error code."""
         libvirt = _import_libvirt()
-        try:
-            yield
-        except VirtworkError:
-            raise
-        except libvirt.libvirtError as exc:
-            raise self._translate(libvirt, exc, doing, name) from exc
+        return ((libvirt.libvirtError, self._translate),)
 
-    def _translate(self, libvirt: Any, exc: Any, doing: str, name: str) -> VirtworkError:
+    def _translate(self, failed: SdkFailure) -> VirtworkError:
+        libvirt, exc, doing, name = _import_libvirt(), failed.error, failed.doing, failed.name
         code, message = exc.get_error_code(), _message(exc)
         where = {"connection": self.uri}
         if code == libvirt.VIR_ERR_NO_DOMAIN:
@@ -284,10 +286,6 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             verb = re.sub(r" '[^']*'$", "", doing)  # the verb, without the VM's name
             return UnsupportedOperation(self.name, verb, **where, hint=message)
         return OperationFailed(f"{doing} failed: {message}", **where)
-
-    def _check_kind(self, kind: Kind, verb: str) -> None:
-        if kind is not Kind.VM:
-            raise self._unsupported(f"{verb} {kind}")
 
     # --- records ----------------------------------------------------------------------
 
@@ -374,7 +372,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
                     if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                         continue  # deleted while we listed
                     raise
-                if _matches(record.labels, wanted):
+                if self._matches(record.labels, wanted):
                     found.append(record)
         return found
 
@@ -762,9 +760,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
         def follow(since: str | None, emit: Emit, stopper: Stopper) -> None:
             self._follow(wanted, emit, stopper)
 
-        stream = self._start_watcher(kind, wanted, Watcher(list_all, follow, name="libvirt-vm"))
-        self._streams.append(stream)
-        return stream
+        return self._start_watcher(kind, wanted, Watcher(list_all, follow, name="libvirt-vm"))
 
     def _follow(self, wanted: Mapping[str, str], emit: Emit, stopper: Stopper) -> None:
         """Block until stopped, turning lifecycle callbacks into Events; raise when the
@@ -811,7 +807,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             with self._boundary(f"finding VM {uuid!r}", uuid):
                 dom = self._lookup(self._conn(), uuid)
                 owner = self._owner(dom)
-                if not _matches(owner.labels, wanted):
+                if not self._matches(owner.labels, wanted):
                     # Another VM's event (one metadata call, not a whole record), or this
                     # one's labels changed out of the selection: gone, for this watch.
                     return gone
@@ -1044,10 +1040,6 @@ class _DomainEvents:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(event, dom)
-
-
-def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    return all(labels.get(key) == value for key, value in wanted.items())
 
 
 def _kvm_proven() -> bool:

@@ -5,7 +5,7 @@ every VM (``vsphere_props``); a VM's ``id`` is its managed object id (``vm-42``)
 verb also takes its name. Ownership labels live in the VM's annotation
 (``vsphere_specs``). Tasks report progress and are cancelled when the caller is interrupted
 (``vsphere_tasks``). Connection, password and TLS are ``vsphere_session``'s job. Every
-pyVmomi exception is translated in ``_boundary``; nothing above this module sees one.
+pyVmomi exception is translated by ``_sdk_errors``; nothing above this module sees one.
 
 Power verbs: ``start`` powers on; ``stop`` shuts the guest down (``force=True``, the
 magics' ``--force``, powers off);
@@ -21,9 +21,8 @@ import functools
 import re
 import shlex
 import ssl
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from ..errors import (
@@ -44,7 +43,7 @@ from ..sizes import MiB
 from ..uri import Target
 from ..watch import Emit, EventStream, Stopper, Watcher
 from . import vsphere_placement, vsphere_snapshots, vsphere_specs, vsphere_tasks
-from .base import BaseDriver, Hypervisor, Verb
+from .base import BaseDriver, ErrorTable, Hypervisor, SdkFailure, Verb
 from .vsphere_props import (
     LEAVE,
     Change,
@@ -90,8 +89,6 @@ class VSphereDriver(BaseDriver, Hypervisor):
         self._session = Session(self.settings, password)
         self.placement = {"datacenter": datacenter, "cluster": cluster, "datastore": datastore}
         self.task_timeout = task_timeout
-        self._streams: list[EventStream] = []
-        self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls, **options: Any) -> VSphereDriver:
@@ -116,50 +113,46 @@ class VSphereDriver(BaseDriver, Hypervisor):
                 "api_type": str(info.apiType), "api_version": str(info.apiVersion)}
 
     def close(self) -> None:
-        with self._lock:
-            streams, self._streams = self._streams, []
-        for stream in streams:
-            stream.close()
+        super().close()
         self._session.close()
 
     # --- the error boundary -----------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _boundary(self, doing: str, name: str = "") -> Iterator[None]:
-        """Translate every pyVmomi, TLS and socket exception raised while ``doing``."""
-        vim, vmodl = sdk()
-        try:
-            yield
-        except VirtworkError:
-            raise
-        except vmodl.MethodFault as exc:
-            raise self._fault(doing, name, exc, vim, vmodl) from None
-        except ssl.SSLCertVerificationError as exc:  # decided by type, never by its text
-            raise TLSVerificationFailed(
-                f"{doing}: the certificate of {self.settings.host}:{self.settings.port} is "
-                f"not trusted ({exc.verify_message})", connection=self.uri,
-                hint="pass cafile= with the server's CA certificate (or set "
-                     "GOVC_TLS_CA_CERTS), or insecure=True for this one connection") from None
-        except (OSError, _http_errors()) as exc:
-            raise self._unreachable(doing, exc) from None
-        except Exception as exc:
-            if type(exc) is Exception:  # pyVim's "is down or is not a VIM server"
-                raise self._unreachable(doing, exc) from None
-            raise
+    # A fault's own text may hold what ``scrub`` masks in ours: a full traceback shows ours.
+    _sdk_cause_shown: ClassVar[bool] = False
 
-    def _unreachable(self, doing: str, exc: BaseException) -> EngineUnavailable:
-        if isinstance(exc, TimeoutError):
+    def _sdk_errors(self) -> ErrorTable:
+        """pyVmomi's faults, TLS, socket and HTTP errors."""
+        vim, vmodl = sdk()
+        return (
+            (vmodl.MethodFault, lambda failed: self._fault(failed, vim, vmodl)),
+            # decided by type, never by its text
+            (ssl.SSLCertVerificationError, lambda failed: TLSVerificationFailed(
+                f"{failed.doing}: the certificate of {self.settings.host}:"
+                f"{self.settings.port} is not trusted ({failed.error.verify_message})",
+                connection=self.uri,
+                hint="pass cafile= with the server's CA certificate (or set "
+                     "GOVC_TLS_CA_CERTS), or insecure=True for this one connection")),
+            ((OSError, _http_errors()), self._unreachable),
+            # pyVim's "is down or is not a VIM server" is a bare Exception, nothing more.
+            (Exception, lambda failed: self._unreachable(failed)
+             if type(failed.error) is Exception else None),
+        )
+
+    def _unreachable(self, failed: SdkFailure) -> EngineUnavailable:
+        if isinstance(failed.error, TimeoutError):
             why = f"no answer within {self.settings.timeout:g} s"
         else:
-            why = self._session.scrub(first_line(exc))
+            why = self._session.scrub(first_line(failed.error))
         return EngineUnavailable(
-            f"{doing}: cannot reach {self.settings.host}:{self.settings.port} ({why})",
+            f"{failed.doing}: cannot reach {self.settings.host}:{self.settings.port} ({why})",
             connection=self.uri,
             hint="check the host and port, or start the sandbox's simulator "
                  "(python -m jupyter_virtwork.sandbox up vcsim)")
 
-    def _fault(self, doing: str, name: str, exc: Any, vim: Any, vmodl: Any) -> VirtworkError:
+    def _fault(self, failed: SdkFailure, vim: Any, vmodl: Any) -> VirtworkError:
         """One VirtworkError for a vmodl fault; messages carry no secret (scrubbed)."""
+        exc, doing, name = failed.error, failed.doing, failed.name
         text = self._session.scrub(_fault_text(exc))
         where = {"connection": self.uri}
         if isinstance(exc, vim.fault.InvalidLogin):
@@ -233,10 +226,6 @@ class VSphereDriver(BaseDriver, Hypervisor):
             return found[0].propSet[0].val if found and found[0].propSet else None
         return self._call(read)
 
-    def _check_kind(self, kind: Kind, verb: str) -> None:
-        if kind is not Kind.VM:
-            raise self._unsupported(f"{verb} {kind}")
-
     # --- the contract -----------------------------------------------------------------
 
     def list(self, kind: Kind, labels: Mapping[str, str] | None = None) -> ResourceList:
@@ -249,7 +238,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
 
         with self._boundary("listing VMs"):
             records = (self._record(as_dict(c)) for c in self._call(fetch))
-            return ResourceList(r for r in records if _matches(r, wanted))
+            return ResourceList(r for r in records if self._matches(r.labels, wanted))
 
     def get(self, kind: Kind, id: str) -> Resource:
         self._check_kind(kind, "get")
@@ -503,11 +492,8 @@ class VSphereDriver(BaseDriver, Hypervisor):
         """ADDED / MODIFIED / DELETED from WaitForUpdatesEx on a collector of its own."""
         self._check_kind(kind, "watch")
         follower = _VMFollower(self, dict(labels or {}))
-        stream = self._start_watcher(kind, follower.labels, Watcher(
+        return self._start_watcher(kind, follower.labels, Watcher(
             follower.list_all, follower.follow, name="vsphere-vm"))
-        with self._lock:
-            self._streams.append(stream)
-        return stream
 
     # --- teaching -----------------------------------------------------------------------
 
@@ -611,7 +597,7 @@ class _VMFollower:
             self.feed, changes, version = self.driver._call(open_feed)
         self.props = {c.moid: {"_moid": c.moid, **c.props} for c in changes if c.kind != LEAVE}
         records = (self.driver._record(p) for p in self.props.values())
-        return [r for r in records if _matches(r, self.labels)], version
+        return [r for r in records if self.driver._matches(r.labels, self.labels)], version
 
     def follow(self, since: str | None, emit: Emit, stopper: Stopper) -> None:
         feed = self.feed
@@ -643,7 +629,8 @@ class _VMFollower:
             props.update(change.props)
             record = self.driver._record(props)
             # Out of the label selection (or moved out of it): gone, as far as we are concerned.
-            kind = EventType.MODIFIED if _matches(record, self.labels) else EventType.DELETED
+            kind = EventType.MODIFIED if self.driver._matches(record.labels, self.labels) \
+                else EventType.DELETED
             emit(Event(kind, record))
 
     def _close(self) -> None:
@@ -656,10 +643,6 @@ def _wait(feed: UpdateFeed, version: str, on_changes: Callable[[list[Change]], N
           content: Any) -> str:
     """One long poll of ``feed`` (``content`` is Session.call's argument, not needed)."""
     return feed.wait(version, on_changes)
-
-
-def _matches(record: Resource, wanted: Mapping[str, str]) -> bool:
-    return all(record.labels.get(k) == v for k, v in wanted.items())
 
 
 def _http_errors() -> type[Exception]:

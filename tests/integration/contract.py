@@ -2,6 +2,8 @@
 
 A driver's test module subclasses ``DriverContract`` and provides:
 - a ``driver`` fixture (a connected driver),
+- a ``fresh_driver`` fixture: a driver of its own on the same engine, for a test that
+  closes it,
 - ``kind`` (what the contract creates) and ``make_spec(name, labels)``,
 - ``unsupported``: a (verb, kind) pair the driver does not support.
 """
@@ -88,6 +90,27 @@ class DriverContract:
             assert deleted.resource is not None and deleted.resource.id == resource.id
         finally:
             stream.close()
+
+    def test_the_driver_forgets_closed_watches_and_close_ends_open_ones(
+            self, fresh_driver: Any, session_labels: dict[str, str]) -> None:
+        """A notebook opens and closes watches all day (every live table does): the driver
+        must not hold on to the closed ones."""
+        for _ in range(WATCHES):
+            stream: EventStream = fresh_driver.watch(self.kind, labels=session_labels)
+            _wait(stream, EventType.SYNCED)  # it reached the engine
+            stream.close()
+        assert fresh_driver.open_watches == []
+
+        still_open = [fresh_driver.watch(self.kind, labels=session_labels) for _ in range(2)]
+        for stream in still_open:
+            _wait(stream, EventType.SYNCED)
+        assert set(fresh_driver.open_watches) == set(still_open)
+        fresh_driver.close()
+        assert all(stream.closed for stream in still_open)
+        assert fresh_driver.open_watches == []
+
+
+WATCHES = 10  # watches opened and closed one after another
 
 
 def _wait(stream: EventStream, wanted: EventType, timeout: float = 30) -> Event:

@@ -61,6 +61,13 @@ class TestContract(DriverContract):
     kind: ClassVar[Kind] = Kind.CONTAINER
     unsupported: ClassVar[tuple[str, Kind]] = ("pause", Kind.IMAGE)
 
+    @pytest.fixture
+    def fresh_driver(self, driver: DockerDriver) -> Iterator[DockerDriver]:
+        connected = connect("docker://")
+        assert isinstance(connected, DockerDriver)
+        yield connected
+        connected.close()
+
     def make_spec(self, name: str, labels: dict[str, str]) -> Any:
         return ContainerSpec(BUSYBOX, name=name, command=("sleep", "300"), labels=labels,
                              network="none")

@@ -93,6 +93,13 @@ class TestContract(DriverContract):
     kind: ClassVar[Kind] = Kind.POD
     unsupported: ClassVar[tuple[str, Kind]] = ("pause", Kind.POD)
 
+    @pytest.fixture
+    def fresh_driver(self, driver: KubernetesDriver) -> Iterator[KubernetesDriver]:
+        connected = connect(driver.uri, kubeconfig=driver.kubeconfig)
+        assert isinstance(connected, KubernetesDriver)
+        yield connected
+        connected.close()
+
     def make_spec(self, name: str, labels: dict[str, str]) -> Any:
         manifest = _pod(name)
         manifest["metadata"]["labels"] = labels

@@ -132,6 +132,12 @@ class TestContract(DriverContract):
     kind: ClassVar[Kind] = Kind.VM
     unsupported: ClassVar[tuple[str, Kind]] = ("pause", Kind.CONTAINER)
 
+    @pytest.fixture
+    def fresh_driver(self, instance: Instance) -> Iterator[VSphereDriver]:
+        connected = _connect(instance)
+        yield connected
+        connected.close()
+
     def make_spec(self, name: str, labels: dict[str, str]) -> Any:
         return VMSpec(name, memory=64 * MiB, guest_os="other linux", labels=labels)
 
