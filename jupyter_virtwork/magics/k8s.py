@@ -162,16 +162,23 @@ class K8sMagics(VirtworkMagics):
             raise UsageError("%k8s apply: give the YAML as the cell (%%k8s apply) or "
                              "with -f FILE, not both")
         text = cell if cell is not None else _read(args.filename)
-        line = shown(args.show_command, driver.apply_command(
-            text, labels=self.session.labels, dry_run=args.dry_run,
-            verb="diff" if args.diff else "apply"))
+
+        def line() -> str:
+            return driver.apply_command(text, labels=self.session.labels,
+                                        dry_run=args.dry_run,
+                                        verb="diff" if args.diff else "apply")
+
+        if args.show_command:
+            print(line())
         if args.diff:
             diff = driver.diff(text, labels=self.session.labels)
             print(diff or "no changes")
             return None
         applied = driver.apply(text, labels=self.session.labels, dry_run=args.dry_run)
         if not args.dry_run:
-            did(driver, "apply", line, made=[s for r in applied for s in subjects_of(r)],
+            # Its line only now: the kind of a custom resource whose CRD the cell defines
+            # is known to the cluster once applied.
+            did(driver, "apply", line(), made=[s for r in applied for s in subjects_of(r)],
                 artefacts=[manifest_artefact(r.raw, stem(r.raw["kind"].lower(), r.name))
                            for r in applied])
         return applied
