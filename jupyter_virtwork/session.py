@@ -33,6 +33,7 @@ from .errors import (
     MissingDependency,
     VirtworkError,
 )
+from .journal import Journal
 from .models import Kind, Resource, ResourceList
 
 # Cleanup goes through the connections in this order (by driver name; the rest after):
@@ -69,6 +70,7 @@ class Session:
         self.on_skip: Callable[[str], None] | None = None  # told which connection was skipped
         # connection URI -> uid (or id) -> the record of an object created through it
         self._made: dict[str, dict[str, Resource]] = {}
+        self.journal = Journal()  # what the notebook did, in order (%vw export writes it)
 
     @property
     def labels(self) -> dict[str, str]:

@@ -460,6 +460,8 @@ class Hypervisor(Driver, abc.ABC):
 
     # Whether ``console`` can read what the guest printed on its serial port.
     serial_console: ClassVar[bool]
+    # The file suffix of ``definition``'s text ("xml": libvirt's domain, "govc": a line).
+    definition_suffix: ClassVar[str]
 
     @abc.abstractmethod
     def create(self, spec: VMSpec, *, start: bool = ...,
@@ -489,6 +491,11 @@ class Hypervisor(Driver, abc.ABC):
     def render(self, spec: VMSpec) -> str | None:
         """The definition ``create(spec)`` would send, as text (libvirt's domain XML); None
         when the engine has no such document."""
+
+    def definition(self, spec: VMSpec, *, start: bool) -> str:
+        """What describes a VM made from ``spec`` (``%vw export`` keeps it as a file):
+        ``render``'s document, else the create line (vSphere's govc flags)."""
+        return self.render(spec) or self.create_command(spec, start=start) + "\n"
 
     @abc.abstractmethod
     def create_command(self, spec: VMSpec, *, start: bool = ...) -> str: ...

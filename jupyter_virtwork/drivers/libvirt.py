@@ -120,6 +120,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.VM,)
     serial_console: ClassVar[bool] = True
     state_words: ClassVar[Mapping[str, State]] = VIRSH_STATES
+    definition_suffix: ClassVar[str] = "xml"
 
     def __init__(self, target: Target, *, pool: str | None = None,
                  domain_type: str | None = None, xen_mode: str = "hvm",

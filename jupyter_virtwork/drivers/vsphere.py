@@ -78,6 +78,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.VM,)
     serial_console: ClassVar[bool] = False  # a VM's console is the vSphere client's
     state_words: ClassVar[Mapping[str, State]] = STATE_MAP
+    definition_suffix: ClassVar[str] = "govc"
 
     def __init__(self, target: Target, *, password: str | None = None,
                  cafile: str | None = None, insecure: bool | None = None,

@@ -30,6 +30,7 @@ from .. import defaults, messages
 from ..drivers.base import Driver
 from ..errors import Cancelled, InvalidArguments, InvalidInput, VirtworkError
 from ..session import Session
+from . import journaling
 
 
 def notebook_session() -> Session:
@@ -221,9 +222,12 @@ def reports_errors(method: F) -> F:
 
     @functools.wraps(method)
     def run(self: VirtworkMagics, *args: Any, **kwargs: Any) -> Any:
+        line, cell = _line_and_cell(args, kwargs)
+        magic = f"{'%' if cell is None else '%%'}{method.__name__} {line}".rstrip()
         try:
             try:
-                return method(self, *args, **kwargs)
+                with journaling.recording(magic, cell, self.session.journal):
+                    return method(self, *args, **kwargs)
             except KeyboardInterrupt:
                 # The drivers stop their streams when the read is interrupted (a build or
                 # rollout stream closed, a vSphere task cancelled): say so, in one line.
@@ -238,6 +242,13 @@ def reports_errors(method: F) -> F:
             raise
 
     return run  # type: ignore[return-value]
+
+
+def _line_and_cell(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str | None]:
+    """A magic method's line and cell (None for a line magic), however IPython passed them."""
+    line = args[0] if args else kwargs.get("line", "")
+    cell = args[1] if len(args) > 1 else kwargs.get("cell")
+    return str(line), None if cell is None else str(cell)
 
 
 def show_command(enabled: bool, driver: Driver, verb: str, *args: str) -> None:

@@ -6,6 +6,7 @@ import argparse
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from traitlets import Float, Unicode, observe
 
 from ..drivers.base import ContainerEngine
 from ..errors import InvalidInput, NotFound, OperationTimeout
+from ..journal import dockerfile_artefacts, stem, subject
 from ..models import ContainerSpec, ExecResult, ImageSpec, Kind, Resource, ResourceList, State
 from .base import (
     Parser,
@@ -27,6 +29,7 @@ from .base import (
     with_examples,
     with_fresh,
 )
+from .journaling import did, shown
 from .live import StatusView, progress_view, status_table
 
 Handler = Callable[[ContainerEngine, argparse.Namespace], object]
@@ -172,16 +175,15 @@ class DockerMagics(VirtworkMagics):
         driver = self.session.container_engine("docker")
         spec = ImageSpec(args.tag, cell, context=Path(args.context) if args.context else None,
                          labels=self.session.labels)
-        if args.show_command:
-            print(driver.build_command(spec))
-        image = self._build_image(driver, spec)
+        image = self._build_image(driver, spec,
+                                  shown(args.show_command, driver.build_command(spec)))
         if args.push:
             self._push_reference(driver, args.tag, args.show_command)
         return image
 
     # --- verbs --------------------------------------------------------------------------
 
-    def _build_image(self, driver: ContainerEngine, spec: ImageSpec) -> Resource:
+    def _build_image(self, driver: ContainerEngine, spec: ImageSpec, line: str) -> Resource:
         view = progress_view(f"building {spec.tag}")
         try:
             image = driver.build(spec, on_progress=view)
@@ -189,6 +191,8 @@ class DockerMagics(VirtworkMagics):
             view.fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise
         view.done(f"built {spec.tag}")
+        did(driver, "build", line, made=[subject(driver.uri, "image", spec.tag)],
+            artefacts=dockerfile_artefacts(spec, stem(spec.tag)))
         return image
 
     def _build(self, driver: ContainerEngine, args: argparse.Namespace) -> Resource:
@@ -198,9 +202,8 @@ class DockerMagics(VirtworkMagics):
             raise UsageError(f"%docker build: no Dockerfile at {dockerfile}")
         spec = ImageSpec(args.tag, dockerfile.read_text(), context=context,
                          labels=self.session.labels)
-        if args.show_command:
-            print(driver.build_command(spec, args.file or ""))
-        return self._build_image(driver, spec)
+        return self._build_image(driver, spec, shown(args.show_command,
+                                                     driver.build_command(spec, args.file or "")))
 
     def _push(self, driver: ContainerEngine, args: argparse.Namespace) -> str:
         return self._push_reference(driver, args.image, args.show_command)
@@ -211,10 +214,12 @@ class DockerMagics(VirtworkMagics):
         first = image.split("/", 1)[0]
         has_registry = "/" in image and ("." in first or ":" in first or first == "localhost")
         reference = image if has_registry else f"{self.registry}/{image}"
+        made = [subject(driver.uri, "image", reference)]
         if reference != image:
-            show_command(show, driver, "tag", image, reference)
+            line = shown(show, driver.command("tag", image, reference))
             driver.tag(image, reference)
-        show_command(show, driver, "push", reference)
+            did(driver, "tag", line, made=made)
+        line = shown(show, driver.command("push", reference))
         view = progress_view(f"pushing {reference}")
         try:
             digest = driver.push(reference, on_progress=view)
@@ -222,6 +227,7 @@ class DockerMagics(VirtworkMagics):
             view.fail(str(exc))
             raise
         view.done(f"pushed to {reference} ({digest})")
+        did(driver, "push", line, made=made)
         return reference
 
     def _run(self, driver: ContainerEngine, args: argparse.Namespace) -> Resource:
@@ -234,12 +240,15 @@ class DockerMagics(VirtworkMagics):
             driver.port_bindings(spec.ports)  # docker's own -p rules, before anything runs
         except InvalidInput as exc:
             raise UsageError(f"%docker run: {exc.one_line()}") from None
-        if args.show_command:
-            print(driver.create_command(spec, detach=args.detach))
+        line = shown(args.show_command, driver.create_command(spec, detach=args.detach))
         if args.interactive or args.tty:
             print("note: a cell has no terminal: -i/-t are ignored; use %docker exec to run "
                   "commands in the container")
         container = driver.create(spec)
+        if spec.name is None:  # the replay must make the one later lines name
+            line = driver.create_command(replace(spec, name=container.name), detach=args.detach)
+        did(driver, "run", line, made=[subject(driver.uri, "container", container.name)],
+            container_status=not args.detach)
         if args.detach:
             return container
         return self._wait_and_print(driver, container)
@@ -281,7 +290,7 @@ class DockerMagics(VirtworkMagics):
             flags = ["-v", *(["-f"] if args.force else [])]
         elif verb == "stop" and args.time is not None:
             flags = ["-t", str(args.time)]
-        show_command(args.show_command, driver, args.verb, *flags, *args.containers)
+        line = shown(args.show_command, driver.command(args.verb, *flags, *args.containers))
         change: dict[str, Callable[[Kind, str], Resource]] = {
             "start": driver.start, "restart": driver.restart, "pause": driver.pause,
             "resume": driver.resume}
@@ -293,6 +302,11 @@ class DockerMagics(VirtworkMagics):
                 results.append(driver.stop(Kind.CONTAINER, name, timeout=args.time))
             else:
                 results.append(change[verb](Kind.CONTAINER, name))
+        touched = [subject(driver.uri, "container", name) for name in args.containers]
+        if verb == "destroy":
+            did(driver, args.verb, line, removed=touched)
+        else:
+            did(driver, args.verb, line, made=touched)
         return results or None
 
     def _ps(self, driver: ContainerEngine, args: argparse.Namespace) -> StatusView:
@@ -304,10 +318,11 @@ class DockerMagics(VirtworkMagics):
                                                    if r.state is State.RUNNING)
 
     def _rmi(self, driver: ContainerEngine, args: argparse.Namespace) -> None:
-        show_command(args.show_command, driver, "rmi", *(["-f"] if args.force else []),
-                     *args.images)
+        line = shown(args.show_command, driver.command("rmi", *(["-f"] if args.force else []),
+                                                       *args.images))
         for image in args.images:
             driver.destroy(Kind.IMAGE, image, force=args.force)
+        did(driver, "rmi", line, removed=[subject(driver.uri, "image", i) for i in args.images])
         print(f"removed {', '.join(args.images)}")
 
     def _inspect(self, driver: ContainerEngine, args: argparse.Namespace) -> Resource:

@@ -14,6 +14,7 @@ from traitlets import Float, Unicode, observe
 
 from ..drivers.base import Cluster
 from ..errors import VirtworkError
+from ..journal import manifest_artefact, stem, subject, subjects_of
 from ..models import ExecResult, Kind, Resource, ResourceList
 from ..session import Session
 from ..uri import k8s_uri
@@ -28,6 +29,7 @@ from .base import (
     with_examples,
     with_fresh,
 )
+from .journaling import did, keep, shown
 from .live import StatusView, progress_view, status_table
 
 Handler = Callable[[Cluster, argparse.Namespace, str | None], object]
@@ -160,24 +162,40 @@ class K8sMagics(VirtworkMagics):
             raise UsageError("%k8s apply: give the YAML as the cell (%%k8s apply) or "
                              "with -f FILE, not both")
         text = cell if cell is not None else _read(args.filename)
+
+        def line() -> str:
+            return driver.apply_command(text, labels=self.session.labels,
+                                        dry_run=args.dry_run,
+                                        verb="diff" if args.diff else "apply")
+
         if args.show_command:
-            print(driver.apply_command(text, labels=self.session.labels, dry_run=args.dry_run,
-                                       verb="diff" if args.diff else "apply"))
+            print(line())
         if args.diff:
             diff = driver.diff(text, labels=self.session.labels)
             print(diff or "no changes")
             return None
-        return driver.apply(text, labels=self.session.labels, dry_run=args.dry_run)
+        applied = driver.apply(text, labels=self.session.labels, dry_run=args.dry_run)
+        if not args.dry_run:
+            # Its line only now: the kind of a custom resource whose CRD the cell defines
+            # is known to the cluster once applied.
+            did(driver, "apply", line(), made=[s for r in applied for s in subjects_of(r)],
+                artefacts=[manifest_artefact(r.raw, stem(r.raw["kind"].lower(), r.name))
+                           for r in applied])
+        return applied
 
     def _scale(self, driver: Cluster, args: argparse.Namespace, cell: str | None) -> Resource:
         kind, name = _target(args.target)
         timeout = self.timeout if args.timeout is None else args.timeout
-        show_command(args.show_command, driver, "scale", f"--replicas={args.replicas}",
-                     args.target)
-        show_command(args.show_command and args.wait, driver, "rollout", "status",
-                     args.target, f"--timeout={timeout:g}s")
+        lines = [shown(args.show_command, driver.command(
+            "scale", f"--replicas={args.replicas}", args.target))]
+        if args.wait:
+            lines.append(shown(args.show_command, driver.command(
+                "rollout", "status", args.target, f"--timeout={timeout:g}s")))
+        scaled = [subject(driver.uri, kind.value, name, driver.namespace)]
         if not args.wait:
-            return driver.scale(kind, name, args.replicas)
+            done = driver.scale(kind, name, args.replicas)
+            did(driver, "scale", lines[0], made=scaled)
+            return done
         view = progress_view(f"scaling {args.target} to {args.replicas}")
         try:
             done = driver.scale(kind, name, args.replicas, wait=True, timeout=timeout,
@@ -186,6 +204,7 @@ class K8sMagics(VirtworkMagics):
             view.fail(str(exc))
             raise
         view.done(f"{args.target}: {args.replicas} of {args.replicas} ready")
+        did(driver, "scale", "\n".join(lines), made=scaled)
         return done
 
     def _get(self, driver: Cluster, args: argparse.Namespace,
@@ -228,8 +247,10 @@ class K8sMagics(VirtworkMagics):
         wait = args.wait == "true"
         # as the driver deletes: in the background, or waiting for its pods to go first
         flags += ["--cascade=foreground"] if wait else ["--wait=false"]
-        show_command(args.show_command, driver, "delete", args.target, *flags)
+        line = shown(args.show_command, driver.command("delete", args.target, *flags))
         driver.delete(kind, name, wait=wait, grace_seconds=grace, timeout=self.timeout)
+        did(driver, "delete", line,
+            removed=[subject(driver.uri, kind.value, name, driver.namespace)])
         print(f"{args.target} deleted")
 
     def _use_context(self, args: argparse.Namespace) -> None:
@@ -239,6 +260,7 @@ class K8sMagics(VirtworkMagics):
         # fails here and the current connection stays.
         namespace = cluster_in(self.session, args.namespace, args.context).namespace
         self.session.connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
+        keep()
         print(f"now using context {args.context!r}, namespace {namespace} ({uri})")
 
 

@@ -19,6 +19,7 @@ from .. import defaults, registry
 from .. import uri as uri_module
 from ..drivers.base import Hypervisor
 from ..errors import EngineUnavailable
+from ..journal import Artefact, stem, subject
 from ..models import Kind, Resource, VMSpec
 from .base import (
     Parser,
@@ -30,6 +31,7 @@ from .base import (
     with_examples,
     with_fresh,
 )
+from .journaling import did, shown
 from .live import StatusView, progress_view, status_table
 
 Handler = Callable[[Hypervisor, argparse.Namespace], object]
@@ -168,8 +170,7 @@ class VMMagics(VirtworkMagics):
                             guest_os=args.os, kernel=kernel, initrd=initrd,
                             labels=self.session.labels)
         start = not args.no_start
-        if args.show_command:
-            print(driver.create_command(spec, start=start))
+        line = shown(args.show_command, driver.create_command(spec, start=start))
         if args.dry_run:
             print(driver.render(spec) or driver.create_command(spec, start=start))
             return None
@@ -180,38 +181,42 @@ class VMMagics(VirtworkMagics):
             view.fail(str(exc))
             raise
         view.done(f"{args.name}: {vm.state}")
+        did(driver, "create", line, made=[subject(driver.uri, "vm", args.name)],
+            artefacts=[Artefact(f"{stem(spec.name)}.{driver.definition_suffix}",
+                                driver.definition(spec, start=start))])
         return vm
 
     def _config(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
         if args.cpus is None and args.memory is None and args.disk is None:
             raise UsageError("%vm config: give --cpus, --memory or --disk")
-        if args.show_command:
-            print(driver.reconfigure_command(args.name, cpus=args.cpus, memory=args.memory,
-                                             disk=args.disk))
-        return driver.reconfigure(args.name, cpus=args.cpus, memory=args.memory,
-                                  disk=args.disk)
+        line = shown(args.show_command, driver.reconfigure_command(
+            args.name, cpus=args.cpus, memory=args.memory, disk=args.disk))
+        vm = driver.reconfigure(args.name, cpus=args.cpus, memory=args.memory, disk=args.disk)
+        did(driver, "config", line, made=[subject(driver.uri, "vm", args.name)])
+        return vm
 
     def _start(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
-        show_command(args.show_command, driver, "start", args.name)
-        return driver.start(Kind.VM, args.name)
+        line = shown(args.show_command, driver.command("start", args.name))
+        return _changed(driver, "start", line, driver.start(Kind.VM, args.name), args.name)
 
     def _stop(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
-        show_command(args.show_command, driver, "force-stop" if args.force else "stop",
-                     args.name)
-        return driver.stop(Kind.VM, args.name, force=args.force)
+        line = shown(args.show_command, driver.command(
+            "force-stop" if args.force else "stop", args.name))
+        return _changed(driver, "stop", line,
+                        driver.stop(Kind.VM, args.name, force=args.force), args.name)
 
     def _suspend(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
-        show_command(args.show_command, driver, "pause", args.name)
-        return driver.pause(Kind.VM, args.name)
+        line = shown(args.show_command, driver.command("pause", args.name))
+        return _changed(driver, "pause", line, driver.pause(Kind.VM, args.name), args.name)
 
     def _resume(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
-        show_command(args.show_command, driver, "resume", args.name)
-        return driver.resume(Kind.VM, args.name)
+        line = shown(args.show_command, driver.command("resume", args.name))
+        return _changed(driver, "resume", line, driver.resume(Kind.VM, args.name), args.name)
 
     def _delete(self, driver: Hypervisor, args: argparse.Namespace) -> None:
-        if args.show_command:
-            print(driver.destroy_command(args.name, force=args.force))
+        line = shown(args.show_command, driver.destroy_command(args.name, force=args.force))
         driver.destroy(Kind.VM, args.name, force=args.force)
+        did(driver, "delete", line, removed=[subject(driver.uri, "vm", args.name)])
         print(f"{args.name} deleted")
 
     def _ls(self, driver: Hypervisor, args: argparse.Namespace) -> StatusView:
@@ -226,3 +231,9 @@ class VMMagics(VirtworkMagics):
         show_command(args.show_command, driver, "console", args.name)
         timeout = self.console_timeout if args.timeout is None else args.timeout
         print(driver.console(args.name, wait_for=args.wait_for, timeout=timeout), end="")
+
+
+def _changed(driver: Hypervisor, verb: str, line: str, vm: Resource, name: str) -> Resource:
+    """``vm``, once the journal notes that ``line`` did ``verb`` to the VM ``name``."""
+    did(driver, verb, line, made=[subject(driver.uri, "vm", name)])
+    return vm

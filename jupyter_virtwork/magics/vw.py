@@ -5,15 +5,18 @@ created, and cleanup of exactly that; and ``%vw check``, a learner's check of th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 from traitlets import Bool, Float
 
-from .. import checks, messages, registry
+from .. import checks, export, messages, registry
 from ..drivers.base import Cluster, ContainerEngine, Driver, Hypervisor, Verb, missing_sdk
 from ..errors import (
     EngineUnavailable,
@@ -21,6 +24,7 @@ from ..errors import (
     MissingDependency,
     VirtworkError,
 )
+from ..journal import Subject, removal_line, subjects_of
 from ..models import Kind, Resource, ResourceList, import_pandas
 from ..session import CLEANUP_TIMEOUT, Session
 from ..sizes import parse_size
@@ -33,6 +37,7 @@ from .base import (
     with_examples,
     with_fresh,
 )
+from .journaling import did, keep
 from .k8s import cluster_in
 from .live import StatusView, progress_view, status_table
 
@@ -62,6 +67,15 @@ def _parser() -> Parser:
     _check_parser(verbs.add_parser("check", help="check your work on the engine: one ✔ "
                                                  "line, or ✘ and what to try",
                                    intermixed=True))
+    export = verbs.add_parser("export", help="write what this notebook did as replay.sh and "
+                                             "its files, or as a notebook")
+    export.add_argument("directory", nargs="?", help="where replay.sh and artefacts/ go")
+    export.add_argument("--notebook", metavar="FILE.ipynb",
+                        help="instead: a notebook of the magics that succeeded")
+    export.add_argument("--final-state", action="store_true",
+                        help="only the actions on what exists now")
+    export.add_argument("--force", action="store_true",
+                        help="write into a directory that is not empty (over a notebook)")
     with_examples(verbs, EXAMPLES)
     return parser
 
@@ -106,6 +120,7 @@ EXAMPLES = {
     "created": "%vw created",
     "cleanup": "%vw cleanup --yes",
     "check": "%vw check vm my-vmware-vm --cpus 2 --memory 4G --disk 100G poweredOn",
+    "export": "%vw export replay/   (or: %vw export --notebook replay.ipynb --final-state)",
 }
 
 
@@ -123,12 +138,12 @@ class VWMagics(VirtworkMagics):
     def vw(self, line: str) -> object:
         """%vw connect URI [--as ALIAS] | connections | status [--watch] | unwatch |
         created | cleanup [--yes] | check KIND NAME [STATE] [--pushed] [--replicas N]
-        [--cpus N --memory SIZE --disk SIZE]"""
+        [--cpus N --memory SIZE --disk SIZE] | export DIR | export --notebook FILE"""
         args = _parser().parse_line(line)
         handlers: dict[str, Callable[[argparse.Namespace], object]] = {
             "connect": self._connect, "connections": self._connections,
             "status": self._status, "unwatch": self._unwatch, "created": self._created,
-            "cleanup": self._cleanup, "check": self._check}
+            "cleanup": self._cleanup, "check": self._check, "export": self._export}
         return handlers[args.verb](args)
 
     def _connect(self, args: argparse.Namespace) -> str:
@@ -138,6 +153,7 @@ class VWMagics(VirtworkMagics):
         if args.kubeconfig:
             options["kubeconfig"] = args.kubeconfig
         driver = self.session.connect(args.uri, args.alias, **options)
+        keep()
         return f"connected to {driver.uri}" + (f" as {args.alias}" if args.alias else "")
 
     def _connections(self, args: argparse.Namespace) -> Any:
@@ -172,6 +188,7 @@ class VWMagics(VirtworkMagics):
             found = self.session.created()
             print(f"{len(found)} resources would be removed; run %vw cleanup --yes")
             return found
+        planned = _removal_lines(self.session)
         view = progress_view("cleaning up what this notebook created")
         try:
             removed = self.session.cleanup(timeout=args.timeout, on_progress=view)
@@ -179,6 +196,10 @@ class VWMagics(VirtworkMagics):
             view.fail(str(exc).splitlines()[0])
             raise
         view.done(f"removed {len(removed)} resources created by this notebook")
+        for gone in (s for resource in removed for s in subjects_of(resource)):
+            if gone in planned:
+                driver, line = planned.pop(gone)
+                did(driver, "cleanup", line, removed=[gone])
         return removed
 
     def _check(self, args: argparse.Namespace) -> None:
@@ -211,6 +232,31 @@ class VWMagics(VirtworkMagics):
         timeout = self.check_timeout if args.timeout is None else args.timeout
         print(checks.run(checkers[args.kind], timeout=timeout, kind=args.kind, name=name,
                          language=language))
+
+
+    def _export(self, args: argparse.Namespace) -> str:
+        if (args.directory is None) == (args.notebook is None):
+            raise UsageError("%vw export: give a directory, or --notebook FILE.ipynb")
+        if args.notebook is not None:
+            return str(export.write_notebook(
+                self.session.journal, Path(args.notebook), session_id=self.session.id,
+                settings=self._settings(), final=args.final_state, force=args.force))
+        return str(export.write_replay(self.session.journal, Path(args.directory),
+                                       session_id=self.session.id, final=args.final_state,
+                                       force=args.force))
+
+    def _settings(self) -> list[str]:
+        """A ``%config`` line for each setting of the magics changed from its default."""
+        lines: list[str] = []
+        if self.shell is None:  # made outside IPython: there are no others
+            return lines
+        for magics in self.shell.magics_manager.registry.values():
+            if isinstance(magics, VirtworkMagics):
+                traits = magics.traits(config=True)
+                lines += [f"%config {type(magics).__name__}.{name} = {value!r}"
+                          for name, value in magics.trait_values(config=True).items()
+                          if value != traits[name].default()]
+        return lines
 
 
 def _opened(session: Session, connection: str) -> str:
@@ -250,6 +296,19 @@ def _hypervisors(session: Session, connection: str | None) -> list[tuple[Hypervi
         except VirtworkError:
             continue
     return found
+
+
+def _removal_lines(session: Session) -> dict[Subject, tuple[Driver, str]]:
+    """How the CLI removes each object the journal says this notebook made and has: its
+    connection and line, found before the cleanup (a VM's line depends on its power)."""
+    drivers = {d.uri: d for d in _drivers(session)}
+    planned = {}
+    for made, command in session.journal.alive().items():
+        if command.uri in drivers:
+            with contextlib.suppress(VirtworkError):  # gone already: nothing to replay
+                planned[made] = (drivers[command.uri],
+                                 removal_line(drivers[command.uri], made))
+    return planned
 
 
 def _drivers(session: Session) -> list[Driver]:

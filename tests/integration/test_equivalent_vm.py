@@ -7,7 +7,7 @@ power state. ``test:///default`` cannot be used: each virsh process gets its own
 
 vSphere: there is no govc on this machine (govmomi's Debian package has no govc sources, and
 nothing we can reach ships it). So each printed govc line is checked against govc's
-documented usage instead: every flag must exist for its command (``GOVC_FLAGS`` below), and
+documented usage instead: every flag must exist for its command (``govc_usage``), and
 the spec the line encodes, parsed back from it, must equal what the driver applied, read
 back from vcsim with pyvmomi (CPUs, memory, disk size, guest, labels, power state).
 """
@@ -27,6 +27,7 @@ from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.sizes import GiB, KiB, MiB
 
+from . import govc_usage
 from .conftest import ensure_up, ipython_shell
 from .equivalence import fresh, run_cli, shown
 
@@ -122,57 +123,10 @@ def test_libvirt_create_without_start_says_so(ip: Any,
 
 # --- vSphere ------------------------------------------------------------------------------
 
-# The flags govc documents for the commands the driver prints, from govmomi's
-# govc/USAGE.md ("Options:" of each command, and the common options that file lists once):
-# True for a boolean flag (written -flag or -flag=false), False for one taking a value.
-GOVC_COMMON = {**dict.fromkeys(("debug", "dump", "json", "k", "persist-session", "trace",
-                                "verbose", "xml"), True),
-               **dict.fromkeys(("cert", "dc", "key", "tls-ca-certs", "tls-known-hosts", "u",
-                                "vim-namespace", "vim-version", "host.dns", "host.ip",
-                                "host.ipath", "host.uuid", "vm.dns", "vm.ip", "vm.ipath",
-                                "vm.path", "vm.uuid"), False)}
-GOVC_FLAGS: dict[str, dict[str, bool]] = {
-    "vm.create": {**dict.fromkeys(("disk.eager", "disk.thick", "force", "link", "on"), True),
-                  **dict.fromkeys(("annotation", "c", "cluster", "datastore-cluster", "disk",
-                                   "disk-datastore", "disk.controller", "ds", "firmware",
-                                   "folder", "g", "host", "iso", "iso-datastore", "m", "net",
-                                   "net.adapter", "net.address", "net.protocol", "pool",
-                                   "profile", "version"), False)},
-    "vm.change": dict.fromkeys(("annotation", "c", "e", "f", "g", "latency", "m", "name",
-                                "uuid", "vm"), False),
-    "vm.disk.change": dict.fromkeys(("disk.filePath", "disk.key", "disk.label", "disk.name",
-                                     "mode", "sharing", "size", "vm"), False),
-    "vm.disk.create": {**dict.fromkeys(("eager", "thick"), True),
-                       **dict.fromkeys(("controller", "ds", "mode", "name", "profile",
-                                        "sharing", "size", "vm"), False)},
-    "vm.power": dict.fromkeys(("M", "force", "off", "on", "r", "reset", "s", "standby",
-                               "suspend", "wait"), True),
-    "vm.destroy": {},
-    "find": {**dict.fromkeys(("I", "i", "l", "p"), True),
-             **dict.fromkeys(("maxdepth", "name", "type"), False)},
-}
-
-
 def _govc(line: str) -> list[tuple[str, dict[str, str], list[str]]]:
     """Each govc command of a printed line: (command, its flags, its arguments); a flag
     govc does not document for that command fails the test."""
-    parsed = []
-    for part in line.split(" && "):
-        words = shlex.split(part)
-        assert words[0] == "govc" and words[1] in GOVC_FLAGS, part
-        known = {**GOVC_COMMON, **GOVC_FLAGS[words[1]]}
-        flags: dict[str, str] = {}
-        arguments: list[str] = []
-        rest = iter(words[2:])
-        for word in rest:
-            if not word.startswith("-"):
-                arguments.append(word)
-                continue
-            name, equals, value = word[1:].partition("=")
-            assert name in known, f"govc {words[1]} has no flag -{name}: {part}"
-            flags[name] = value if equals else "true" if known[name] else next(rest)
-        parsed.append((words[1], flags, arguments))
-    return parsed
+    return [govc_usage.parse(shlex.split(part)) for part in line.split(" && ")]
 
 
 def _govc_bytes(text: str) -> int:

@@ -119,6 +119,8 @@ CORPUS: list[tuple[str, str, str | None, str]] = [
     ("vw", "connect vsphere://admin:hunter2@vc", None, "must not contain a password"),
     ("vw", "connect nonsense", None, "not a connection URI"),
     ("vw", "frobnicate", None, "invalid choice"),
+    ("vw", "export", None, "give a directory, or --notebook"),
+    ("vw", "export here --notebook there.ipynb", None, "give a directory, or --notebook"),
 ]
 
 
