@@ -30,8 +30,8 @@ from figures import Figure, median, run_script
 
 from jupyter_virtwork import uri
 from jupyter_virtwork.classroom import space
-from jupyter_virtwork.drivers.k8s_owned import ApiResource
-from jupyter_virtwork.drivers.kubernetes import KubernetesDriver
+from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
+from jupyter_virtwork.drivers.kubernetes.owned import ApiResource
 from jupyter_virtwork.sandbox import hub_config, kube_pki, paths, process
 from jupyter_virtwork.sandbox.hub_client import HubClient, Kernel
 

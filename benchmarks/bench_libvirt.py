@@ -30,8 +30,8 @@ from figures import Figure, Goal, remove_labelled, run_script, turns
 from listing import cached, compare, remote
 
 from jupyter_virtwork import labels as ownership  # after the path fix
-from jupyter_virtwork.drivers import libvirt_xml
-from jupyter_virtwork.drivers.libvirt import LibvirtDriver
+from jupyter_virtwork.drivers.libvirt import definition
+from jupyter_virtwork.drivers.libvirt.driver import LibvirtDriver
 from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect
@@ -48,7 +48,7 @@ def define(conn: Any, prefix: str, count: int, domain_type: str,
            labels: dict[str, str]) -> list[Any]:
     """``count`` small labelled domains, defined (not started); ``remove_labelled`` removes
     them again."""
-    return [conn.defineXML(libvirt_xml.domain_xml(libvirt_xml.DomainPlan(
+    return [conn.defineXML(definition.domain_xml(definition.DomainPlan(
         f"{prefix}-{i}", domain_type, 1, 64 * MiB, labels=labels))) for i in range(count)]
 
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from figures import Figure, median, remove_labelled, run_script
 
 from jupyter_virtwork import labels as ownership  # after the path fix
-from jupyter_virtwork.drivers.docker import DockerDriver
+from jupyter_virtwork.drivers.docker.driver import DockerDriver
 from jupyter_virtwork.models import ContainerSpec, Kind, VMSpec
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import vcsim

@@ -25,9 +25,9 @@ from typing import Any
 from figures import Figure, Goal, run_script, turns
 from listing import cached
 
-from jupyter_virtwork.drivers.vsphere import VSphereDriver
-from jupyter_virtwork.drivers.vsphere_props import VM_PATHS, filter_spec, retrieve, vm_view
-from jupyter_virtwork.drivers.vsphere_session import pyvim_connect
+from jupyter_virtwork.drivers.vsphere.driver import VSphereDriver
+from jupyter_virtwork.drivers.vsphere.props import VM_PATHS, filter_spec, retrieve, vm_view
+from jupyter_virtwork.drivers.vsphere.session import pyvim_connect
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import vcsim

@@ -151,7 +151,7 @@ def dockerfile_artefacts(spec: ImageSpec, stem: str) -> tuple[Artefact, ...]:
     """The Dockerfile of a build and a description of its context: the directory, the
     ``.dockerignore`` rules, and each file sent (size, sha256) as it was at the build, so
     a replay can tell whether the context changed since."""
-    from .drivers import docker_build  # the .dockerignore rules are docker-py's
+    from .drivers.docker import build as docker_build  # the .dockerignore rules are docker-py's
 
     lines = [f"# The build context of {spec.tag}"]
     if spec.context is None:
@@ -183,7 +183,7 @@ def manifest_artefact(applied: Mapping[str, Any], stem: str) -> Artefact:
     the fields the server owns (uid, resourceVersion, managedFields...)."""
     import yaml
 
-    from .drivers.k8s_manifests import SERVER_FIELDS
+    from .drivers.kubernetes.manifest_text import SERVER_FIELDS
 
     clean = {k: v for k, v in applied.items() if k != "status"}
     metadata = {k: v for k, v in (applied.get("metadata") or {}).items()

@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     # mypy holds each driver to its whole family: one missing a method is abstract, and an
     # abstract class is refused here.
     from .drivers.base import Cluster, ContainerEngine, Hypervisor
-    from .drivers.docker import DockerDriver
-    from .drivers.kubernetes import KubernetesDriver
-    from .drivers.libvirt import LibvirtDriver
-    from .drivers.vsphere import VSphereDriver
+    from .drivers.docker.driver import DockerDriver
+    from .drivers.kubernetes.driver import KubernetesDriver
+    from .drivers.libvirt.driver import LibvirtDriver
+    from .drivers.vsphere.driver import VSphereDriver
 
     _docker: type[ContainerEngine] = DockerDriver
     _kubernetes: type[Cluster] = KubernetesDriver
@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     _vsphere: type[Hypervisor] = VSphereDriver
 
 DRIVERS: dict[str, str] = {
-    "docker": "jupyter_virtwork.drivers.docker:DockerDriver",
-    "kubernetes": "jupyter_virtwork.drivers.kubernetes:KubernetesDriver",
-    "vsphere": "jupyter_virtwork.drivers.vsphere:VSphereDriver",
-    "libvirt": "jupyter_virtwork.drivers.libvirt:LibvirtDriver",
+    "docker": "jupyter_virtwork.drivers.docker.driver:DockerDriver",
+    "kubernetes": "jupyter_virtwork.drivers.kubernetes.driver:KubernetesDriver",
+    "vsphere": "jupyter_virtwork.drivers.vsphere.driver:VSphereDriver",
+    "libvirt": "jupyter_virtwork.drivers.libvirt.driver:LibvirtDriver",
 }
 
 

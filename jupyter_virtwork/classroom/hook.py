@@ -35,8 +35,8 @@ from traitlets import Dict, Enum, Float, Unicode
 from traitlets.config import Config, LoggingConfigurable
 
 from .. import uri
-from ..drivers.k8s_owned import ApiResource
-from ..drivers.kubernetes import KubernetesDriver
+from ..drivers.kubernetes.driver import KubernetesDriver
+from ..drivers.kubernetes.owned import ApiResource
 from ..errors import InvalidInput, OperationTimeout
 from ..labels import LEARNER, MANAGED_BY, MANAGER
 from . import guard, handoff, kubeconfig, space

@@ -16,8 +16,8 @@ import pytest
 
 from jupyter_virtwork import uri
 from jupyter_virtwork.classroom import space
-from jupyter_virtwork.drivers.k8s_owned import ApiResource
-from jupyter_virtwork.drivers.kubernetes import KubernetesDriver
+from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
+from jupyter_virtwork.drivers.kubernetes.owned import ApiResource
 from jupyter_virtwork.errors import NotFound
 from jupyter_virtwork.labels import LEARNER, MANAGED_BY, MANAGER
 from jupyter_virtwork.models import Kind, State

@@ -22,8 +22,8 @@ from traitlets.config import Config
 
 from jupyter_virtwork import uri
 from jupyter_virtwork.classroom import LearnerSpaces, handoff, space
-from jupyter_virtwork.drivers.k8s_owned import ApiResource
-from jupyter_virtwork.drivers.kubernetes import KubernetesDriver
+from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
+from jupyter_virtwork.drivers.kubernetes.owned import ApiResource
 from jupyter_virtwork.errors import AuthenticationFailed
 from jupyter_virtwork.models import Kind, State
 from jupyter_virtwork.sandbox import hub_config, kube_pki

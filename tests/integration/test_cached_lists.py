@@ -31,7 +31,7 @@ from benchmarks.counting import (
     Seen,
 )
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.drivers import libvirt_xml
+from jupyter_virtwork.drivers.libvirt import definition
 from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Event, EventType, Kind, State
 from jupyter_virtwork.sandbox import kube_pki
@@ -209,7 +209,7 @@ def test_vm_ls_answers_from_a_synced_watch(ip: Any, scratch: str,
         stream = session(ip).driver(uri).watch(Kind.VM)
         try:
             _synced(stream)
-            dom = conn.defineXML(libvirt_xml.domain_xml(libvirt_xml.DomainPlan(
+            dom = conn.defineXML(definition.domain_xml(definition.DomainPlan(
                 name, "qemu", 1, 64 * MiB, labels=labels)))
             _until(stream, _about(name, EventType.ADDED))
             listed, seen = _asked(messages, lambda: ip.run_line_magic("vm", f"ls --on {uri}"),
@@ -248,7 +248,7 @@ def test_libvirt_lists_read_labels_once_then_on_metadata_change(
     ensure_up("libvirt")
     conn = libvirt.open("qemu:///system")
     names = [f"vw-owners-{uuid.uuid4().hex[:6]}" for _ in range(3)]
-    domains = [conn.defineXML(libvirt_xml.domain_xml(libvirt_xml.DomainPlan(
+    domains = [conn.defineXML(definition.domain_xml(definition.DomainPlan(
         name, "qemu", 1, 64 * MiB, labels=labels))) for name in names]
     with Forwarder(f"{scratch}/libvirt.sock", LIBVIRT_SOCKET, LibvirtMessages) as messages:
         driver = connect(f"qemu+unix:///system?socket={messages.path}")

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.drivers.docker import KUBELET_LABEL, DockerDriver
+from jupyter_virtwork.drivers.docker.driver import KUBELET_LABEL, DockerDriver
 from jupyter_virtwork.errors import (
     BuildError,
     EngineUnavailable,

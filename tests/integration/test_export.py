@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from jupyter_virtwork import defaults, userconfig
-from jupyter_virtwork.drivers.vsphere_specs import labels_from_annotation
+from jupyter_virtwork.drivers.vsphere.specs import labels_from_annotation
 from jupyter_virtwork.errors import VirtworkError
 from jupyter_virtwork.labels import SESSION, ownership, session_id_for
 from jupyter_virtwork.magics.base import session

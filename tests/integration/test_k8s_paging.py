@@ -23,7 +23,7 @@ import pytest
 
 from benchmarks.counting import PoolRequests
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.drivers.kubernetes import LIST_PAGE
+from jupyter_virtwork.drivers.kubernetes.driver import LIST_PAGE
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import kube_pki

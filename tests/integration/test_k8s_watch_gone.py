@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.drivers.kubernetes import KubernetesDriver
+from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
 from jupyter_virtwork.models import Event, EventType, Kind
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import kube_pki

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pytest
 
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.drivers.kubernetes import KubernetesDriver
+from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
 from jupyter_virtwork.errors import EngineUnavailable, InvalidInput, NotFound
 from jupyter_virtwork.models import Kind, Progress, State, WorkloadSpec
 from jupyter_virtwork.registry import connect

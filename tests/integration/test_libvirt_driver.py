@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import pytest
 
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.drivers import libvirt_xml
-from jupyter_virtwork.drivers.libvirt import STATE_MAP, LibvirtDriver, default_uri
+from jupyter_virtwork.drivers.libvirt import definition
+from jupyter_virtwork.drivers.libvirt.driver import STATE_MAP, LibvirtDriver, default_uri
 from jupyter_virtwork.errors import (
     AlreadyExists,
     EngineUnavailable,
@@ -384,15 +384,15 @@ def _one_line(error: VirtworkError, words: str) -> None:
 @pytest.mark.parametrize("mode", ["pv", "hvm"])
 @pytest.mark.parametrize("kernel", [True, False])
 def test_xen_xml_validates(tmp_path: Path, mode: str, kernel: bool) -> None:
-    plan = libvirt_xml.DomainPlan(
+    plan = definition.DomainPlan(
         name="my-xen-vm", domain_type="xen", vcpus=2, memory=4 * GiB, guest_os="ubuntu 18.04",
         labels=ownership.ownership("xen"), kernel="/boot/vmlinuz" if kernel else None,
         initrd="/boot/initrd.img" if kernel else None, cmdline="console=ttyS0 panic=-1",
         disk="/var/lib/xen/images/my-xen-vm.qcow2",
-        volume=libvirt_xml.Volume("virtwork", "my-xen-vm.qcow2"),
+        volume=definition.Volume("virtwork", "my-xen-vm.qcow2"),
         console_log="/var/log/libvirt/libxl/my-xen-vm-console.log", network="default",
         xen_mode=mode)
-    xml = libvirt_xml.domain_xml(plan)
+    xml = definition.domain_xml(plan)
     document = tmp_path / "my-xen-vm.xml"
     document.write_text(xml)
     proc = subprocess.run(["virt-xml-validate", str(document), "domain"], capture_output=True,
@@ -403,7 +403,7 @@ def test_xen_xml_validates(tmp_path: Path, mode: str, kernel: bool) -> None:
         assert 'bus="xen"' in xml and ("console=hvc0" in xml or not kernel)
     else:
         assert "machine=\"xenfv\">hvm</type>" in xml and "hvmloader" in xml
-    owner = libvirt_xml.parse_owner(_owner_element(xml))
+    owner = definition.parse_owner(_owner_element(xml))
     assert owner.labels == ownership.ownership("xen") and owner.guest_os == "ubuntu 18.04"
 
 
@@ -424,7 +424,7 @@ def test_a_thousand_domains_are_listed_with_their_state(test_driver: LibvirtDriv
     libvirt = _sdk()
     conn = libvirt.open(TEST)
     prefix = _name("bulk")
-    domains = [conn.defineXML(libvirt_xml.domain_xml(libvirt_xml.DomainPlan(
+    domains = [conn.defineXML(definition.domain_xml(definition.DomainPlan(
         f"{prefix}-{i}", "test", 1, 64 * MiB, labels=labels))) for i in range(1000)]
     try:
         for dom in domains[::2]:

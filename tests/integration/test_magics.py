@@ -335,7 +335,7 @@ def test_vm_show_command_lines_are_real_virsh_commands(
 
 def test_vm_show_command_lines_are_govc_commands(
         ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from jupyter_virtwork.drivers.vsphere import GOVC
+    from jupyter_virtwork.drivers.vsphere.driver import GOVC
 
     ensure_up("vcsim")
     govc_commands = {words[0] for words in GOVC.values()}

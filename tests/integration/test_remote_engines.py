@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.drivers.docker import DockerDriver
-from jupyter_virtwork.drivers.libvirt import LibvirtDriver
-from jupyter_virtwork.drivers.vsphere import VSphereDriver
+from jupyter_virtwork.drivers.docker.driver import DockerDriver
+from jupyter_virtwork.drivers.libvirt.driver import LibvirtDriver
+from jupyter_virtwork.drivers.vsphere.driver import VSphereDriver
 from jupyter_virtwork.errors import (
     EngineUnavailable,
     MissingDependency,

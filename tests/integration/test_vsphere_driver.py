@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pytest
 
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.drivers.vsphere import VSphereDriver
+from jupyter_virtwork.drivers.vsphere.driver import VSphereDriver
 from jupyter_virtwork.errors import (
     AlreadyExists,
     AuthenticationFailed,

@@ -5,7 +5,7 @@ answers from its cache with no SOAP call at all, yet holds a change another clie
 The simulator runs the benchmarks' inventory (4 clusters x 250 VMs) on a free port of
 127.0.0.1 and is stopped at the end. Its vcsim (govmomi 0.24.2, Debian's) ignores
 ``RetrieveOptions.maxObjects`` and has no ``ContinueRetrievePropertiesEx``: it answers every
-list in one page, so the driver's continuation loop (``vsphere_props.retrieve``) cannot be
+list in one page, so the driver's continuation loop (``drivers.vsphere.props.retrieve``) cannot be
 made to run here; what is tested is that one call brings all 1,000.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_virtwork.drivers.vsphere import VSphereDriver
+from jupyter_virtwork.drivers.vsphere.driver import VSphereDriver
 from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import EventType, Kind, State
 from jupyter_virtwork.registry import connect

@@ -24,7 +24,7 @@ import docker
 import requests
 
 from jupyter_virtwork import defaults
-from jupyter_virtwork.drivers.k8s_owned import ApiResource
+from jupyter_virtwork.drivers.kubernetes.owned import ApiResource
 from jupyter_virtwork.errors import NotFound
 from jupyter_virtwork.models import Kind
 from jupyter_virtwork.registry import connect

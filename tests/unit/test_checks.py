@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from jupyter_virtwork import checks
-from jupyter_virtwork.drivers.docker import DockerDriver
-from jupyter_virtwork.drivers.kubernetes import KubernetesDriver
-from jupyter_virtwork.drivers.libvirt import LibvirtDriver
-from jupyter_virtwork.drivers.vsphere import VSphereDriver
+from jupyter_virtwork.drivers.docker.driver import DockerDriver
+from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
+from jupyter_virtwork.drivers.libvirt.driver import LibvirtDriver
+from jupyter_virtwork.drivers.vsphere.driver import VSphereDriver
 from jupyter_virtwork.errors import CheckFailed, InvalidArguments, InvalidInput
 from jupyter_virtwork.magics.vw import _parser
 from jupyter_virtwork.models import State

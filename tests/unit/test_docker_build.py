@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_virtwork.drivers import docker_build
+from jupyter_virtwork.drivers.docker import build
 from jupyter_virtwork.errors import BuildError
 
 STREAM = [
@@ -30,9 +30,9 @@ STREAM = [
 
 
 def test_a_failed_build_names_what_it_made_and_its_log_is_plain_text() -> None:
-    made = docker_build.Made()
+    made = build.Made()
     with pytest.raises(BuildError) as caught:
-        docker_build.read_build(STREAM, None, "bad:1", "docker://", 5, made)
+        build.read_build(STREAM, None, "bad:1", "docker://", 5, made)
     # Not the FROM's base nor the cached layer: those were there before the build.
     assert made.images == ["3333bbbb4444", "7777dddd8888"]
     assert made.containers == ["9999eeee0000"]  # the failing step's, not yet removed
@@ -41,4 +41,4 @@ def test_a_failed_build_names_what_it_made_and_its_log_is_plain_text() -> None:
 
 
 def test_plain_removes_colour_and_cursor_codes() -> None:
-    assert docker_build.plain("\x1b[91merror\x1b[0m \x1b[2Kdone\x1b(B") == "error done"
+    assert build.plain("\x1b[91merror\x1b[0m \x1b[2Kdone\x1b(B") == "error done"

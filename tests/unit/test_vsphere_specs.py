@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from jupyter_virtwork.drivers.vsphere_props import retrieve
-from jupyter_virtwork.drivers.vsphere_specs import (
+from jupyter_virtwork.drivers.vsphere.props import retrieve
+from jupyter_virtwork.drivers.vsphere.specs import (
     annotation_with_labels,
     checked_sizes,
     govc_size,

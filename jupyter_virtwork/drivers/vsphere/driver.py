@@ -1,10 +1,10 @@
 """The vSphere driver (``vsphere://user@host[:port]``, vCenter or ESXi) over pyVmomi.
 
 Records come from the PropertyCollector: one RetrievePropertiesEx over a ContainerView lists
-every VM (``vsphere_props``); a VM's ``id`` is its managed object id (``vm-42``), and every
+every VM (``props``); a VM's ``id`` is its managed object id (``vm-42``), and every
 verb also takes its name. Ownership labels live in the VM's annotation
-(``vsphere_specs``). Tasks report progress and are cancelled when the caller is interrupted
-(``vsphere_tasks``). Connection, password and TLS are ``vsphere_session``'s job. Every
+(``specs``). Tasks report progress and are cancelled when the caller is interrupted
+(``tasks``). Connection, password and TLS are ``session``'s job. Every
 pyVmomi exception is translated by ``_sdk_errors``; nothing above this module sees one.
 
 Power verbs: ``start`` powers on; ``stop`` shuts the guest down (``force=True``, the
@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from ..errors import (
+from ...errors import (
     AlreadyExists,
     AuthenticationFailed,
     Cancelled,
@@ -38,13 +38,13 @@ from ..errors import (
     VirtworkError,
     first_line,
 )
-from ..models import Event, EventType, Kind, Progress, Resource, ResourceList, State, VMSpec
-from ..sizes import MiB
-from ..uri import Target
-from ..watch import Emit, EventStream, Stopper, Watcher
-from . import vsphere_placement, vsphere_snapshots, vsphere_specs, vsphere_tasks
-from .base import BaseDriver, ErrorTable, Hypervisor, SdkFailure, Verb
-from .vsphere_props import (
+from ...models import Event, EventType, Kind, Progress, Resource, ResourceList, State, VMSpec
+from ...sizes import MiB
+from ...uri import Target
+from ...watch import Emit, EventStream, Stopper, Watcher
+from ..base import BaseDriver, ErrorTable, Hypervisor, SdkFailure, Verb
+from . import placement, snapshots, specs, tasks
+from .props import (
     LEAVE,
     Change,
     UpdateFeed,
@@ -54,9 +54,9 @@ from .vsphere_props import (
     retrieve,
     vm_view,
 )
-from .vsphere_session import DEFAULT_TIMEOUT, Session, sdk, settings
-from .vsphere_snapshots import Snapshot
-from .vsphere_tasks import ProgressCallback, TaskInterrupted
+from .session import DEFAULT_TIMEOUT, Session, sdk, settings
+from .snapshots import Snapshot
+from .tasks import ProgressCallback, TaskInterrupted
 
 STATE_MAP: dict[str, State] = {
     "poweredOn": State.RUNNING,
@@ -190,7 +190,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
         return Resource(
             uri=self.uri, kind=Kind.VM, id=str(props["_moid"]), name=str(props.get("name", "")),
             state=STATE_MAP.get(str(props.get(POWER)), State.UNKNOWN),
-            labels=vsphere_specs.labels_from_annotation(props.get("config.annotation")),
+            labels=specs.labels_from_annotation(props.get("config.annotation")),
             details={"cpus": props.get("config.hardware.numCPU"),
                      "memory": None if memory_mb is None else int(memory_mb) * MiB,
                      "guest_id": props.get("config.guestId")},
@@ -256,8 +256,8 @@ class VSphereDriver(BaseDriver, Hypervisor):
         if not isinstance(spec, VMSpec):
             raise InvalidInput(f"the vsphere driver creates VMs from a VMSpec, "
                                f"not {type(spec).__name__}")
-        guest = vsphere_specs.guest_id(spec.guest_os)
-        annotation = vsphere_specs.annotation_with_labels(spec.labels)
+        guest = specs.guest_id(spec.guest_os)
+        annotation = specs.annotation_with_labels(spec.labels)
         doing = f"creating VM {spec.name!r}"
 
         def submit(content: Any) -> Any:
@@ -266,10 +266,9 @@ class VSphereDriver(BaseDriver, Hypervisor):
                 raise AlreadyExists(f"{doing}: a VM named {spec.name!r} exists already",
                                     connection=self.uri,
                                     hint="choose another name, or destroy the old VM")
-            placement = vsphere_placement.find(content, network=spec.network,
-                                               **self.placement)
-            config = vsphere_specs.create_spec(spec, guest, placement, annotation)
-            return placement.folder.CreateVM_Task(config=config, pool=placement.pool)
+            where = placement.find(content, network=spec.network, **self.placement)
+            config = specs.create_spec(spec, guest, where, annotation)
+            return where.folder.CreateVM_Task(config=config, pool=where.pool)
 
         with self._boundary(doing, spec.name):
             vm = self._run_task(submit, doing, on_progress, stopper, undo=self._undo_create)
@@ -290,7 +289,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
             raise Cancelled(f"{doing} was cancelled before it started", connection=self.uri)
         task = self._call(submit)
         try:
-            return self._call(lambda content: vsphere_tasks.wait(
+            return self._call(lambda content: tasks.wait(
                 task, doing, content.propertyCollector, on_progress=on_progress, stopper=stopper,
                 timeout=self.task_timeout))
         except TaskInterrupted as stop:
@@ -415,26 +414,26 @@ class VSphereDriver(BaseDriver, Hypervisor):
                     stopper: Stopper | None = None) -> Resource:
         """Change CPUs, memory (bytes or "4 GB") and the first disk's size (it only grows;
         a VM without a disk gets one)."""
-        new_cpus, new_memory, new_disk = vsphere_specs.checked_sizes(cpus, memory, disk)
+        new_cpus, new_memory, new_disk = specs.checked_sizes(cpus, memory, disk)
         doing = f"reconfiguring VM {id!r}"
         with self._boundary(doing, id):
             vm, props = self._call(lambda content: self._lookup(content, id))
             devices = [] if new_disk is None else self._disk_change(vm, str(props["name"]),
                                                                     new_disk)
-            spec = vsphere_specs.reconfig_spec(new_cpus, new_memory, devices)
+            spec = specs.reconfig_spec(new_cpus, new_memory, devices)
             self._run_task(lambda _: vm.ReconfigVM_Task(spec=spec), doing, on_progress, stopper)
         return self.get(Kind.VM, str(vm._moId))
 
     def _disk_change(self, vm: Any, name: str, size: int) -> builtins.list[Any]:
         devices = self._read(vm, "config.hardware.device") or []
         vm_path = str(self._read(vm, "config.files.vmPathName") or "")
-        return vsphere_specs.disk_change(name, devices, size, vm_path)
+        return specs.disk_change(name, devices, size, vm_path)
 
     def disks(self, id: str) -> builtins.list[int]:
         """The VM's disk sizes in bytes, in device order."""
         with self._boundary(f"reading the disks of VM {id!r}", id):
             vm, _ = self._call(lambda content: self._lookup(content, id))
-            return vsphere_specs.disk_sizes(self._read(vm, "config.hardware.device") or [])
+            return specs.disk_sizes(self._read(vm, "config.hardware.device") or [])
 
     def console(self, id: str, *, wait_for: str | None = None, timeout: float = 60.0) -> str:
         """vSphere shows a VM's console in its own client; there is no serial log to read."""
@@ -451,7 +450,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
                  on_progress: ProgressCallback | None = None,
                  stopper: Stopper | None = None) -> Snapshot:
         """Take a snapshot; ``memory`` also saves a running VM's memory."""
-        vsphere_specs.check_snapshot_name(name)
+        specs.check_snapshot_name(name)
         doing = f"taking snapshot {name!r} of VM {id!r}"
         with self._boundary(doing, id):
             vm, _ = self._call(lambda content: self._lookup(content, id))
@@ -463,7 +462,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
     def snapshots(self, id: str) -> builtins.list[Snapshot]:
         with self._boundary(f"listing the snapshots of VM {id!r}", id):
             vm, props = self._call(lambda content: self._lookup(content, id))
-            return vsphere_snapshots.flatten(str(props["name"]), self._read(vm, "snapshot"))
+            return snapshots.flatten(str(props["name"]), self._read(vm, "snapshot"))
 
     def revert(self, id: str, snapshot: str, *, on_progress: ProgressCallback | None = None,
                stopper: Stopper | None = None) -> Resource:
@@ -471,7 +470,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
         doing = f"reverting VM {id!r} to snapshot {snapshot!r}"
         with self._boundary(doing, id):
             vm, props = self._call(lambda content: self._lookup(content, id))
-            moref = vsphere_snapshots.find(str(props["name"]), self._read(vm, "snapshot"),
+            moref = snapshots.find(str(props["name"]), self._read(vm, "snapshot"),
                                            snapshot)
             self._run_task(lambda _: moref.RevertToSnapshot_Task(), doing, on_progress, stopper)
         return self.get(Kind.VM, str(vm._moId))
@@ -482,7 +481,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
         doing = f"removing snapshot {snapshot!r} of VM {id!r}"
         with self._boundary(doing, id):
             vm, props = self._call(lambda content: self._lookup(content, id))
-            moref = vsphere_snapshots.find(str(props["name"]), self._read(vm, "snapshot"),
+            moref = snapshots.find(str(props["name"]), self._read(vm, "snapshot"),
                                            snapshot)
             self._run_task(lambda _: moref.RemoveSnapshot_Task(removeChildren=children),
                            doing, on_progress, stopper)
@@ -507,17 +506,17 @@ class VSphereDriver(BaseDriver, Hypervisor):
         """``govc vm.create`` with the spec's CPUs, memory, disk, guest and labels; it
         powers the VM on (govc's default) when ``start``, as ``%vm create`` then does."""
         flags = [*([] if start else ["-on=false"]), "-c", str(spec.cpus),
-                 "-m", str(vsphere_specs.memory_mb(spec.memory)),
-                 "-g", vsphere_specs.guest_id(spec.guest_os)]
+                 "-m", str(specs.memory_mb(spec.memory)),
+                 "-g", specs.guest_id(spec.guest_os)]
         if spec.disk is not None:
-            flags += ["-disk", vsphere_specs.govc_size(spec.disk)]
+            flags += ["-disk", specs.govc_size(spec.disk)]
         if spec.network:
             flags += ["-net", spec.network]
         for option, flag in (("datastore", "-ds"), ("cluster", "-pool"), ("datacenter", "-dc")):
             if self.placement[option]:
                 flags += [flag, str(self.placement[option])]
         if spec.labels:
-            flags += ["-annotation", vsphere_specs.annotation_with_labels(spec.labels)]
+            flags += ["-annotation", specs.annotation_with_labels(spec.labels)]
         return shlex.join(["govc", "vm.create", *self._govc_flags(), *flags, spec.name])
 
     def reconfigure_command(self, id: str, *, cpus: int | str | None = None,
@@ -525,7 +524,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
                             disk: int | str | None = None) -> str:
         """The govc lines of ``reconfigure(id, ...)``: ``vm.change -c -m``, and for the disk
         ``vm.disk.change`` of the first disk (by its label) or ``vm.disk.create``."""
-        new_cpus, new_memory, new_disk = vsphere_specs.checked_sizes(cpus, memory, disk)
+        new_cpus, new_memory, new_disk = specs.checked_sizes(cpus, memory, disk)
         with self._boundary(f"reading VM {id!r}", id):
             vm, props = self._call(lambda content: self._lookup(content, id))
             devices = (self._read(vm, "config.hardware.device") or []) if new_disk else []
@@ -535,10 +534,10 @@ class VSphereDriver(BaseDriver, Hypervisor):
             lines.append(self.command("vm.change", "-vm", name,
                                       *([] if new_cpus is None else ["-c", str(new_cpus)]),
                                       *([] if new_memory is None else
-                                        ["-m", str(vsphere_specs.memory_mb(new_memory))])))
+                                        ["-m", str(specs.memory_mb(new_memory))])))
         if new_disk is not None:
-            label = vsphere_specs.first_disk_label(devices)
-            size = vsphere_specs.govc_size(new_disk)
+            label = specs.first_disk_label(devices)
+            size = specs.govc_size(new_disk)
             lines.append(self.command("vm.disk.change", "-vm", name, "-disk.label", label,
                                       "-size", size) if label else
                          self.command("vm.disk.create", "-vm", name, "-name",

@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..labels import XML_NAMESPACE
+from ...labels import XML_NAMESPACE
 
 OSINFO_NAMESPACE = "http://libosinfo.org/xmlns/libvirt/domain/1.0"
 DOMAIN_TYPES = ("qemu", "kvm", "xen", "test")

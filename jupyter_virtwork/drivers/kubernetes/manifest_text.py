@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import InvalidInput
-from ..names import K8S, check_name
+from ...errors import InvalidInput
+from ...names import K8S, check_name
 
 # Workload kinds whose pods come from spec.template: their pods get our labels too, so
 # "what this notebook created" finds the pods of a Deployment it applied.

@@ -5,7 +5,7 @@ URIs are libvirt's own, used as spelled (``qemu:///system``, ``qemu:///session``
 wins; ``default_uri()`` is what the toolkit connects to when the user names none: libvirt's
 own ``LIBVIRT_DEFAULT_URI`` if set, else ``qemu:///system``.
 
-A VM is a persistent domain whose XML comes from ``libvirt_xml`` for the connection's
+A VM is a persistent domain whose XML comes from ``definition`` for the connection's
 hypervisor, validated by libvirt against its schema at define time. Its disk is a thin
 qcow2 volume in a storage pool (``virtwork``; the test driver's ``default-pool``), recorded
 with the labels in the domain's ``<metadata>`` so that delete removes exactly what create
@@ -34,8 +34,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .. import userconfig
-from ..errors import (
+from ... import userconfig
+from ...errors import (
     AlreadyExists,
     AuthenticationFailed,
     EngineUnavailable,
@@ -48,13 +48,12 @@ from ..errors import (
     VirtworkError,
     first_line,
 )
-from ..labels import XML_NAMESPACE
-from ..models import Event, EventType, Kind, Resource, ResourceList, State, VMSpec
-from ..sizes import format_size
-from ..uri import Target
-from ..watch import Emit, EventStream, Stopper, Watcher
-from . import libvirt_xml
-from .base import (
+from ...labels import XML_NAMESPACE
+from ...models import Event, EventType, Kind, Resource, ResourceList, State, VMSpec
+from ...sizes import format_size
+from ...uri import Target
+from ...watch import Emit, EventStream, Stopper, Watcher
+from ..base import (
     BaseDriver,
     ErrorTable,
     Hypervisor,
@@ -64,7 +63,8 @@ from .base import (
     heredoc,
     missing_sdk,
 )
-from .libvirt_xml import DomainPlan, Owner, Volume
+from . import definition
+from .definition import DomainPlan, Owner, Volume
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
         super().__init__(target)
         if domain_type not in (None, "qemu", "kvm"):
             raise InvalidInput(f"domain type {domain_type!r} is not qemu or kvm")
-        if xen_mode not in libvirt_xml.XEN_MODES:
+        if xen_mode not in definition.XEN_MODES:
             raise InvalidInput(f"Xen mode {xen_mode!r} is not pv or hvm")
         self.hypervisor = target.scheme.partition("+")[0]  # qemu, xen, test, ...
         self.pool = pool or (TEST_POOL if self.hypervisor == "test" else DEFAULT_POOL)
@@ -327,7 +327,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_METADATA:
                 return Owner()
             raise
-        return libvirt_xml.parse_owner(text)
+        return definition.parse_owner(text)
 
     def _all_stats(self, conn: Any) -> list[tuple[Any, dict[str, Any]]]:
         """Every domain with state, vCPUs and memory in one call where the driver can."""
@@ -396,7 +396,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             self._refuse_existing(conn, spec.name)
             try:
                 plan = self._plan(conn, spec, undo)
-                dom = conn.defineXMLFlags(libvirt_xml.domain_xml(plan),
+                dom = conn.defineXMLFlags(definition.domain_xml(plan),
                                           _import_libvirt().VIR_DOMAIN_DEFINE_VALIDATE)
                 undo.append(lambda: self._undefine(dom))
                 if start:
@@ -659,9 +659,9 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             conn = self._conn()
             dom = self._lookup(conn, id)
             return [self._disk_size(conn, dom, source)
-                    for source in libvirt_xml.disk_sources(dom.XMLDesc(0))]
+                    for source in definition.disk_sources(dom.XMLDesc(0))]
 
-    def _disk_size(self, conn: Any, dom: Any, source: libvirt_xml.DiskSource) -> int:
+    def _disk_size(self, conn: Any, dom: Any, source: definition.DiskSource) -> int:
         libvirt = _import_libvirt()
         if source.path is None:
             volume = conn.storagePoolLookupByName(source.pool).storageVolLookupByName(
@@ -746,7 +746,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
                 volume = Volume(self.pool, f"{spec.name}.qcow2")
                 disk = f"{_pool_path(self._pool(conn))}/{volume.name}"
             plan = self._domain_plan(conn, spec, volume, disk, self._console_path(spec.name))
-        return libvirt_xml.domain_xml(plan)
+        return definition.domain_xml(plan)
 
     # --- watch --------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-from ..errors import (
+from ...errors import (
     AlreadyExists,
     AuthenticationFailed,
     Cancelled,
@@ -33,7 +33,7 @@ from ..errors import (
     VirtworkError,
     first_line,
 )
-from ..models import (
+from ...models import (
     ContainerSpec,
     Event,
     EventType,
@@ -44,10 +44,9 @@ from ..models import (
     ResourceList,
     State,
 )
-from ..uri import Target
-from ..watch import EventStream, Stopper, Watcher
-from . import docker_build, docker_registry
-from .base import (
+from ...uri import Target
+from ...watch import EventStream, Stopper, Watcher
+from ..base import (
     BaseDriver,
     ContainerEngine,
     ErrorTable,
@@ -58,6 +57,8 @@ from .base import (
     heredoc,
     missing_sdk,
 )
+from . import build, registry
+from .build import Made
 
 STATE_MAP: dict[str, State] = {
     "created": State.CREATED,
@@ -419,13 +420,13 @@ class DockerDriver(BaseDriver, ContainerEngine):
         """Delete from its registry each tag of ``image`` that was pushed (the registry
         holds this very image under it)."""
         for tag in (image.raw or {}).get("RepoTags") or []:
-            digest = docker_registry.pushed_digest(tag, image.id)
+            digest = registry.pushed_digest(tag, image.id)
             if digest is None:
                 continue
             pushed = dataclasses.replace(image, name=f"{tag} in its registry",
                                          details={**image.details, "digest": digest})
             try:
-                docker_registry.delete(tag, digest)
+                registry.delete(tag, digest)
             except OperationFailed as exc:
                 removal.left.append((pushed, exc.message))
                 continue
@@ -450,28 +451,28 @@ class DockerDriver(BaseDriver, ContainerEngine):
     # --- backend verbs ----------------------------------------------------------------
 
     def build(self, spec: ImageSpec,
-              on_progress: docker_build.ProgressCallback | None = None) -> Resource:
+              on_progress: ProgressCallback | None = None) -> Resource:
         """Build ``spec`` with the engine's own builder, never pulling a base image."""
-        for base in docker_build.base_images(spec.dockerfile):
+        for base in build.base_images(spec.dockerfile):
             with self._boundary(f"building {spec.tag}", base):
                 self._api().inspect_image(base)
-        made = docker_build.Made()
+        made = Made()
         try:
             with self._boundary(f"building {spec.tag}", spec.tag), self._own_stream(
                     f"the build of {spec.tag}") as api:
                 chunks = api.build(
-                    fileobj=docker_build.context_tar(spec), custom_context=True,
-                    dockerfile=docker_build.DOCKERFILE_NAME, tag=spec.tag,
+                    fileobj=build.context_tar(spec), custom_context=True,
+                    dockerfile=build.DOCKERFILE_NAME, tag=spec.tag,
                     labels=dict(spec.labels), buildargs=dict(spec.buildargs) or None,
                     rm=True, forcerm=True, pull=False, decode=True)
-                docker_build.read_build(chunks, on_progress, spec.tag, self.uri,
-                                        docker_build.count_steps(spec.dockerfile), made)
+                build.read_build(chunks, on_progress, spec.tag, self.uri,
+                                        build.count_steps(spec.dockerfile), made)
         except BaseException:
             self._remove_made(made)
             raise
         return self.get(Kind.IMAGE, spec.tag)
 
-    def _remove_made(self, made: docker_build.Made) -> None:
+    def _remove_made(self, made: Made) -> None:
         """Remove what a failed build made (newest first: a layer is its successor's
         parent); one that a later build already uses is that build's now, and stays."""
         import requests
@@ -513,7 +514,7 @@ class DockerDriver(BaseDriver, ContainerEngine):
         return self.get(Kind.IMAGE, reference)
 
     def push(self, reference: str,
-             on_progress: docker_build.ProgressCallback | None = None) -> str:
+             on_progress: ProgressCallback | None = None) -> str:
         """Push ``reference`` (registry host included); the pushed digest. A reference by
         digest pushes the tags of that repository that name the same image (the engine
         pushes tags only)."""
@@ -524,7 +525,7 @@ class DockerDriver(BaseDriver, ContainerEngine):
             if tag.startswith("sha256:"):
                 tag = self._tag_of(image, repository, reference)
             chunks = api.push(repository, tag=tag, stream=True, decode=True)
-            return docker_build.read_push(chunks, on_progress, reference, self.uri)
+            return build.read_push(chunks, on_progress, reference, self.uri)
 
     def registry_tags(self, image: str) -> dict[str, bool]:
         """Each tag of the local image ``image`` (a name or id) that names a registry, and
@@ -533,8 +534,8 @@ class DockerDriver(BaseDriver, ContainerEngine):
         with self._boundary(f"reading image {image!r}", image):
             info = self._api().inspect_image(image)  # every tag: a list filters them
         tags = [str(tag) for tag in info.get("RepoTags") or []]
-        return {tag: docker_registry.pushed_digest(tag, str(info["Id"])) is not None
-                for tag in tags if docker_registry.split(tag) is not None}
+        return {tag: registry.pushed_digest(tag, str(info["Id"])) is not None
+                for tag in tags if registry.split(tag) is not None}
 
     def _tag_of(self, image: Mapping[str, Any], repository: str, reference: str) -> str:
         tags = [t.rpartition(":")[2] for t in image.get("RepoTags") or []

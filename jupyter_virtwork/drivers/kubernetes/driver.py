@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from ..errors import (
+from ...errors import (
     AlreadyExists,
     AuthenticationFailed,
     Cancelled,
@@ -40,7 +40,7 @@ from ..errors import (
     VirtworkError,
     first_line,
 )
-from ..models import (
+from ...models import (
     Event,
     EventType,
     ExecResult,
@@ -51,10 +51,9 @@ from ..models import (
     State,
     WorkloadSpec,
 )
-from ..uri import Target
-from ..watch import Emit, EventStream, Stopper, Watcher
-from . import k8s_manifests, k8s_owned
-from .base import (
+from ...uri import Target
+from ...watch import Emit, EventStream, Stopper, Watcher
+from ..base import (
     BaseDriver,
     Cluster,
     ErrorTable,
@@ -65,6 +64,8 @@ from .base import (
     heredoc,
     missing_sdk,
 )
+from . import manifest_text, owned
+from .owned import ApiResource
 
 FIELD_MANAGER = "jupyter-virtwork"
 DEFAULT_TIMEOUT = 15.0
@@ -370,12 +371,12 @@ class KubernetesDriver(BaseDriver, Cluster):
               dry_run: bool = False) -> ResourceList:
         """Server-side apply of a YAML text or manifests, all-or-nothing as far as the
         server's dry run can tell; the objects as applied (or as they would be)."""
-        manifests = k8s_manifests.parse(source) if isinstance(source, str) else \
-            [k8s_manifests.check_manifest(dict(m), i + 1) for i, m in enumerate(source)]
+        manifests = manifest_text.parse(source) if isinstance(source, str) else \
+            [manifest_text.check_manifest(dict(m), i + 1) for i, m in enumerate(source)]
         # A Pod in a Namespace of the same cell, a custom resource of its CRD: the server
         # knows neither before the rest is applied, so they are applied last, undry-run.
-        later = k8s_manifests.after_definitions(manifests, namespace)
-        stamped = [k8s_manifests.with_protocols(k8s_manifests.with_labels(
+        later = manifest_text.after_definitions(manifests, namespace)
+        stamped = [manifest_text.with_protocols(manifest_text.with_labels(
             m, labels if labels and (i in later or self._ours_or_new(m, namespace, labels))
             else {})) for i, m in enumerate(manifests)]
         planned = {i: self._apply_one(m, namespace, dry_run=True)
@@ -419,12 +420,12 @@ class KubernetesDriver(BaseDriver, Cluster):
              namespace: str | None = None) -> str:
         """What applying ``source`` would change, as a unified diff per object."""
         parts = []
-        for manifest in k8s_manifests.parse(source):
-            stamped = k8s_manifests.with_protocols(
-                k8s_manifests.with_labels(manifest, labels or {}))
+        for manifest in manifest_text.parse(source):
+            stamped = manifest_text.with_protocols(
+                manifest_text.with_labels(manifest, labels or {}))
             planned = self._apply_one(stamped, namespace, dry_run=True)
             name = f"{manifest['kind']}/{manifest['metadata']['name']}"
-            parts.append(k8s_manifests.diff(name, self._live(stamped, namespace), planned))
+            parts.append(manifest_text.diff(name, self._live(stamped, namespace), planned))
         return "".join(parts)
 
     def _resource_api(self, manifest: Mapping[str, Any]) -> Any:
@@ -630,24 +631,24 @@ class KubernetesDriver(BaseDriver, Cluster):
         answer: dict[str, Any] = json.loads(response.data)
         return answer
 
-    def api_resources(self) -> builtins.list[k8s_owned.ApiResource]:
+    def api_resources(self) -> builtins.list[ApiResource]:
         """Every resource type the server lists and deletes, custom resources included, read
         afresh from its discovery documents (a CRD applied a moment ago counts). A group
         version that does not answer (an aggregated API whose server is down) is left out."""
         from kubernetes.client.exceptions import ApiException
 
-        def document(group_version: str) -> builtins.list[k8s_owned.ApiResource]:
+        def document(group_version: str) -> builtins.list[ApiResource]:
             path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
             try:
-                return k8s_owned.removable(group_version, self._request("GET", path))
+                return owned.removable(group_version, self._request("GET", path))
             except ApiException:
                 return []
 
         with self._boundary("discovering the cluster's resource types"):
-            versions = k8s_owned.group_versions(self._request("GET", "/apis"))
+            versions = owned.group_versions(self._request("GET", "/apis"))
             with ThreadPoolExecutor(LISTERS) as pool:
                 found = [api for apis in pool.map(document, versions) for api in apis]
-        return k8s_owned.one_per_type(found)
+        return owned.one_per_type(found)
 
     def owned(self, labels: Mapping[str, str],
               known: Iterable[Resource] = ()) -> ResourceList:
@@ -656,7 +657,7 @@ class KubernetesDriver(BaseDriver, Cluster):
         return ResourceList(self._owned_record(obj)
                             for _, obj in self._owned_objects(labels, known))
 
-    def objects(self, api: k8s_owned.ApiResource, labels: Mapping[str, str] | None = None,
+    def objects(self, api: ApiResource, labels: Mapping[str, str] | None = None,
                 namespace: str | None = None) -> builtins.list[dict[str, Any]]:
         """Every object of one type (in every namespace, without ``namespace``), as JSON."""
         query = [("labelSelector", _selector(labels) or "")] if labels else []
@@ -673,13 +674,13 @@ class KubernetesDriver(BaseDriver, Cluster):
         record = self.record(obj)
         return dataclasses.replace(record, details={
             "kind": obj.get("kind"), **record.details,
-            "namespace": k8s_owned.namespace(obj), "uid": k8s_owned.uid(obj)})
+            "namespace": owned.namespace(obj), "uid": owned.uid(obj)})
 
     def _owned_objects(self, labels: Mapping[str, str], known: Iterable[Resource]
-                       ) -> builtins.list[tuple[k8s_owned.ApiResource, dict[str, Any]]]:
+                       ) -> builtins.list[tuple[ApiResource, dict[str, Any]]]:
         types = self.api_resources()
 
-        def listed(api: k8s_owned.ApiResource) -> builtins.list[tuple[k8s_owned.ApiResource,
+        def listed(api: ApiResource) -> builtins.list[tuple[ApiResource,
                                                                       Any]]:
             # Everywhere when allowed; a user confined to a namespace lists that one.
             for namespace in [None, *([self.namespace] if api.namespaced else [])]:
@@ -700,18 +701,18 @@ class KubernetesDriver(BaseDriver, Cluster):
         return _one_per_object(found)
 
     def _known_still_there(self, known: Iterable[Resource],
-                           types: Sequence[k8s_owned.ApiResource], labels: Mapping[str, str],
-                           found: Sequence[tuple[k8s_owned.ApiResource, Any]],
-                           ) -> builtins.list[tuple[k8s_owned.ApiResource, Any]]:
+                           types: Sequence[ApiResource], labels: Mapping[str, str],
+                           found: Sequence[tuple[ApiResource, Any]],
+                           ) -> builtins.list[tuple[ApiResource, Any]]:
         """Objects applied here that listing by label did not find (a type discovery does
         not offer now), read one by one; only those still carrying ``labels``."""
         by_kind = {(api.group, api.kind): api for api in types}
-        seen = {k8s_owned.uid(obj) for _, obj in found}
+        seen = {owned.uid(obj) for _, obj in found}
         more = []
         for resource in known:
             raw = resource.raw or {}
-            api = by_kind.get((k8s_owned.group(raw), str(raw.get("kind"))))
-            if api is None or k8s_owned.uid(raw) in seen:
+            api = by_kind.get((owned.group(raw), str(raw.get("kind"))))
+            if api is None or owned.uid(raw) in seen:
                 continue
             now = self._read_object(api, raw)
             labelled = (now or {}).get("metadata", {}).get("labels") or {}
@@ -719,20 +720,20 @@ class KubernetesDriver(BaseDriver, Cluster):
                 more.append((api, now))
         return more
 
-    def _read_object(self, api: k8s_owned.ApiResource,
+    def _read_object(self, api: ApiResource,
                      obj: Mapping[str, Any]) -> dict[str, Any] | None:
         """The object as it is now; None when it is gone (or another took its name)."""
         from kubernetes.client.exceptions import ApiException
 
         try:
-            now = self._request("GET", api.path(k8s_owned.namespace(obj) or None,
-                                                 k8s_owned.name(obj)))
+            now = self._request("GET", api.path(owned.namespace(obj) or None,
+                                                 owned.name(obj)))
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
         now.setdefault("kind", api.kind)
-        replaced = k8s_owned.uid(obj) and k8s_owned.uid(now) != k8s_owned.uid(obj)
+        replaced = owned.uid(obj) and owned.uid(now) != owned.uid(obj)
         return None if replaced else now
 
     def remove_owned(self, labels: Mapping[str, str], known: Iterable[Resource] = (), *,
@@ -753,7 +754,7 @@ class KubernetesDriver(BaseDriver, Cluster):
             if not found:
                 return Removal()
             cleanup.track(found)
-            plan = k8s_owned.plan([obj for _, obj in found])
+            plan = owned.plan([obj for _, obj in found])
             registrations = self._registrations(plan.last)
             cleanup.track(registrations)
             for obj in plan.first:
@@ -766,20 +767,20 @@ class KubernetesDriver(BaseDriver, Cluster):
         return cleanup.outcome(found)
 
     def _registrations(self, definitions: Sequence[Mapping[str, Any]],
-                       ) -> builtins.list[tuple[k8s_owned.ApiResource, Any]]:
+                       ) -> builtins.list[tuple[ApiResource, Any]]:
         """The APIServices the API server made for the group versions of ``definitions``
         (CRDs): it removes them itself, a moment after the last CRD of the group is gone,
         so a cleanup that returns has waited for them too. Not ours: never deleted by us,
         and not waited for while a CRD of someone else serves the group."""
         if not definitions:
             return []
-        crds = k8s_owned.ApiResource("apiextensions.k8s.io/v1", "CustomResourceDefinition",
+        crds = ApiResource("apiextensions.k8s.io/v1", "CustomResourceDefinition",
                                      "customresourcedefinitions", False)
-        services = k8s_owned.ApiResource("apiregistration.k8s.io/v1", "APIService",
+        services = ApiResource("apiregistration.k8s.io/v1", "APIService",
                                          "apiservices", False)
-        ours = {k8s_owned.uid(d) for d in definitions}
+        ours = {owned.uid(d) for d in definitions}
         shared = {str((c.get("spec") or {}).get("group")) for c in self.objects(crds)
-                  if k8s_owned.uid(c) not in ours}
+                  if owned.uid(c) not in ours}
         found = []
         for definition in definitions:
             spec = definition.get("spec") or {}
@@ -792,7 +793,7 @@ class KubernetesDriver(BaseDriver, Cluster):
                     found.append((services, now))
         return found
 
-    def _delete_object(self, api: k8s_owned.ApiResource, obj: Mapping[str, Any],
+    def _delete_object(self, api: ApiResource, obj: Mapping[str, Any],
                        propagation: str) -> bool:
         """Ask for ``obj``'s deletion (this very object: its uid is a precondition);
         False when it is gone already or another object now has its name."""
@@ -800,12 +801,12 @@ class KubernetesDriver(BaseDriver, Cluster):
 
         body: dict[str, Any] = {
             "apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation,
-            "preconditions": {"uid": k8s_owned.uid(obj)}}
+            "preconditions": {"uid": owned.uid(obj)}}
         if obj.get("kind") == "Pod" and api.group == "":
             body["gracePeriodSeconds"] = CLEANUP_GRACE
         try:
-            self._request("DELETE", api.path(k8s_owned.namespace(obj) or None,
-                                             k8s_owned.name(obj)), body=body)
+            self._request("DELETE", api.path(owned.namespace(obj) or None,
+                                             owned.name(obj)), body=body)
         except ApiException as exc:
             if exc.status in (404, 409):  # 409: the uid precondition failed
                 return False
@@ -837,8 +838,8 @@ class KubernetesDriver(BaseDriver, Cluster):
         """``kubectl apply`` (or ``diff``) of exactly what ``apply(text, labels=...)``
         applies: a server-side apply by our field manager of the manifests with the
         ownership labels stamped in (kubectl has no flag for those), on standard input."""
-        stamped = [k8s_manifests.with_protocols(k8s_manifests.with_labels(m, labels or {}))
-                   for m in k8s_manifests.parse(text)]
+        stamped = [manifest_text.with_protocols(manifest_text.with_labels(m, labels or {}))
+                   for m in manifest_text.parse(text)]
         elsewhere = bool({m["metadata"].get("namespace") for m in stamped}
                          - {None, self.namespace})
         if elsewhere:
@@ -973,13 +974,13 @@ def _pod_state(obj: Mapping[str, Any]) -> tuple[State, dict[str, Any]]:
                    "reason": reason}
 
 
-def _one_per_object(found: Iterable[tuple[k8s_owned.ApiResource, dict[str, Any]]],
-                    ) -> list[tuple[k8s_owned.ApiResource, dict[str, Any]]]:
+def _one_per_object(found: Iterable[tuple[ApiResource, dict[str, Any]]],
+                    ) -> list[tuple[ApiResource, dict[str, Any]]]:
     """Each object once. One served by two groups (an Ingress in ``extensions`` and in
     ``networking.k8s.io``) is kept under the apiVersion it was applied with."""
-    chosen: dict[str, tuple[k8s_owned.ApiResource, dict[str, Any]]] = {}
+    chosen: dict[str, tuple[ApiResource, dict[str, Any]]] = {}
     for api, obj in found:
-        key = k8s_owned.uid(obj)
+        key = owned.uid(obj)
         if key not in chosen or _applied_as(obj) == api.group_version:
             chosen[key] = (api, obj)
     return list(chosen.values())
@@ -999,7 +1000,7 @@ class _Cleanup:
     def __init__(self, driver: KubernetesDriver, on_progress: ProgressCallback | None) -> None:
         self.driver = driver
         self.on_progress = on_progress
-        self.api: dict[str, k8s_owned.ApiResource] = {}
+        self.api: dict[str, ApiResource] = {}
         self.latest: dict[str, dict[str, Any] | None] = {}
         self.asked: set[str] = set()
         self.refused: dict[str, str] = {}
@@ -1011,22 +1012,22 @@ class _Cleanup:
         if self.on_progress is not None:
             self.on_progress(Progress("cleanup", message))
 
-    def track(self, found: Sequence[tuple[k8s_owned.ApiResource, dict[str, Any]]]) -> None:
+    def track(self, found: Sequence[tuple[ApiResource, dict[str, Any]]]) -> None:
         for api, obj in found:
-            key = k8s_owned.uid(obj)
+            key = owned.uid(obj)
             self.api[key], self.latest[key] = api, obj
-            if k8s_owned.is_namespace(obj):
-                self.namespaces[k8s_owned.name(obj)] = key
-        self.owners |= k8s_owned.owners([obj for _, obj in found])
+            if owned.is_namespace(obj):
+                self.namespaces[owned.name(obj)] = key
+        self.owners |= owned.owners([obj for _, obj in found])
 
     def delete(self, obj: Mapping[str, Any]) -> None:
-        key = k8s_owned.uid(obj)
+        key = owned.uid(obj)
         self.asked.add(key)
-        what = k8s_owned.describe(obj)
+        what = owned.describe(obj)
         try:
             with self.driver._boundary(f"deleting {what}", what):
                 if not self.driver._delete_object(
-                        self.api[key], obj, k8s_owned.propagation(obj, self.owners)):
+                        self.api[key], obj, owned.propagation(obj, self.owners)):
                     self.latest[key] = None
                     return
         except EngineUnavailable:
@@ -1037,7 +1038,7 @@ class _Cleanup:
         self.say(f"deleting {what}")
 
     def pending(self, obj: Mapping[str, Any]) -> bool:
-        key = k8s_owned.uid(obj)
+        key = owned.uid(obj)
         return self.latest.get(key) is not None and key not in self.refused
 
     def wait(self, objects: Sequence[Mapping[str, Any]], deadline: float) -> None:
@@ -1048,28 +1049,28 @@ class _Cleanup:
         shown = -1
         while pending:
             for obj in pending:
-                key = k8s_owned.uid(obj)
+                key = owned.uid(obj)
                 self.latest[key] = self.driver._read_object(self.api[key], obj)
             for obj in pending:
-                now = self.latest[k8s_owned.uid(obj)]
-                if now is not None and k8s_owned.uid(obj) not in self.asked \
+                now = self.latest[owned.uid(obj)]
+                if now is not None and owned.uid(obj) not in self.asked \
                         and now.get("kind") == "Pod" \
-                        and k8s_owned.carrier_is_going(now, self.latest, self.namespaces):
+                        and owned.carrier_is_going(now, self.latest, self.namespaces):
                     self.delete(now)
             pending = [o for o in pending if self.pending(o)]
             if pending and len(pending) != shown:
                 shown = len(pending)
-                names = ", ".join(k8s_owned.describe(o) for o in pending[:3])
+                names = ", ".join(owned.describe(o) for o in pending[:3])
                 self.say(f"waiting for {shown} to go: {names}" + (", ..." if shown > 3 else ""))
             if not pending or time.monotonic() >= deadline:
                 return
             time.sleep(POLL)
 
-    def outcome(self, found: Iterable[tuple[k8s_owned.ApiResource, dict[str, Any]]]) -> Removal:
+    def outcome(self, found: Iterable[tuple[ApiResource, dict[str, Any]]]) -> Removal:
         removal = Removal()
         waited = time.monotonic() - self.started
         for _, obj in found:
-            key = k8s_owned.uid(obj)
+            key = owned.uid(obj)
             record = self.driver._owned_record(obj)
             now = self.latest[key]
             if key in self.refused:
@@ -1078,5 +1079,5 @@ class _Cleanup:
                 removal.removed.append(record)
             else:
                 removal.left.append((record, f"still there after {waited:.0f} s: "
-                                             f"{k8s_owned.why_still_there(now)}"))
+                                             f"{owned.why_still_there(now)}"))
         return removal

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .vsphere_session import sdk
+from .session import sdk
 
 # Everything a VM record shows; one request carries all of them.
 VM_PATHS: tuple[str, ...] = (

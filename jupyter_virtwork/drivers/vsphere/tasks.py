@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import OperationTimeout
-from ..models import Progress
-from ..watch import Stopper
-from .vsphere_props import retrieve
-from .vsphere_session import sdk
+from ...errors import OperationTimeout
+from ...models import Progress
+from ...watch import Stopper
+from .props import retrieve
+from .session import sdk
 
 ProgressCallback = Callable[[Progress], None]
 FIRST_POLL = 0.05

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..errors import InvalidInput, NotFound
+from ...errors import InvalidInput, NotFound
 
 
 @dataclass(frozen=True)

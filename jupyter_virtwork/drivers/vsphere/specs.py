@@ -19,10 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidInput
-from ..models import VMSpec
-from ..sizes import GiB, KiB, MiB, format_size, parse_size
-from .vsphere_session import sdk
+from ...errors import InvalidInput
+from ...models import VMSpec
+from ...sizes import GiB, KiB, MiB, format_size, parse_size
+from .session import sdk
 
 # --- guest operating systems -------------------------------------------------------------
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import InvalidInput
-from .vsphere_props import retrieve
-from .vsphere_session import sdk
-from .vsphere_specs import Placement
+from ...errors import InvalidInput
+from .props import retrieve
+from .session import sdk
+from .specs import Placement
 
 
 def find(content: Any, *, datacenter: str | None, cluster: str | None,

@@ -32,9 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..errors import AuthenticationFailed, InvalidInput
-from ..uri import Target
-from .base import missing_sdk
+from ...errors import AuthenticationFailed, InvalidInput
+from ...uri import Target
+from ..base import missing_sdk
 
 log = logging.getLogger(__name__)
 

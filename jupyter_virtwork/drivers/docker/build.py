@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BuildError, InvalidInput, OperationFailed
-from ..models import ImageSpec, Progress
+from ...errors import BuildError, InvalidInput, OperationFailed
+from ...models import ImageSpec, Progress
 
 ProgressCallback = Callable[[Progress], None]
 

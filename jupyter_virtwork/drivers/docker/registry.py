@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import OperationFailed
+from ...errors import OperationFailed
 
 MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 TIMEOUT = 10.0
