@@ -3,7 +3,7 @@
 PY ?= python3
 LAB_PORT ?= 8888
 
-.PHONY: lab test deps unlink-panel engines lint unit down status
+.PHONY: lab test deps unlink-panel engines lint unit down status measure
 
 lab: deps
 	$(PY) -m jupyter_virtwork.sandbox up --background-slow || true
@@ -30,8 +30,13 @@ engines:
 	$(PY) -m jupyter_virtwork.sandbox up
 	$(PY) -m jupyter_virtwork.sandbox status
 
+# Notebook 05's full sweep (containers, pods, QEMU VMs: 1 to 8 at once, 10 samples each);
+# about 20 minutes on two cores. It rewrites notebooks/data/05-measurements.json.
+measure:
+	cd notebooks && $(PY) -m lab.sweep
+
 lint:
-	$(PY) -m ruff check jupyter_virtwork tests benchmarks panel_build.py
+	$(PY) -m ruff check jupyter_virtwork tests benchmarks notebooks/lab panel_build.py
 	$(PY) -m mypy
 
 unit:
