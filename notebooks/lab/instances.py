@@ -27,7 +27,7 @@ IMAGE = "localbase/busybox:1.35"  # the busybox the tiny guest runs too, byte fo
 READY = "READY"
 SHELL = ("sh", "-c", f"echo {READY}; exec sleep 3600")
 VM_MEMORY = 256 * MiB
-UP_TIMEOUT = 600.0  # eight VMs booting at once on two emulated-CPU cores take minutes
+UP_TIMEOUT = 480.0  # eight VMs booting at once on two emulated-CPU cores take minutes
 
 
 class Instances(Protocol):

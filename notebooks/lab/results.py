@@ -9,6 +9,7 @@ each one (tests/unit/test_lab_measurements.py).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,8 @@ def size(value: float) -> str:
     """Bytes in the binary unit that suits them: ``492 KiB``, ``1.89 MiB``, ``100 GiB``."""
     for unit, power in (("TiB", 4), ("GiB", 3), ("MiB", 2), ("KiB", 1)):
         scaled = value / 1024**power
-        if scaled >= 1:
-            return f"{scaled:.3g} {unit}"
+        if scaled >= 1:  # three significant digits, never an exponent: 1000 KiB, not 1e+03
+            return f"{scaled:.{max(0, 2 - int(math.log10(scaled)))}f} {unit}"
     return f"{value:.0f} B"
 
 

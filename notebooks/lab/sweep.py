@@ -33,7 +33,7 @@ from jupyter_virtwork.drivers.base import Driver
 from jupyter_virtwork.drivers.docker import DockerDriver
 from jupyter_virtwork.drivers.kubernetes import KubernetesDriver
 from jupyter_virtwork.drivers.libvirt import LibvirtDriver
-from jupyter_virtwork.errors import NotFound
+from jupyter_virtwork.errors import NotFound, VirtworkError
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox.guest import guest_files
 
@@ -114,12 +114,23 @@ def sweep(kinds: Sequence[Instances], counts: Sequence[int], samples: Samples,
     memory: dict[str, dict[str, Any]] = {}
     per_instance: dict[str, dict[str, Any]] = {}
     load: dict[str, dict[str, list[float]]] = {}
+    failed: dict[str, dict[str, list[str]]] = {}
     for instances in kinds:
         kind = instances.kind
         start[kind], memory[kind], per_instance[kind] = {}, {}, {}
         load[kind] = {"before": loadavg()}
         for count in counts:
-            taken = [sample(instances, count) for _ in range(samples[kind][count])]
+            taken = []
+            for _ in range(samples[kind][count]):
+                try:
+                    taken.append(sample(instances, count))
+                except (VirtworkError, TimeoutError, RuntimeError) as exc:
+                    # One stuck instance (a guest starved of CPU) must not cost the
+                    # samples before it: the JSON says what failed, the figures use the rest.
+                    failed.setdefault(kind, {}).setdefault(str(count), []).append(str(exc))
+                    say(f"{count} {kind}(s): a sample failed: {exc}")
+            if not taken:
+                raise RuntimeError(f"every sample of {count} {kind}(s) failed")
             start[kind][str(count)] = summary([s.wall for s in taken])
             memory[kind][str(count)] = summary([sum(s.memory) for s in taken])
             per_instance[kind][str(count)] = summary([m for s in taken for m in s.memory])
@@ -128,7 +139,8 @@ def sweep(kinds: Sequence[Instances], counts: Sequence[int], samples: Samples,
                 f"(medians of {samples[kind][count]}; load {loadavg()[0]})")
         load[kind]["after"] = loadavg()
     return {"start_seconds": start, "memory_bytes": memory,
-            "memory_per_instance_bytes": per_instance, "load_by_kind": load}
+            "memory_per_instance_bytes": per_instance, "load_by_kind": load,
+            "failed_samples": failed}
 
 
 def cpu(docker: DockerDriver, vms: VMs, rounds: int, owner: dict[str, str]) -> dict[str, Any]:
@@ -238,16 +250,17 @@ def measure(engines: Engines, counts: Sequence[int], samples: Samples, rounds: i
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--samples", type=int, default=SAMPLES, help="samples of each count")
-    parser.add_argument("--vm-samples-at-8", type=int, default=None,
-                        help="fewer samples of 8 VMs at once, the slowest part (the JSON's "
-                             "settings say how many each count had)")
+    parser.add_argument("--vm-samples", nargs="+", default=[], metavar="COUNT=N",
+                        help="fewer samples of many VMs at once, the slowest part: 8=5 "
+                             "(the JSON's settings say how many each count had)")
     parser.add_argument("--counts", type=int, nargs="+", default=list(COUNTS))
     parser.add_argument("--cpu-rounds", type=int, default=SAMPLES)
     parser.add_argument("--out", type=Path, default=DATA)
     args = parser.parse_args(argv)
     samples = {kind: {c: args.samples for c in args.counts} for kind in KINDS}
-    if args.vm_samples_at_8 is not None and 8 in args.counts:
-        samples["vm"][8] = args.vm_samples_at_8
+    for fewer in args.vm_samples:
+        count, _, n = fewer.partition("=")
+        samples["vm"][int(count)] = int(n)
 
     def say(text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
