@@ -30,8 +30,10 @@ engines:
 	$(PY) -m jupyter_virtwork.sandbox up
 	$(PY) -m jupyter_virtwork.sandbox status
 
-# Notebook 05's full sweep (containers, pods, QEMU VMs: 1 to 8 at once, 10 samples each);
-# about 20 minutes on two cores. It rewrites notebooks/data/05-measurements.json.
+# Notebook 05's sweep: containers, pods and QEMU VMs, 1 to 8 at once, 10 samples each. The
+# VMs dominate: on two cores with TCG, 10 samples of 8 VMs alone take half an hour or more.
+# The saved file came from `--vm-samples 2=5 4=4 8=3` (26 minutes); its settings say so.
+# It rewrites notebooks/data/05-measurements.json.
 measure:
 	cd notebooks && $(PY) -m lab.sweep
 
