@@ -3,7 +3,7 @@
 PY ?= python3
 LAB_PORT ?= 8888
 
-.PHONY: lab test deps unlink-panel engines lint unit down status
+.PHONY: lab test deps unlink-panel engines lint unit down status measure
 
 lab: deps
 	$(PY) -m jupyter_virtwork.sandbox up --background-slow || true
@@ -30,8 +30,15 @@ engines:
 	$(PY) -m jupyter_virtwork.sandbox up
 	$(PY) -m jupyter_virtwork.sandbox status
 
+# Notebook 05's sweep: containers, pods and QEMU VMs, 1 to 8 at once, 10 samples each. The
+# VMs dominate: on two cores with TCG, 10 samples of 8 VMs alone take half an hour or more.
+# The saved file came from `--vm-samples 2=5 4=4 8=3` (26 minutes); its settings say so.
+# It rewrites notebooks/data/05-measurements.json.
+measure:
+	cd notebooks && $(PY) -m lab.sweep
+
 lint:
-	$(PY) -m ruff check jupyter_virtwork tests benchmarks panel_build.py
+	$(PY) -m ruff check jupyter_virtwork tests benchmarks notebooks/lab panel_build.py
 	$(PY) -m mypy
 
 unit:

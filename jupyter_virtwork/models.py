@@ -271,6 +271,9 @@ class ImageSpec:
             raise InvalidInput(f"build context {str(self.context)!r} is not a directory")
 
 
+MIN_CONTAINER_MEMORY = 6 * MiB  # the Docker engine refuses a smaller --memory
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     image: str
@@ -282,11 +285,16 @@ class ContainerSpec:
     ports: tuple[str, ...] = ()
     network: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    # `docker run --memory`, bytes: past it the kernel's OOM killer ends the container.
+    memory: int | None = None
 
     def __post_init__(self) -> None:
         names.check_name(self.image, names.IMAGE_REFERENCE, "image")
         if self.name is not None:
             names.check_name(self.name, names.CONTAINER, "container")
+        if self.memory is not None and self.memory < MIN_CONTAINER_MEMORY:
+            raise InvalidInput(f"a memory limit of {format_size(self.memory)} is too small",
+                               hint=f"Docker needs at least {format_size(MIN_CONTAINER_MEMORY)}")
 
 
 @dataclass(frozen=True)
@@ -349,6 +357,14 @@ class VMSpec:
                    disk=None if disk is None else parse_size(disk, default_unit="G",
                                                              what="disk"),
                    **rest)
+
+
+@dataclass(frozen=True)
+class ContainerExit:
+    """How a container's main process ended, as the engine recorded it."""
+
+    exit_code: int
+    oom_killed: bool  # the kernel's OOM killer ended it: it reached its memory limit
 
 
 @dataclass(frozen=True)

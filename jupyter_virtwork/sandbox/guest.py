@@ -13,6 +13,8 @@ downloads and builds them once; bump ``GUEST_VERSION`` whenever the recipe chang
 from __future__ import annotations
 
 import gzip
+import hashlib
+import os
 import shutil
 import subprocess
 import tarfile
@@ -35,16 +37,19 @@ POWEROFF_ARG = "virtwork.poweroff"
 # Ownership label on every domain the sandbox creates (DESIGN.md: libvirt <metadata>).
 METADATA_NS = "https://jupyter-virtwork.invalid/xmlns/sandbox/1"
 
-INIT_SCRIPT = f"""#!/bin/sh
+# Printed on the console once a workload's script (``workload_guest``) has ended.
+WORKLOAD_DONE = "VIRTWORK-WORKLOAD-DONE"
+_BOOT = f"""#!/bin/sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo "{MARKER} $(uname -r)"
-case " $(cat /proc/cmdline) " in *" {POWEROFF_ARG} "*) poweroff -f ;; esac
-while :; do sleep 3600; done
 """
+_IDLE = "while :; do sleep 3600; done\n"
+INIT_SCRIPT = (_BOOT + f'case " $(cat /proc/cmdline) " in *" {POWEROFF_ARG} "*) poweroff -f ;; '
+               "esac\n" + _IDLE)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,28 @@ def guest_files() -> GuestFiles:
     files = cached_guest()
     assert files is not None
     return files
+
+
+def workload_guest(script: str) -> GuestFiles:
+    """The tiny guest whose /init, once it printed the marker, runs ``script`` (busybox sh,
+    output on the serial console), prints ``WORKLOAD_DONE`` and idles.
+
+    For measuring inside a guest (a CPU loop, running out of memory) without a disk or a
+    network: the script is the only way in. The initramfs is cached by the script's hash
+    beside the guest's own, with the same kernel and busybox.
+    """
+    base = guest_files()
+    digest = hashlib.sha256(script.encode()).hexdigest()[:16]
+    initrd = _guest_dir() / "workloads" / f"{digest}.img"
+    if not initrd.is_file():
+        initrd.parent.mkdir(parents=True, exist_ok=True)
+        # A private name first, renamed last: two processes building the same workload
+        # at once each write their own file, and the rename is atomic.
+        part = initrd.with_name(f"{digest}.{os.getpid()}.part")
+        _write_initrd(part, _BOOT + script.rstrip("\n") + f'\necho "{WORKLOAD_DONE}"\n'
+                      + _IDLE)
+        part.replace(initrd)
+    return GuestFiles(base.kernel, initrd)
 
 
 def _kernel_package() -> str:
@@ -132,7 +159,7 @@ def _extract_vmlinuz(deb: Path, dest: Path) -> None:
         raise SandboxError(f"guest: no boot/vmlinuz-* in {deb.name}")
 
 
-def _write_initrd(dest: Path) -> None:
+def _write_initrd(dest: Path, init_script: str = INIT_SCRIPT) -> None:
     """A gzip'd newc cpio: the kernel unpacks it as the root file system and runs /init."""
     archive = _Cpio()
     for directory in ("bin", "dev", "proc", "sys"):
@@ -141,7 +168,7 @@ def _write_initrd(dest: Path) -> None:
     archive.add("bin/sh", 0o120777, b"busybox")
     # The kernel opens /dev/console for init's stdio before /init can mount devtmpfs.
     archive.add("dev/console", 0o020600, rdev=(5, 1))
-    archive.add("init", 0o100755, INIT_SCRIPT.encode())
+    archive.add("init", 0o100755, init_script.encode())
     # mtime=0: the same inputs give the same bytes.
     dest.write_bytes(gzip.compress(archive.finish(), compresslevel=9, mtime=0))
 

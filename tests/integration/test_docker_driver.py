@@ -19,8 +19,16 @@ from jupyter_virtwork.errors import (
     NotFound,
     OperationFailed,
 )
-from jupyter_virtwork.models import ContainerSpec, ImageSpec, Kind, Progress, State
+from jupyter_virtwork.models import (
+    ContainerExit,
+    ContainerSpec,
+    ImageSpec,
+    Kind,
+    Progress,
+    State,
+)
 from jupyter_virtwork.registry import connect
+from jupyter_virtwork.sizes import MiB
 from jupyter_virtwork.watch import Stopper
 
 from .conftest import ensure_up
@@ -92,6 +100,21 @@ def test_container_lifecycle(driver: DockerDriver, labels: dict[str, str],
     assert driver.stop(Kind.CONTAINER, spec.name or "").state is State.STOPPED
     assert driver.start(Kind.CONTAINER, container.id).state is State.RUNNING
     assert driver.stats(container.id)["memory_bytes"] > 0
+
+
+def test_a_container_past_its_memory_limit_is_oom_killed(driver: DockerDriver,
+                                                         labels: dict[str, str],
+                                                         cleanup: None) -> None:
+    # dd's one 64 MiB buffer, filled from /dev/zero, cannot fit in 32 MiB; in 128 it does.
+    fill = ("dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
+    small = driver.create(ContainerSpec(BUSYBOX, name=_name(), command=fill, labels=labels,
+                                        network="none", memory=32 * MiB))
+    large = driver.create(ContainerSpec(BUSYBOX, name=_name(), command=fill, labels=labels,
+                                        network="none", memory=128 * MiB))
+    assert driver.wait(small.id) == ContainerExit(137, oom_killed=True)
+    assert driver.wait(large.id) == ContainerExit(0, oom_killed=False)
+    assert "--memory 33554432b --memory-swap 33554432b" in driver.create_command(
+        ContainerSpec(BUSYBOX, memory=32 * MiB))
 
 
 def test_logs_follow_stops_from_another_thread(driver: DockerDriver, labels: dict[str, str],

@@ -55,3 +55,9 @@ def test_image_names_must_be_lowercase() -> None:
         ImageSpec("My-Image", "FROM scratch")
     assert "lowercase" in str(caught.value)
     assert ImageSpec("127.0.0.1:5000/team/my-image:1.0", "FROM scratch").tag
+
+
+def test_a_container_memory_limit_docker_would_refuse_is_refused_here() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        ContainerSpec("localbase/busybox:1.35", memory=1024 * 1024)
+    assert "too small" in str(caught.value) and "6 MiB" in str(caught.value)

@@ -34,6 +34,7 @@ from ...errors import (
     first_line,
 )
 from ...models import (
+    ContainerExit,
     ContainerSpec,
     Event,
     EventType,
@@ -308,8 +309,12 @@ class DockerDriver(BaseDriver, ContainerEngine):
             api.inspect_image(spec.image)  # no pull: a missing image is an error, at once
         with self._boundary(f"creating container {spec.name or ''}".strip(),
                             spec.name or spec.image):
+            # memswap_limit equal to mem_limit: no swap past the limit, as `--memory`
+            # alone gives on a host without swap accounting.
             host_config = api.create_host_config(port_bindings=bindings,  # {} as the CLI
-                                                 network_mode=spec.network)
+                                                 network_mode=spec.network,
+                                                 mem_limit=spec.memory,
+                                                 memswap_limit=spec.memory)
             created = api.create_container(
                 spec.image, command=list(spec.command) or None, name=spec.name,
                 environment=dict(spec.env) or None, labels=_marked(spec.labels),
@@ -555,6 +560,14 @@ class DockerDriver(BaseDriver, ContainerEngine):
         return ExecResult(int(code or 0), (out or b"").decode(errors="replace"),
                           (err or b"").decode(errors="replace"))
 
+    def wait(self, id: str, *, timeout: float = 60.0) -> ContainerExit:
+        """``docker wait``: once the container's main process has ended, how it ended
+        (its exit code, and whether the OOM killer ended it), as the engine recorded it."""
+        with self._boundary(f"waiting for {id!r} to end", id):
+            self._api(streaming=True).wait(id, timeout=timeout)  # its own read timeout
+            state = self._api().inspect_container(id)["State"]
+        return ContainerExit(int(state.get("ExitCode") or 0), bool(state.get("OOMKilled")))
+
     def logs(self, id: str, *, tail: int | None = None, follow: bool = False,
              stopper: Stopper | None = None) -> Iterator[str]:
         """The container's output lines; with ``follow``, until it stops or ``stopper``
@@ -689,6 +702,8 @@ class DockerDriver(BaseDriver, ContainerEngine):
         for key, value in _marked(spec.labels).items():
             flags += ["--label", f"{key}={value}"]
         flags += ["--network", spec.network] if spec.network else []
+        flags += ["--memory", f"{spec.memory}b", "--memory-swap", f"{spec.memory}b"] \
+            if spec.memory else []
         return self.command("run", *flags, "--pull", "never", spec.image, *spec.command)
 
     def build_command(self, spec: ImageSpec, dockerfile: str | None = None) -> str:
