@@ -187,3 +187,15 @@ def test_every_relative_link_of_an_edition_resolves(lang: str) -> None:
             for target in LINK.findall(text):
                 if "://" not in target:
                     assert (edition.parent / target).exists(), f"{edition}: {target}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_a_self_check_cell_fails_on_purpose_in_the_saved_run_with_its_hint(path: Path) -> None:
+    """The saved run does not do the exercises: each `%vw check` cell is tagged to fail, and
+    its saved output is the one ✘ line a learner would see before doing the exercise."""
+    checks = [c for c in lesson.read(path)["cells"]
+              if not lesson.is_text(c) and "%vw check" in lesson.source(c)]
+    for cell in checks:
+        assert "raises-exception" in cell["metadata"].get("tags", []), lesson.source(cell)
+        (error,) = [o for o in cell["outputs"] if o["output_type"] == "error"]
+        assert error["ename"] == "CheckFailed" and error["evalue"].startswith("✘"), error
