@@ -94,7 +94,7 @@ def _configured(family: str) -> DefaultConnection | None:
     uri = options.pop("uri", None)
     if not uri:
         return None
-    return DefaultConnection(str(uri), options, str(userconfig.path()))
+    return DefaultConnection(str(uri), options, f"set in {userconfig.shown_path()}")
 
 
 def _docker_config() -> dict[str, Any]:

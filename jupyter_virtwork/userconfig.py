@@ -35,6 +35,13 @@ def path() -> Path:
     return Path(base) / "jupyter-virtwork" / "connections.json"
 
 
+def shown_path() -> str:
+    """``path()`` as a message shows it: under the home directory as ``~/...``, so no
+    notebook output names the machine's user."""
+    file, home = path(), Path.home()
+    return f"~/{file.relative_to(home)}" if file.is_relative_to(home) else str(file)
+
+
 def section(name: str) -> dict[str, Any]:
     """The table ``name``, empty when the file or the table is not there."""
     file = path()

@@ -172,6 +172,28 @@ def test_events_of_a_pod_are_listed(driver: KubernetesDriver,
     assert {"Scheduled", "Started"} <= reasons
 
 
+def test_a_pod_whose_image_cannot_be_pulled_is_pending_not_failed(
+        driver: KubernetesDriver, labels: dict[str, str]) -> None:
+    """Kubernetes keeps such a pod in phase Pending and retries the pull: the record says
+    pending, and the waiting reason says why."""
+    name = _name()
+    manifest = _pod(name)
+    manifest["metadata"]["labels"] = labels
+    # Nothing listens on port 1: the pull fails at once, with or without a network.
+    manifest["spec"]["containers"][0].update(image="127.0.0.1:1/nothing:1",
+                                             imagePullPolicy="Always")
+    driver.create(WorkloadSpec((manifest,)))
+    pulls_failed = ("ErrImagePull", "ImagePullBackOff")
+    deadline = time.monotonic() + 60
+    pod = driver.get(Kind.POD, name)  # first waiting on ContainerCreating
+    while pod.details["reason"] not in pulls_failed and time.monotonic() < deadline:
+        time.sleep(0.5)
+        pod = driver.get(Kind.POD, name)
+    assert pod.details["reason"] in pulls_failed, pod.details
+    assert pod.raw["status"]["phase"] == "Pending"
+    assert pod.state is State.PENDING
+
+
 # --- bad input: one line, nothing created ---------------------------------------------------
 
 

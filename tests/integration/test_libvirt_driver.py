@@ -32,7 +32,7 @@ from jupyter_virtwork.errors import (
     OperationFailed,
     VirtworkError,
 )
-from jupyter_virtwork.models import EventType, Kind, State, VMSpec
+from jupyter_virtwork.models import Event, EventType, Kind, State, VMSpec
 from jupyter_virtwork.registry import connect
 from jupyter_virtwork.sandbox import guest
 from jupyter_virtwork.sizes import GiB, MiB
@@ -457,6 +457,32 @@ def test_watch_reconnects_when_libvirtd_drops_the_connection(
         assert qemu_driver.list(Kind.VM, labels=labels) == []
     finally:
         stream.close()
+
+
+def test_a_watch_catches_up_with_what_changed_while_it_started(
+        test_driver: LibvirtDriver, labels: dict[str, str]) -> None:
+    """What changes between the watch's listing and its listener's start comes as no event
+    (a slow list on a busy host left a table showing a resumed VM paused). Once listening,
+    the watch lists again and emits the differences: here a VM suspended and one undefined
+    since the listing."""
+    libvirt = _sdk()
+    conn = libvirt.open(TEST)
+    kept, dropped = (conn.defineXML(definition.domain_xml(definition.DomainPlan(
+        _name(), "test", 1, 64 * MiB, labels=labels))) for _ in range(2))
+    kept.create()
+    try:
+        listed = {r.id: r for r in test_driver.list(Kind.VM, labels=labels)}
+        kept.suspend()
+        dropped.undefine()
+        emitted: list[Event] = []
+        test_driver._catch_up(labels, emitted.append, listed)
+        assert sorted((e.type.value, e.resource.name, e.resource.state.value)
+                      for e in emitted if e.resource is not None) == sorted([
+            ("DELETED", dropped.name(), "stopped"), ("MODIFIED", kept.name(), "paused")])
+    finally:
+        kept.destroy()
+        kept.undefine()
+        conn.close()
 
 
 def _disconnect_this_process() -> None:

@@ -90,9 +90,17 @@ def test_connections_entries_are_marked_and_private(home: Path) -> None:
     vsphere = defaults.vsphere()
     assert vsphere is not None and vsphere.uri == "vsphere://u@127.0.0.1:8989"
     assert vsphere.options == {"password": "pw", "cafile": "/ca.pem"}  # no mark as an option
+    assert vsphere.why == f"set in {path}"  # outside the home directory: the whole path
     assert defaults.libvirt().uri == "qemu+ssh://me@host/system"
     with pytest.raises(InvalidInput, match="tiny guest is not in"):
         defaults.guest_files()  # the directory is there, the kernel is not
+
+
+def test_the_connections_file_is_shown_under_home_as_tilde(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    assert userconfig.shown_path() == "~/.config/jupyter-virtwork/connections.json"
 
 
 def test_no_guest_configured_says_where_to_configure_one(home: Path) -> None:

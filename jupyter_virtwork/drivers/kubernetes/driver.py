@@ -104,9 +104,6 @@ POD_PHASES: dict[str, State] = {
     "Pending": State.PENDING, "Running": State.RUNNING, "Succeeded": State.SUCCEEDED,
     "Failed": State.FAILED, "Unknown": State.UNKNOWN,
 }
-# Waiting reasons that will not resolve by themselves: the pod is failed, say why.
-STUCK = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull",
-         "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"}
 
 
 class KubernetesDriver(BaseDriver, Cluster):
@@ -959,11 +956,11 @@ def _pod_state(obj: Mapping[str, Any]) -> tuple[State, dict[str, Any]]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     statuses = status.get("containerStatuses") or []
     reasons = [((s.get("state") or {}).get("waiting") or {}).get("reason") for s in statuses]
-    stuck = next((r for r in reasons if r in STUCK), None)
+    # The phase alone: a pod whose image cannot be pulled (ErrImagePull, ImagePullBackOff)
+    # or whose container keeps crashing is Pending or Running, not Failed: the kubelet
+    # retries it. The waiting reason says what it waits for.
     state = POD_PHASES.get(str(status.get("phase")), State.UNKNOWN)
-    reason = stuck or next((r for r in reasons if r), "") or status.get("reason", "")
-    if stuck:
-        state = State.FAILED
+    reason = next((r for r in reasons if r), "") or status.get("reason", "")
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         state, reason = State.STOPPED, "Terminating"
     ready = sum(1 for s in statuses if s.get("ready"))

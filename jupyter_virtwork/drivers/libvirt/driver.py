@@ -754,16 +754,21 @@ class LibvirtDriver(BaseDriver, Hypervisor):
         """Lifecycle events from libvirt's event loop, re-listing after the daemon restarts."""
         self._check_kind(kind, "watch")
         wanted = dict(labels or {})
+        listed: dict[str, Resource] = {}  # the last listing, for the catch-up after it
 
         def list_all() -> tuple[ResourceList, str | None]:
-            return self.list(kind, wanted), None
+            found = self.list(kind, wanted)
+            listed.clear()
+            listed.update((r.id, r) for r in found)
+            return found, None
 
         def follow(since: str | None, emit: Emit, stopper: Stopper) -> None:
-            self._follow(wanted, emit, stopper)
+            self._follow(wanted, emit, stopper, listed)
 
         return self._start_watcher(kind, wanted, Watcher(list_all, follow, name="libvirt-vm"))
 
-    def _follow(self, wanted: Mapping[str, str], emit: Emit, stopper: Stopper) -> None:
+    def _follow(self, wanted: Mapping[str, str], emit: Emit, stopper: Stopper,
+                listed: Mapping[str, Resource]) -> None:
         """Block until stopped, turning lifecycle callbacks into Events; raise when the
         connection closes so the Watcher reconnects and re-lists."""
         inbox: queue.Queue[tuple[int, str, str] | None] = queue.Queue()
@@ -781,11 +786,25 @@ class LibvirtDriver(BaseDriver, Hypervisor):
         self._close_listeners.append(wake)
         stopper.on_stop(wake)
         try:
+            self._catch_up(wanted, emit, listed)
             self._pump(inbox, wanted, emit, stopper)
         finally:
             stopper.forget(wake)
             self._close_listeners.remove(wake)
             unlisten()
+
+    def _catch_up(self, wanted: Mapping[str, str], emit: Emit,
+                  listed: Mapping[str, Resource]) -> None:
+        """A change between the listing and the listener's start came as no event (a slow
+        list on a busy host left a table showing a VM paused that had been resumed): list
+        once more, now that events are queued, and emit what differs."""
+        now = {r.id: r for r in self.list(Kind.VM, wanted)}
+        for key, old in listed.items():
+            if key not in now:
+                emit(Event(EventType.DELETED, old))
+        for key, new in now.items():
+            if listed.get(key) != new:
+                emit(Event(EventType.MODIFIED if key in listed else EventType.ADDED, new))
 
     def _pump(self, inbox: queue.Queue[tuple[int, str, str] | None],
               wanted: Mapping[str, str], emit: Emit, stopper: Stopper) -> None:
