@@ -159,14 +159,15 @@ def namespace(ip: Any) -> str:
     return name
 
 
-def _pod(name: str, *, scheduled: bool = True, image: str = BUSYBOX) -> str:
+def _pod(name: str, *, scheduled: bool = True, image: str = BUSYBOX,
+         command: str = "[sleep, '600']", restart: str = "Always") -> str:
     """A pod that runs; or, not ``scheduled``, one no scheduler ever takes (it stays
     Pending)."""
     scheduler = "" if scheduled else "  schedulerName: vw-nobody\n"
     return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n{scheduler}"
-            f"  terminationGracePeriodSeconds: 0\n"
+            f"  terminationGracePeriodSeconds: 0\n  restartPolicy: {restart}\n"
             f"  containers: [{{name: c, image: {image}, imagePullPolicy: Never, "
-            f"command: [sleep, '600']}}]\n")
+            f"command: {command}}}]\n")
 
 
 def _apply(ip: Any, namespace: str, manifest: str) -> None:
@@ -200,12 +201,29 @@ def test_pod(ip: Any, capsys: pytest.CaptureFixture[str], namespace: str) -> Non
     assert line.startswith(f"✔ Pod {name} in namespace {namespace} (k8s://")
     assert line.endswith(") is running")
 
-    broken = _name("vw-check-broken")  # an image the node does not have, never pulled
+    # An image the node does not have, never pulled: the pod waits (Pending), it has not
+    # failed, and the line says why.
+    broken = _name("vw-check-broken")
     _apply(ip, namespace, _pod(broken, image="localbase/no-such-image:1"))
-    _eventually(ip, capsys, f"pod {broken} Failed -n {namespace}")
     shown = _fails(ip, f"pod {broken} Running -n {namespace}")
-    assert "is failed: ErrImageNeverPull, not Running" in shown
-    assert f"%k8s logs {broken} -n {namespace} and %k8s get events -n {namespace}" in shown
+    assert "is pending" in shown and "not Running" in shown
+    _eventually_shown(ip, f"pod {broken} Running -n {namespace}", "ErrImageNeverPull")
+
+    failed = _name("vw-check-failed")  # its only container exits 3 and is not restarted
+    _apply(ip, namespace, _pod(failed, command="[sh, -c, 'exit 3']", restart="Never"))
+    _eventually(ip, capsys, f"pod {failed} Failed -n {namespace}")
+    shown = _fails(ip, f"pod {failed} Running -n {namespace}")
+    assert "is failed" in shown and "not Running" in shown
+    assert f"%k8s logs {failed} -n {namespace} and %k8s get events -n {namespace}" in shown
+
+
+def _eventually_shown(ip: Any, check: str, wanted: str) -> None:
+    """The failing ``check``'s line comes to include ``wanted`` within WAIT seconds (the
+    kubelet reports a waiting reason a moment after the pod is scheduled)."""
+    deadline = time.monotonic() + WAIT
+    while wanted not in (shown := _fails(ip, check)):
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.5)
 
 
 def test_the_namespace_comes_from_the_flag_then_the_environment(

@@ -118,7 +118,7 @@ def test_short_errors_off_shows_the_whole_traceback(
         result = ip.run_cell("%docker rm no-such-container-citizen")
         assert isinstance(result.error_in_exec, NotFound)
         shown = _shown(capsys)
-        assert "Traceback" in shown and "drivers/docker.py" in shown
+        assert "Traceback" in shown and "drivers/docker/driver.py" in shown
         assert "docker.errors.NotFound" in shown  # the engine's own error, chained
     finally:
         ip.run_line_magic("config", "VirtworkMagics.short_errors = True")
@@ -411,7 +411,8 @@ def test_config_file_settings_reach_the_magics(tmp_path: Path) -> None:
     ("%k8s", ["apply", "scale", "get", "logs", "exec", "delete", "use-context"]),
     ("%vm", ["create", "config", "start", "stop", "suspend", "resume", "delete", "ls",
              "console"]),
-    ("%vw", ["connect", "connections", "status", "unwatch", "created", "cleanup", "check"]),
+    ("%vw", ["connect", "connections", "status", "unwatch", "created", "cleanup", "check",
+             "export"]),
     ("%%dockerfile", []),
 ])
 def test_question_mark_shows_every_verbs_usage_with_an_example(
