@@ -10,7 +10,8 @@ In ``jupyterhub_config.py``::
 The hook acts with the hub's own Kubernetes credentials (``kube_context`` of
 ``kubeconfig``; ``in-cluster`` for a hub that runs in a pod), which may create namespaces
 and RBAC objects. It applies the learner's space (``space.manifests``) with server-side
-apply, so a later spawn brings an existing space to the configured sizes; it refuses a
+apply, so a later spawn brings an existing space to the configured sizes, and removes
+what the space no longer holds (``_prune``: never wider than configured); it refuses a
 namespace of that name that is not this learner's. It then reads the ServiceAccount's
 token (Kubernetes 1.20 makes its Secret by itself), hands the learner's server a
 kubeconfig for it (``handoff``: a file on this machine for the local spawner, a mounted
@@ -43,6 +44,14 @@ from . import guard, handoff, kubeconfig, space
 from .handoff import KubeSpawner, Spawner
 
 NAMESPACES = ApiResource("v1", "Namespace", "namespaces", False)
+# The kinds of a learner's space inside their namespace (``space.manifests``).
+SPACE_KINDS = (
+    ApiResource("v1", "ServiceAccount", "serviceaccounts", True),
+    ApiResource("rbac.authorization.k8s.io/v1", "Role", "roles", True),
+    ApiResource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True),
+    ApiResource("v1", "ResourceQuota", "resourcequotas", True),
+    ApiResource("v1", "LimitRange", "limitranges", True),
+)
 SECRETS = ApiResource("v1", "Secret", "secrets", True)
 TOKEN_TYPE = "kubernetes.io/service-account-token"
 ACCOUNT_ANNOTATION = "kubernetes.io/service-account.name"
@@ -145,8 +154,9 @@ class LearnerSpaces(LoggingConfigurable):
         namespace = space.namespace_for(username, self.namespace_template)
         self._refuse_foreign(namespace, username)
         self._guard_pods()
-        self.driver().apply(space.manifests(username, namespace, self.sizes),
-                            labels=space.labels_for(username))
+        wanted = space.manifests(username, namespace, self.sizes)
+        self.driver().apply(wanted, labels=space.labels_for(username))
+        self._prune(username, namespace, wanted)
         token, ca_data = self._token(namespace)
         return namespace, kubeconfig.build(server=self._server(), ca_data=ca_data, token=token,
                                            namespace=namespace)
@@ -170,6 +180,18 @@ class LearnerSpaces(LoggingConfigurable):
                                "machine", hint="the local spawner runs each learner as "
                                "their own user: create it (LocalAuthenticator."
                                "create_system_users)") from None
+
+    def _prune(self, username: str, namespace: str, wanted: list[dict[str, Any]]) -> None:
+        """Delete what an earlier version of the space put in the namespace and this one
+        does not (a RoleBinding a previous hook granted, say): a spawn leaves the space
+        exactly as configured, never wider."""
+        names = {(m["kind"], m["metadata"]["name"]) for m in wanted}
+        for api in SPACE_KINDS:
+            for found in self.driver().objects(api, space.labels_for(username), namespace):
+                if (api.kind, found["metadata"]["name"]) not in names:
+                    self.log.info("removing %s %s/%s, no longer part of a learner's space",
+                                  api.kind, namespace, found["metadata"]["name"])
+                    self.driver().delete_object(api, found)
 
     def _refuse_foreign(self, namespace: str, username: str) -> None:
         """Raise if ``namespace`` exists and is not this learner's (someone else's own)."""

@@ -126,3 +126,25 @@ def test_the_mounted_kubeconfig_drives_the_toolkit_in_that_namespace_only(
     elsewhere = KubernetesDriver(uri.parse(uri.k8s_uri(None, "default")), kubeconfig=str(file))
     with pytest.raises(AuthenticationFailed, match='in the namespace "default"'):
         elsewhere.list(Kind.POD)
+
+
+def test_a_later_spawn_removes_what_the_space_no_longer_holds(
+        spawner: StandInKubeSpawner) -> None:
+    """A binding an earlier hook granted (here: the learner Role to the namespace's default
+    account) is gone after the next spawn; the space's own binding stays."""
+    bindings = ApiResource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True)
+    admin().apply([{
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "granted-earlier", "namespace": NAMESPACE},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": space.ACCOUNT},
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": NAMESPACE}],
+    }], labels=space.labels_for(LEARNER))
+
+    def names() -> list[str]:
+        return sorted(b["metadata"]["name"] for b in admin().objects(
+            bindings, space.labels_for(LEARNER), NAMESPACE))
+
+    assert names() == ["granted-earlier", space.ACCOUNT]
+    LearnerSpaces(config=spawner.config).prepare(LEARNER)
+    assert names() == [space.ACCOUNT]

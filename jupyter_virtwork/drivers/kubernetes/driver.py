@@ -790,8 +790,8 @@ class KubernetesDriver(BaseDriver, Cluster):
                     found.append((services, now))
         return found
 
-    def _delete_object(self, api: ApiResource, obj: Mapping[str, Any],
-                       propagation: str) -> bool:
+    def delete_object(self, api: ApiResource, obj: Mapping[str, Any],
+                      propagation: str = "Background") -> bool:
         """Ask for ``obj``'s deletion (this very object: its uid is a precondition);
         False when it is gone already or another object now has its name."""
         from kubernetes.client.exceptions import ApiException
@@ -801,13 +801,15 @@ class KubernetesDriver(BaseDriver, Cluster):
             "preconditions": {"uid": owned.uid(obj)}}
         if obj.get("kind") == "Pod" and api.group == "":
             body["gracePeriodSeconds"] = CLEANUP_GRACE
-        try:
-            self._request("DELETE", api.path(owned.namespace(obj) or None,
-                                             owned.name(obj)), body=body)
-        except ApiException as exc:
-            if exc.status in (404, 409):  # 409: the uid precondition failed
-                return False
-            raise
+        what = owned.describe(obj)
+        with self._boundary(f"deleting {what}", what):
+            try:
+                self._request("DELETE", api.path(owned.namespace(obj) or None,
+                                                 owned.name(obj)), body=body)
+            except ApiException as exc:
+                if exc.status in (404, 409):  # 409: the uid precondition failed
+                    return False
+                raise
         return True
 
     # --- teaching -----------------------------------------------------------------------
@@ -1023,7 +1025,7 @@ class _Cleanup:
         what = owned.describe(obj)
         try:
             with self.driver._boundary(f"deleting {what}", what):
-                if not self.driver._delete_object(
+                if not self.driver.delete_object(
                         self.api[key], obj, owned.propagation(obj, self.owners)):
                     self.latest[key] = None
                     return
