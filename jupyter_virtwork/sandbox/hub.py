@@ -7,7 +7,9 @@ learners' Python environment (``hub_env``), the class's Unix accounts (``hub_acc
 keeps them off the loopback services that trust anyone (``hub_firewall``). ``start``, once
 the cluster is up, signs the pod guard's certificate with the cluster's CA, writes the
 config file (``hub_config``) and runs ``jupyterhub`` as a daemon, which starts the proxy and
-the pod guard; it is ready when the hub answers through the proxy.
+the pod guard; it is ready when the hub answers through the proxy. A hub already running
+is kept only if it started from this checkout's code (a digest of it, in the hub's state):
+otherwise it would serve, and the tests would test, the classroom hook of other code.
 
 Every endpoint but the hub's version (``/hub/api``) and health check needs a login (PAM,
 the accounts' passwords) or a token. The sandbox's own token (the ``virtwork-sandbox``
@@ -41,6 +43,7 @@ from .system import SandboxError, require_root_debian, run, which
 
 NAME = "hub"
 START_TIMEOUT = 90.0
+CODE_FILE = "code.sha256"  # the digest of the toolkit's code the running hub started with
 
 
 def version(timeout: float = 2.0) -> str:
@@ -97,9 +100,15 @@ class HubEngine(Engine):
     def start(self) -> None:
         ours = process.running_pid(NAME)
         if ours is not None and answers():
-            hub_firewall.close_ports()
-            say(NAME, f"jupyterhub already running (pid {ours})")
-            return
+            if _started_code() == hub_env.code_digest():
+                hub_firewall.close_ports()
+                say(NAME, f"jupyterhub already running (pid {ours})")
+                return
+            # The hub imported the classroom hook and the guard when it started: a hub
+            # started from other code would test (and serve) that code, not this.
+            say(NAME, "jupyterhub runs code other than this checkout's: restarting it")
+            self.stop()
+            ours = None
         require_root_debian(NAME)
         if ours is None and process.port_in_use(hub_config.HOST, hub_config.PORT):
             raise SandboxError(f"hub: {hub_config.PUBLIC_URL} is in use by a process the "
@@ -110,6 +119,7 @@ class HubEngine(Engine):
         config = hub_config.write_config_file()
         _root_only(process.log_file(NAME))
         _root_only(hub_config.database())
+        hub_config.state(CODE_FILE).write_text(hub_env.code_digest() + "\n")
         pid = process.start_daemon(NAME, [sys.executable, "-m", "jupyterhub", "-f", str(config)],
                                    cwd=hub_config.state())
         say(NAME, f"jupyterhub pid {pid}; waiting for {hub_config.PUBLIC_URL}")
@@ -140,6 +150,13 @@ class HubEngine(Engine):
                                 detail=f"not answering: {exc}", extra=extra)
         return EngineStatus(NAME, True, hub_config.PUBLIC_URL, f"JupyterHub {found}",
                             detail="started by the sandbox", extra=extra)
+
+
+def _started_code() -> str:
+    try:
+        return hub_config.state(CODE_FILE).read_text().strip()
+    except OSError:
+        return ""
 
 
 def _end_proxy() -> None:

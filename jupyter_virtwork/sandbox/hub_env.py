@@ -11,6 +11,7 @@ runs), so learners run the checkout that started the hub.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -75,6 +76,15 @@ def _copy_toolkit(env: Path) -> None:
     readable_by_all(partial)
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
+
+
+def code_digest() -> str:
+    """A digest of the toolkit's Python code as this checkout has it: what the hub, its pod
+    guard and the learners' servers run."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def readable_by_all(root: Path) -> None:
