@@ -266,3 +266,22 @@ def test_show_command(driver: KubernetesDriver) -> None:
     assert driver.command("scale", "--replicas=3", "deployment/web") == (
         f"kubectl --kubeconfig {kube_pki.kubeconfig_path()} --context {kube_pki.CONTEXT} "
         "-n default scale --replicas=3 deployment/web")
+
+
+def test_a_pod_applied_with_its_new_namespace_waits_for_the_namespace_to_be_ready(
+        driver: KubernetesDriver) -> None:
+    """The API server refuses a pod in a namespace made a moment before until the
+    namespace's default ServiceAccount has its token (500, "retry after"): one apply of
+    both still succeeds, as the server asks, every time."""
+    mine = ownership.ownership(f"k8s-{uuid.uuid4().hex[:8]}")
+    try:
+        for _ in range(3):
+            namespace = _name()
+            pod = _pod("first")
+            pod["metadata"]["namespace"] = namespace
+            applied = driver.apply([{"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": namespace}}, pod], labels=mine)
+            assert [r.name for r in applied] == [namespace, "first"]
+    finally:
+        left = driver.remove_owned(mine, deadline=time.monotonic() + 120).left
+        assert left == []

@@ -72,6 +72,9 @@ DEFAULT_TIMEOUT = 15.0
 WATCH_SECONDS = 240  # the server ends a watch after this; we resume from the last version
 CLEANUP_GRACE = 1  # s a pod's containers get to stop in a cleanup (everything goes anyway)
 POLL = 0.25  # s between two looks at what a deletion is waiting for
+RETRY_FOR = 30.0  # s a request is tried again while the server says "retry after"
+NUDGE_EVERY = 10.0  # s between two reminders to the namespace controller (see _Cleanup.nudge)
+NUDGED = "virtwork.io/cleanup-waiting"  # the annotation a reminder sets on a namespace
 LISTERS = 8  # resource types listed at once when looking for everything a notebook owns
 LIST_PAGE = 500  # objects per list request (kubectl's chunk size), pages joined by `continue`
 
@@ -444,12 +447,31 @@ class KubernetesDriver(BaseDriver, Cluster):
             api = self._resource_api(manifest)
             ns = (namespace or manifest["metadata"].get("namespace") or self.namespace) \
                 if api.namespaced else None
-            applied = api.server_side_apply(
+            applied = self._retrying_when_asked(lambda: api.server_side_apply(
                 body=dict(manifest), namespace=ns, field_manager=FIELD_MANAGER,
                 force_conflicts=True, dry_run="All" if dry_run else None,
-                _request_timeout=self.timeout)
+                _request_timeout=self.timeout))
             result: dict[str, Any] = applied.to_dict()
         return result
+
+    def _retrying_when_asked(self, call: Callable[[], Any]) -> Any:
+        """``call()``, again while the server answers "retry after" (within RETRY_FOR s).
+
+        A pod in a namespace made a moment before is refused until the namespace's default
+        ServiceAccount has its token (500 ServerTimeout, Retry-After: 1); so is a request
+        that API priority and fairness sheds (429)."""
+        from kubernetes.client.exceptions import ApiException
+
+        deadline = time.monotonic() + RETRY_FOR
+        while True:
+            try:
+                return call()
+            except ApiException as exc:
+                after = (exc.headers or {}).get("Retry-After")
+                if exc.status not in (429, 500, 503) or not after \
+                        or time.monotonic() > deadline:
+                    raise
+                time.sleep(min(float(after) if after.isdigit() else 1.0, 2.0))
 
     def _live(self, manifest: Mapping[str, Any], namespace: str | None) -> dict[str, Any] | None:
         from kubernetes.dynamic.exceptions import NotFoundError
@@ -1005,6 +1027,7 @@ class _Cleanup:
         self.refused: dict[str, str] = {}
         self.namespaces: dict[str, str] = {}  # name -> uid of each Namespace of ours
         self.owners: set[str] = set()  # uids that objects of ours name as their owner
+        self.nudged: dict[str, float] = {}  # uid of a namespace -> when it was last nudged
         self.started = time.monotonic()
 
     def say(self, message: str) -> None:
@@ -1057,6 +1080,7 @@ class _Cleanup:
                         and owned.carrier_is_going(now, self.latest, self.namespaces):
                     self.delete(now)
             pending = [o for o in pending if self.pending(o)]
+            self.nudge_emptied_namespaces(pending)
             if pending and len(pending) != shown:
                 shown = len(pending)
                 names = ", ".join(owned.describe(o) for o in pending[:3])
@@ -1064,6 +1088,30 @@ class _Cleanup:
             if not pending or time.monotonic() >= deadline:
                 return
             time.sleep(POLL)
+
+    def nudge_emptied_namespaces(self, pending: Sequence[Mapping[str, Any]]) -> None:
+        """Remind the namespace controller of a namespace of ours that still terminates
+        though nothing we wait for is left in it.
+
+        The controller retries a namespace whose pods are still going with an exponential
+        backoff (5 ms doubling, up to 1000 s): when a kubelet is slow to confirm a pod's
+        end, its next look can come minutes after the pod is gone. An update of the
+        namespace queues it again within seconds, so the cleanup waits for the namespace,
+        not for the backoff."""
+        busy = {owned.namespace(o) for o in pending}
+        for obj in pending:
+            key, now = owned.uid(obj), self.latest.get(owned.uid(obj))
+            if not owned.is_namespace(obj) or now is None or owned.name(obj) in busy \
+                    or time.monotonic() - self.nudged.get(key, 0.0) < NUDGE_EVERY:
+                continue
+            self.nudged[key] = time.monotonic()
+            metadata = now.get("metadata") or {}
+            reminded = {**now, "metadata": {**metadata, "annotations": {
+                **(metadata.get("annotations") or {}), NUDGED: f"{time.time():.0f}"}}}
+            with contextlib.suppress(VirtworkError):  # a conflict: it changed, so it is queued
+                with self.driver._boundary(f"updating {owned.describe(obj)}"):
+                    self.driver._request("PUT", self.api[key].path(None, owned.name(obj)),
+                                         body=reminded)
 
     def outcome(self, found: Iterable[tuple[ApiResource, dict[str, Any]]]) -> Removal:
         removal = Removal()
