@@ -28,11 +28,50 @@ In IPython and Jupyter a raised ``VirtworkError`` shows as that one line, throug
 nbclient record an ``error`` output). ``full_traceback = True`` (on the class, or on one
 error) gives IPython's whole traceback instead; ``%config VirtworkMagics.short_errors =
 False`` sets it.
+
+An error a learner meets in the course says its words by id: its ``message`` (and ``hint``)
+may be a ``Said``, a sentence of the catalogue (``error_messages``) with its values. The
+error keeps the English as ``message`` and ``str(err)``, so logs and the server's JSON read
+as before; ``message_id``, ``hint_id`` and ``params`` name the sentences, and the magics
+render the line IPython shows in the learner's language (``shown``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Phrase(Protocol):
+    """A sentence of the learner's catalogue (``messages.Message``): a stable id and a
+    ``str.format`` template in each language."""
+
+    @property
+    def id(self) -> str: ...
+
+    def format(self, language: str, **values: object) -> str: ...
+
+
+@dataclass(frozen=True)
+class Said:
+    """A catalogue sentence with its values: what an error says, in any language. A value
+    that is itself ``Said`` (a kind of object, a detail) speaks the same language."""
+
+    phrase: Phrase
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def text(self, language: str = "en") -> str:
+        return self.phrase.format(language, **{
+            key: value.text(language) if isinstance(value, Said) else value
+            for key, value in self.values.items()})
+
+
+Text = str | Said  # what an error says: plain English, or a catalogue sentence
+
+
+def _english(text: Text | None) -> str | None:
+    return text.text() if isinstance(text, Said) else text
 
 
 class VirtworkError(Exception):
@@ -42,16 +81,36 @@ class VirtworkError(Exception):
     ``hint`` says what to do.
     """
 
-    def __init__(self, message: str, *, connection: str | None = None,
-                 hint: str | None = None) -> None:
-        self.message = message
+    def __init__(self, message: Text, *, connection: str | None = None,
+                 hint: Text | None = None) -> None:
+        self.said = message if isinstance(message, Said) else None
+        self.hint_said = hint if isinstance(hint, Said) else None
+        self.message = _english(message) or ""
         self.connection = connection
-        self.hint = hint
+        self.hint = _english(hint)
         super().__init__(self.one_line())
 
     full_traceback: bool = False
     """IPython shows the whole traceback instead of the one line (an instance may set its
     own)."""
+    shown: str | None = None
+    """The line IPython shows, when it is not ``str(err)``: the magics set it to the line in
+    the learner's language."""
+
+    @property
+    def message_id(self) -> str | None:
+        """The catalogue id of what this error says (None: it speaks English only)."""
+        return self.said.phrase.id if self.said else None
+
+    @property
+    def hint_id(self) -> str | None:
+        return self.hint_said.phrase.id if self.hint_said else None
+
+    @property
+    def params(self) -> Mapping[str, object]:
+        """The values of the message's and the hint's sentences."""
+        return {**(self.hint_said.values if self.hint_said else {}),
+                **(self.said.values if self.said else {})}
 
     def one_line(self) -> str:
         where = f" on {self.connection}" if self.connection else ""
@@ -67,7 +126,7 @@ class VirtworkError(Exception):
         return self._one_line_traceback
 
     def _one_line_traceback(self) -> list[str]:
-        return [f"{type(self).__name__}: {self}"]
+        return [f"{type(self).__name__}: {self.shown or self}"]
 
 
 class InvalidInput(VirtworkError, ValueError):
@@ -161,10 +220,10 @@ class CheckFailed(VirtworkError, AssertionError):
         super().__init__(message, connection=connection, hint=hint)
 
     def one_line(self) -> str:
-        return self.shown
+        return self.shown or super().one_line()
 
     def _one_line_traceback(self) -> list[str]:
-        return [self.shown]
+        return [self.one_line()]
 
 
 def first_line(value: object) -> str:

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import Said
+
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
 LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
@@ -29,14 +31,20 @@ LAB_TRANSLATION_SETTINGS = Path("@jupyterlab", "translation-extension",
 
 @dataclass(frozen=True)
 class Message:
-    """One sentence in every language; ``format`` fills in its named fields."""
+    """One sentence in every language; ``format`` fills in its named fields. ``id`` names a
+    sentence an error carries (``errors.Said``), stable when the code around it moves."""
 
     en: str
     zh: str
+    id: str = ""
 
     def format(self, language: str, **values: object) -> str:
         template = self.zh if language == "zh" else self.en
         return template.format(**values)
+
+    def __call__(self, **values: object) -> Said:
+        """This sentence with its values, for an error to carry."""
+        return Said(self, values)
 
 
 NO_LANGUAGE = ("", "c", "posix", "default")  # locales and lab settings that name none
@@ -75,6 +83,17 @@ def _lab_locale() -> str:
         return ""
     found = re.search(r'"locale"\s*:\s*("(?:[^"\\]|\\.)*")', text)
     return str(json.loads(found.group(1))) if found else ""
+
+
+# --- a live table's status line (widgets.StatusTable) ------------------------------------
+
+STREAM_STATUS = {
+    "connecting": Message("connecting", "正在连接"),
+    "connected": Message("connected", "已连接"),
+    "disconnected": Message("disconnected", "连接已断开"),
+    "unknown": Message("unknown", "状态未知"),
+}
+RETRYING = Message("disconnected, retrying: {why}", "连接已断开，正在重试：{why}")
 
 
 # --- what %vw check says ---------------------------------------------------------------------

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import defaults, registry
+from . import error_messages as say
 from . import labels as ownership_labels
 from . import uri as uri_module
 from .drivers.base import Cluster, ContainerEngine, Driver, Hypervisor, ProgressCallback, Verb
@@ -131,8 +132,8 @@ class Session:
                 return self._drivers[alias_or_family]
         default = self._default_of(alias_or_family)
         if default is None:
-            raise InvalidInput(f"no connection named {alias_or_family!r}",
-                               hint="connect first with %vw connect URI --as ALIAS")
+            raise InvalidInput(say.NO_CONNECTION(alias=alias_or_family),
+                               hint=say.CONNECT_FIRST())
         driver = self.connect(default.uri, alias_or_family, **default.options)
         if self.on_default is not None:
             self.on_default(f"using {default.uri} ({default.why}) for {alias_or_family}")
@@ -186,8 +187,7 @@ class Session:
         with self._lock:
             found = self._drivers.get(alias)
         if found is None:
-            raise InvalidInput(f"no connection named {alias!r}",
-                               hint="%vw connections lists them")
+            raise InvalidInput(say.NO_CONNECTION(alias=alias), hint=say.LIST_CONNECTIONS())
         return found
 
     def disconnect(self, alias: str) -> None:

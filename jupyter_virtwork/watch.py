@@ -26,6 +26,10 @@ from .models import Event, EventType, Kind, Resource
 
 log = logging.getLogger(__name__)
 
+# How an ERROR event's message begins (then the failure); a live table words it in the
+# learner's language (messages.RETRYING).
+RETRYING = "disconnected, retrying: "
+
 Key = tuple[str, str]  # (kind, id)
 Emit = Callable[[Event], None]
 
@@ -177,7 +181,7 @@ class Watcher:
                 if stopper.stopped:
                     break
                 if connected:
-                    self._emit(Event(EventType.ERROR, None, f"disconnected, retrying: {exc}"))
+                    self._emit(Event(EventType.ERROR, None, f"{RETRYING}{exc}"))
                 connected = False
                 stopper.wait(delay)
                 delay = min(delay * 2, self._backoff[1])

@@ -11,12 +11,16 @@ Errors have one channel: a failed magic raises a ``VirtworkError`` (argument mis
 ``InvalidArguments``), which IPython shows as one line (``errors.VirtworkError``'s
 ``_render_traceback_``) and which fails the cell, so Run All stops and nbval, papermill and
 nbclient see it. ``%config VirtworkMagics.short_errors = False`` shows the traceback.
+The line is in the learner's language (``%config VirtworkMagics.language``) for the errors
+whose words are in the catalogue (``error_messages``): argparse's own messages are matched
+to its sentences here.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import re
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -27,8 +31,10 @@ from IPython.core.magic import Magics
 from traitlets import Bool, TraitError, Unicode, default, observe, validate
 
 from .. import defaults, messages
+from .. import error_messages as say
 from ..drivers.base import Driver
-from ..errors import Cancelled, InvalidArguments, InvalidInput, VirtworkError
+from ..errors import Cancelled, InvalidArguments, InvalidInput, Said, Text, VirtworkError
+from ..messages import Message
 from ..session import Session
 from . import journaling
 
@@ -51,8 +57,7 @@ def session(shell: Any = None) -> Session:
     registered = shell.magics_manager.registry.values() if shell is not None else ()
     magics = next((m for m in registered if isinstance(m, VirtworkMagics)), None)
     if magics is None:
-        raise InvalidInput("the virtwork magics are not loaded in this shell",
-                           hint="run %load_ext jupyter_virtwork")
+        raise InvalidInput(say.NOT_LOADED(), hint=say.LOAD_THEM())
     return magics.session
 
 
@@ -62,6 +67,33 @@ def note(message: str) -> None:
 
 
 PARSED_LINES = 256  # lines a parser remembers
+
+# argparse's messages (Python's own, in English) and the catalogue's sentence for each.
+ARGPARSE_MESSAGES: tuple[tuple[re.Pattern[str], Message], ...] = (
+    (re.compile(r"unrecognized arguments: (?P<words>.*)"), say.UNKNOWN_ARGUMENTS),
+    (re.compile(r"the following arguments are required: (?P<names>.*)"),
+     say.MISSING_ARGUMENTS),
+    (re.compile(r"argument (?P<argument>\S+): invalid choice: (?P<value>.*) "
+                r"\(choose from (?P<choices>.*)\)"), say.INVALID_CHOICE),
+    (re.compile(r"argument (?P<argument>\S+): expected one argument"), say.EXPECTS_VALUE),
+    (re.compile(r"argument (?P<argument>\S+): invalid (?P<type>\S+) value: (?P<value>.*)"),
+     say.INVALID_VALUE),
+)
+
+
+def argparse_problem(message: str) -> Text:
+    """argparse's ``message`` as a catalogue sentence (as it is when none matches)."""
+    for pattern, sentence in ARGPARSE_MESSAGES:
+        found = pattern.fullmatch(message)
+        if found:
+            return sentence(**found.groupdict())
+    return message
+
+
+def _usage(line: Message, prog: str, message: str) -> Said:
+    """The magic's usage mistake; one argparse has no sentence for keeps its English words
+    in the learner's frame."""
+    return line(prog=prog, problem=argparse_problem(message), help=prog.split()[0])
 
 
 class Parser(argparse.ArgumentParser):
@@ -93,7 +125,7 @@ class Parser(argparse.ArgumentParser):
             self._intermixing, self.usage = False, usage
 
     def error(self, message: str) -> NoReturn:
-        raise InvalidArguments(f"{self.prog}: {message} (see {self.prog.split()[0]}?)")
+        raise InvalidArguments(_usage(say.USAGE, self.prog, message))
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         # -h/--help printed the help already; end the magic without a traceback.
@@ -112,7 +144,7 @@ class Parser(argparse.ArgumentParser):
         try:
             parsed = self.parse_args(words)
         except argparse.ArgumentError as exc:
-            raise InvalidArguments(f"{self.prog}: {exc}") from None
+            raise InvalidArguments(_usage(say.USAGE_ARGUMENT, self.prog, str(exc))) from None
         if len(self._parsed) < PARSED_LINES:
             self._parsed[line] = _copy(parsed)
         return parsed
@@ -177,8 +209,9 @@ class VirtworkMagics(Magics):
 
     short_errors = Bool(True, help="show an error as one line (what failed, where, what to "
                                    "do); False shows the whole traceback").tag(config=True)
-    language = Unicode(help="the language of what a learner reads (%vw check's lines and "
-                            "hints): 'en' or 'zh' (a locale such as zh_CN works too); "
+    language = Unicode(help="the language of what a learner reads (%vw check's lines, "
+                            "errors and hints): 'en' or 'zh' (a locale such as zh_CN works "
+                            "too); "
                             "default: JupyterLab's language, else the locale ($LANG)"
                        ).tag(config=True)
 
@@ -231,14 +264,14 @@ def reports_errors(method: F) -> F:
             except KeyboardInterrupt:
                 # The drivers stop their streams when the read is interrupted (a build or
                 # rollout stream closed, a vSphere task cancelled): say so, in one line.
-                raise Cancelled("interrupted; the backend work was cancelled where the "
-                                "engine allows") from None
+                raise Cancelled(say.INTERRUPTED()) from None
             except UsageError as exc:  # a magic body's own check of its arguments
                 raise InvalidArguments(str(exc)) from None
         except _HelpShown:
             return None
         except VirtworkError as exc:
             exc.full_traceback = not self.short_errors
+            exc.shown = say.line(exc, self.language)
             raise
 
     return run  # type: ignore[return-value]

@@ -217,7 +217,8 @@ class K8sMagics(VirtworkMagics):
         if args.name:
             return driver.get(kind, args.name)
         if args.watch:
-            return status_table([(driver, kind, labels)], title=f"{kind}s")
+            return status_table([(driver, kind, labels)], title=f"{kind}s",
+                                language=self.language)
         return driver.list_cached(kind, labels=labels, fresh=args.fresh)
 
     def _logs(self, driver: Cluster, args: argparse.Namespace, cell: str | None) -> None:

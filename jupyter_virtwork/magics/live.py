@@ -60,7 +60,7 @@ def _replacing_older_runs(table: StatusTable) -> StatusTable:
 
 
 def status_table(sources: Sequence[Source], title: str = "",
-                 aliases: Sequence[str] | None = None) -> StatusView:
+                 aliases: Sequence[str] | None = None, language: str = "en") -> StatusView:
     """A live table over ``sources`` (driver, kind, labels), with an alias column when
     ``aliases`` names each source's connection; static when nothing can render a widget
     (then the current rows, as a ResourceList). Running the same cell again closes the
@@ -70,7 +70,7 @@ def status_table(sources: Sequence[Source], title: str = "",
 
     if has_frontend():
         return _replacing_older_runs(StatusTable(list(sources), title=title,
-                                                 aliases=aliases))
+                                                 aliases=aliases, language=language))
     from ..widgets._rows import TableRows
 
     rows = TableRows([title] * len(sources), aliases)

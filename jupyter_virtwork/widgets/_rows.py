@@ -12,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import messages
 from ..models import Event, EventType, Resource, ResourceList, StreamStatus
+from ..watch import RETRYING
 
 Row = dict[str, Any]  # what the front end gets for one resource: {"key", "cells"}
 
@@ -31,10 +33,16 @@ class SourceStatus:
     label: str  # "docker:// containers"
     status: StreamStatus = StreamStatus.CONNECTING
     message: str = ""  # why it is disconnected (the Watcher's "disconnected, retrying: ...")
+    language: str = messages.DEFAULT_LANGUAGE  # of the text a learner reads
 
     @property
     def text(self) -> str:
-        return self.message or self.status.value
+        if self.message.startswith(RETRYING):
+            return messages.RETRYING.format(self.language,
+                                            why=self.message.removeprefix(RETRYING))
+        if self.message:
+            return self.message
+        return messages.STREAM_STATUS[self.status.value].format(self.language)
 
     @property
     def ok(self) -> bool:
@@ -62,13 +70,15 @@ class Changes:
 class TableRows:
     """The current rows of a live table and the status of each of its sources."""
 
-    def __init__(self, labels: Sequence[str], aliases: Sequence[str] | None = None) -> None:
+    def __init__(self, labels: Sequence[str], aliases: Sequence[str] | None = None,
+                 language: str = messages.DEFAULT_LANGUAGE) -> None:
         """``labels``: one per source, for its status line; ``aliases``: one per source
-        too, shown in an ``alias`` column (``%vw status --watch`` spans connections)."""
+        too, shown in an ``alias`` column (``%vw status --watch`` spans connections);
+        ``language``: the status lines' (``%config VirtworkMagics.language``)."""
         self.aliases = list(aliases) if aliases is not None else None
         self.resources: dict[str, Resource] = {}
         self.origin: dict[str, int] = {}  # row key -> the source (driver) it came from
-        self.sources = [SourceStatus(label) for label in labels]
+        self.sources = [SourceStatus(label, language=language) for label in labels]
         self.columns: list[str] = list(ResourceList.COLUMNS)
 
     def apply(self, source: int, events: Iterable[Event]) -> Changes:

@@ -68,8 +68,10 @@ class StatusTable(anywidget.AnyWidget):
     _open_tables: ClassVar[weakref.WeakSet[StatusTable]] = weakref.WeakSet()
 
     def __init__(self, sources: Sequence[Source], *, title: str = "",
-                 actions: bool = True, aliases: Sequence[str] | None = None) -> None:
-        self._rows = TableRows([_label(*source) for source in sources], aliases)
+                 actions: bool = True, aliases: Sequence[str] | None = None,
+                 language: str = "en") -> None:
+        """``language``: of the status lines (connecting, disconnected...)."""
+        self._rows = TableRows([_label(*source) for source in sources], aliases, language)
         self._drivers = [driver for driver, _, _ in sources]
         self._lock = threading.RLock()  # rows, sequence number and sending, in one order
         self._changed = threading.Condition(self._lock)

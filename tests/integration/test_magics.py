@@ -130,6 +130,32 @@ def test_docker_bad_input_is_one_line(ip: Any, docker_client: Any, line: str,
     assert _containers_outside_kubernetes(docker_client) == before
 
 
+@pytest.fixture
+def in_chinese(ip: Any) -> Iterator[Any]:
+    """The shell with ``%config VirtworkMagics.language = "zh"``, as a learner sets it."""
+    ip.run_cell('%config VirtworkMagics.language = "zh"')
+    yield ip
+    ip.run_cell('%config VirtworkMagics.language = "en"')
+
+
+@pytest.mark.parametrize(("line", "chinese", "english"), [
+    ("rm no-such-container-zh", "：找不到 'no-such-container-zh'（docker://）",
+     "no such object 'no-such-container-zh'"),
+    ("ps --nope", "：不认识的参数：--nope（用法见 %docker?）", "unrecognized arguments: --nope"),
+    ("rm", "%docker rm：缺少必填的参数：", "the following arguments are required:"),
+])
+def test_errors_follow_the_learners_language(in_chinese: Any, capsys: pytest.CaptureFixture[str],
+                                             line: str, chinese: str, english: str) -> None:
+    """A cell as a learner runs it: the line IPython prints is in Chinese, the cell fails,
+    and the error still says the same in English to code that reads it."""
+    capsys.readouterr()
+    ran = in_chinese.run_cell(f"%docker {line}")
+    assert not ran.success and isinstance(ran.error_in_exec, VirtworkError)
+    shown = capsys.readouterr().out.strip()
+    assert chinese in shown and "\n" not in shown, shown
+    assert english in str(ran.error_in_exec)
+
+
 def _containers_outside_kubernetes(client: Any) -> set[str]:
     """Container ids, leaving out the kubelet's: it starts and removes pods' containers in
     the same dockerd whenever it likes (one listing call, so none vanishes mid-list)."""

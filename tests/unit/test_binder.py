@@ -3,7 +3,9 @@ from binder/ (no container engine needed) and it must install what the VM notebo
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,3 +49,40 @@ def test_repo2docker_plan() -> None:
         assert package in apt_line
     assert "./binder/postBuild" in plan
     assert 'R2D_ENTRYPOINT="${REPO_DIR}/binder/start"' in plan
+
+
+def _exports(script: Path) -> dict[str, str]:
+    """The variables a start script exports (``export NAME="value"``), $HOME expanded."""
+    found = re.findall(r'^export (\w+)="([^"]*)"', script.read_text(), flags=re.MULTILINE)
+    return {name: value.replace("$HOME", str(Path.home())) for name, value in found}
+
+
+def _code(notebook: str) -> str:
+    cells = json.loads((ROOT / "notebooks" / notebook).read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+def test_binder_start_gives_lessons_03_and_04_their_engines(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What 03 and 04 ask for by default is what binder/start sets up: 04 the libvirt
+    connection (LIBVIRT_DEFAULT_URI, the test driver), 03 the vsphere one (the connections
+    file vcsim's start writes), both by name, as the notebooks ask."""
+    from jupyter_virtwork import defaults
+    from jupyter_virtwork.sandbox import vcsim
+
+    assert 'session().driver("libvirt")' in _code("04-xen.ipynb")
+    assert 'session().driver("vsphere")' in _code("03-vmware.ipynb")
+    start = BINDER / "start"
+    assert "python -m jupyter_virtwork.sandbox up vcsim" in start.read_text()
+    for name, value in _exports(start).items():
+        monkeypatch.setenv(name, value)
+    assert defaults.libvirt().uri == "test:///default"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("VIRTWORK_STATE_DIR", str(tmp_path / "state"))
+    vcsim.credentials_file().parent.mkdir(parents=True)
+    vcsim.credentials_file().write_text('{"username": "virtwork@vsphere.local", '
+                                        '"password": "not-a-secret"}')
+    vcsim.write_user_config()  # what `sandbox up vcsim` ends with (VcsimEngine.start)
+    found = defaults.vsphere()
+    assert found is not None and found.uri == vcsim.VCENTER.url.replace(
+        "https://", f"vsphere://{vcsim.USERNAME}@").removesuffix("/sdk")

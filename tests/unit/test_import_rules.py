@@ -94,7 +94,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"drivers"}),
     frozenset({"watch"}),
     frozenset({"models"}),
-    frozenset({"labels", "names", "sizes", "uri", "userconfig", "messages"}),
+    frozenset({"labels", "names", "sizes", "uri", "userconfig", "messages",
+               "error_messages"}),
     frozenset({"errors"}),
 )
 # Each engine's SDK, as Python imports it, by the driver package allowed to import it.

@@ -11,6 +11,7 @@ from jupyter_virtwork.models import (
     State,
     StreamStatus,
 )
+from jupyter_virtwork.watch import RETRYING
 from jupyter_virtwork.widgets._rows import TableRows, row_key
 from jupyter_virtwork.widgets.progress import ProgressLog
 
@@ -55,6 +56,16 @@ def test_status_lines_follow_error_and_synced() -> None:
     assert rows.sources[0].text == "disconnected, retrying: connection refused"
     assert rows.sources[0].status is StreamStatus.DISCONNECTED and not rows.sources[0].ok
     assert rows.apply(0, [Event(EventType.SYNCED, None)]).status and rows.sources[0].ok
+
+
+def test_status_lines_speak_the_learners_language() -> None:
+    rows = TableRows(["docker:// containers"], language="zh")
+    assert rows.sources[0].text == "正在连接"
+    rows.apply(0, [Event(EventType.SYNCED, None)])
+    assert rows.sources[0].text == "已连接"
+    rows.apply(0, [Event(EventType.ERROR, None, f"{RETRYING}connection refused")])
+    assert rows.sources[0].text == "连接已断开，正在重试：connection refused"
+    assert rows.sources[0].to_dict()["text"] == "连接已断开，正在重试：connection refused"
 
 
 def test_detail_columns_go_before_id_and_rows_carry_only_their_cells() -> None:

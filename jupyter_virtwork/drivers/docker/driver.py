@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
+from ... import error_messages as say
 from ...errors import (
     AlreadyExists,
     AuthenticationFailed,
@@ -30,6 +31,7 @@ from ...errors import (
     MissingDependency,
     NotFound,
     OperationFailed,
+    Said,
     VirtworkError,
     first_line,
 )
@@ -193,11 +195,11 @@ class DockerDriver(BaseDriver, ContainerEngine):
 
         return (
             (docker.errors.ImageNotFound, lambda failed: NotFound(
-                f"image {failed.name!r} is not present locally and pulling is disabled",
-                connection=self.uri, hint="build it, or push it to the local registry")),
+                say.IMAGE_NOT_LOCAL(name=failed.name), connection=self.uri,
+                hint=say.BUILD_OR_PUSH())),
             (docker.errors.NotFound, lambda failed: NotFound(
-                f"{failed.doing}: no such object {failed.name!r}".replace(" ''", ""),
-                connection=self.uri)),
+                say.NO_SUCH_OBJECT(doing=failed.doing, name=failed.name) if failed.name
+                else say.NO_SUCH_OBJECT_UNNAMED(doing=failed.doing), connection=self.uri)),
             (docker.errors.APIError, self._api_error),
             (_ssh_errors(), self._ssh_error),
             ((requests.exceptions.ConnectionError, requests.exceptions.Timeout,
@@ -205,11 +207,11 @@ class DockerDriver(BaseDriver, ContainerEngine):
         )
 
     def _unanswered(self, failed: SdkFailure) -> VirtworkError:
-        return EngineUnavailable(f"{failed.doing} failed: the Docker engine did not answer "
-                                 f"({first_line(failed.error)})", connection=self.uri,
+        return EngineUnavailable(say.DOCKER_SILENT(doing=failed.doing,
+                                                   why=first_line(failed.error)),
+                                 connection=self.uri,
                                  hint=self._ssh_hint() if self.target.scheme == "docker+ssh"
-                                 else "start it (python -m jupyter_virtwork.sandbox up "
-                                      "docker) or check DOCKER_HOST")
+                                 else say.START_DOCKER())
 
     def _ssh_error(self, failed: SdkFailure) -> VirtworkError:
         """paramiko's errors: the SSH link to the engine's host, not the engine."""
@@ -217,22 +219,20 @@ class DockerDriver(BaseDriver, ContainerEngine):
         if isinstance(failed.error, _paramiko().AuthenticationException):
             return AuthenticationFailed(f"{failed.doing} failed: the SSH login was refused "
                                         f"({why})", connection=self.uri, hint=hint)
-        return EngineUnavailable(f"{failed.doing} failed: no SSH connection to the Docker "
-                                 f"engine's host ({why})", connection=self.uri, hint=hint)
+        return EngineUnavailable(say.DOCKER_NO_SSH(doing=failed.doing, why=why),
+                                 connection=self.uri, hint=hint)
 
-    def _ssh_hint(self) -> str:
+    def _ssh_hint(self) -> Said:
         user = f"{self.target.user}@" if self.target.user else ""
-        return (f"check that `ssh -p {self.target.port or 22} {user}{self.target.host} docker "
-                "version` works (the host's key in ~/.ssh/known_hosts, yours in ~/.ssh or "
-                "ssh-agent)")
+        return say.CHECK_SSH(port=self.target.port or 22, login=f"{user}{self.target.host}")
 
     def _api_error(self, failed: SdkFailure) -> VirtworkError:
         """docker-py's APIError: the engine's answer, by its HTTP status."""
         explanation = first_line(failed.error.explanation or failed.error)
         status = failed.error.status_code
         if status == 409 and "already in use" in explanation:
-            return AlreadyExists(f"{failed.name!r} already exists", connection=self.uri,
-                                 hint="choose another name, or remove the old one")
+            return AlreadyExists(say.EXISTS(name=failed.name), connection=self.uri,
+                                 hint=say.RENAME_OR_REMOVE())
         if status == 400 or "parse error" in explanation:
             return InvalidInput(f"{failed.doing}: {explanation}", connection=self.uri)
         return OperationFailed(f"{failed.doing} failed: {explanation}", connection=self.uri)
@@ -286,8 +286,8 @@ class DockerDriver(BaseDriver, ContainerEngine):
                 rows = self._api().containers(all=True, filters=filters)
                 if len(rows) == 1:
                     return self._container(rows[0])
-        raise NotFound(f"no {kind} {id!r}", connection=self.uri,
-                       hint="list them with %docker ps -a")
+        raise NotFound(say.NO_SUCH(kind=say.kind(kind.value), name=id), connection=self.uri,
+                       hint=say.LIST_DOCKER())
 
     def _image_by_reference(self, reference: str) -> Resource:
         info = self._api().inspect_image(reference)

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from ... import error_messages as say
 from ...errors import (
     AlreadyExists,
     AuthenticationFailed,
@@ -248,9 +249,8 @@ class KubernetesDriver(BaseDriver, Cluster):
                      "one connection")),
             ((urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, OSError),
              lambda failed: EngineUnavailable(
-                 f"{failed.doing} failed: the Kubernetes API server did not answer",
-                 connection=self.uri, hint="start it (python -m jupyter_virtwork.sandbox up "
-                                           "kubernetes) or check the kube context")),
+                 say.KUBERNETES_SILENT(doing=failed.doing), connection=self.uri,
+                 hint=say.START_KUBERNETES())),
         )
 
     def _api_error(self, failed: SdkFailure) -> VirtworkError:
@@ -259,18 +259,19 @@ class KubernetesDriver(BaseDriver, Cluster):
         status = int(getattr(failed.error, "status", 0) or 0)
         message = _status_message(failed.error)
         if status == 404:
-            return NotFound(f"{doing}: {name or 'object'} not found in namespace "
-                            f"{self._namespace or 'default'}", connection=self.uri)
+            return NotFound(say.NOT_IN_NAMESPACE(doing=doing, name=name or "object",
+                                                 namespace=self._namespace or "default"),
+                            connection=self.uri)
         if status == 409:
-            return AlreadyExists(f"{doing}: {message}", connection=self.uri)
+            return AlreadyExists(say.EXISTS_DETAIL(doing=doing, detail=message),
+                                 connection=self.uri)
         # Before 1.21, server-side apply answers a manifest its schema rejects with a 500
         # "failed to create typed patch object"; it is the user's input all the same.
         if status in (400, 422) or (status == 500 and "typed patch object" in message):
             return InvalidInput(f"{doing}: {message}", connection=self.uri,
                                 hint="fix the manifest and apply again")
         if status in (401, 403):
-            return AuthenticationFailed(f"{doing}: {message}", connection=self.uri,
-                                        hint="check the credentials of this kube context")
+            return _refused(doing, message, self.uri)
         return OperationFailed(f"{doing} failed: {message}", connection=self.uri)
 
     # --- records ----------------------------------------------------------------------
@@ -361,7 +362,7 @@ class KubernetesDriver(BaseDriver, Cluster):
             except NotFound:
                 return
             time.sleep(0.25)
-        raise OperationTimeout(f"{kind} {name!r} was still there after {timeout:.0f} s",
+        raise OperationTimeout(say.STILL_THERE(kind=kind, name=name, seconds=timeout),
                                connection=self.uri)
 
     # --- apply ------------------------------------------------------------------------
@@ -528,9 +529,9 @@ class KubernetesDriver(BaseDriver, Cluster):
                 raise Cancelled(f"stopped waiting for {kind} {name!r} ({message}); "
                                 "the rollout goes on in the cluster", connection=self.uri)
             if time.monotonic() > deadline:
-                raise OperationTimeout(f"{kind} {name!r} rollout not done after "
-                                       f"{timeout:.0f} s ({message})", connection=self.uri,
-                                       hint="look at its pods' events: %k8s get pods")
+                raise OperationTimeout(say.ROLLOUT_TOO_SLOW(kind=kind, name=name,
+                                                            seconds=timeout, status=message),
+                                       connection=self.uri, hint=say.LOOK_AT_EVENTS())
             time.sleep(0.25)
 
     # --- pods: logs and exec ------------------------------------------------------------
@@ -895,6 +896,26 @@ def _in_cluster_namespace() -> str:
 
 def _selector(labels: Mapping[str, str] | None) -> str | None:
     return ",".join(f"{k}={v}" for k, v in labels.items()) if labels else None
+
+
+# The API server's words for a namespace's ResourceQuota and LimitRange refusing a pod, and
+# our classroom's admission webhook (classroom/guard.py) refusing a learner's pod.
+QUOTA_REFUSALS = ("exceeded quota", "usage per Container", "usage per Pod",
+                  "usage per PersistentVolumeClaim")
+CLASSROOM_REFUSAL = "a learner's pod may not use"
+
+
+def _refused(doing: str, message: str, uri: str) -> AuthenticationFailed:
+    """A 401 or 403: a quota or limit used up, the classroom's rules, or no permission; each
+    with what to do about it."""
+    if any(words in message for words in QUOTA_REFUSALS):
+        return AuthenticationFailed(say.OVER_QUOTA(doing=doing, detail=message),
+                                    connection=uri, hint=say.FREE_QUOTA())
+    if CLASSROOM_REFUSAL in message:
+        return AuthenticationFailed(say.REFUSED_BY_CLASSROOM(doing=doing, detail=message),
+                                    connection=uri, hint=say.REMOVE_SETTINGS())
+    return AuthenticationFailed(say.FORBIDDEN(doing=doing, detail=message), connection=uri,
+                                hint=say.CHECK_CREDENTIALS())
 
 
 def _status_message(exc: Any) -> str:

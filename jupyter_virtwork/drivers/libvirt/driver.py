@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ... import error_messages as say
 from ... import userconfig
 from ...errors import (
     AlreadyExists,
@@ -44,6 +45,7 @@ from ...errors import (
     NotFound,
     OperationFailed,
     OperationTimeout,
+    Said,
     UnsupportedOperation,
     VirtworkError,
     first_line,
@@ -205,7 +207,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
         thread.join(self.open_timeout)
         if thread.is_alive():
             abandoned.set()
-            raise EngineUnavailable(f"libvirt did not answer within {self.open_timeout:.0f} s",
+            raise EngineUnavailable(say.LIBVIRT_SLOW(seconds=self.open_timeout),
                                     connection=self.uri, hint=self._start_hint())
         if "error" in outcome:
             raise self._open_error(libvirt, outcome["error"]) from outcome["error"]
@@ -214,21 +216,19 @@ class LibvirtDriver(BaseDriver, Hypervisor):
     def _open_error(self, libvirt: Any, exc: Any) -> VirtworkError:
         message = _message(exc)
         if exc.get_error_domain() == libvirt.VIR_FROM_LIBXL:
-            return EngineUnavailable(
-                "there is no Xen hypervisor on this machine "
-                f"(libvirt: {message})", connection=self.uri,
-                hint="use qemu:///system or test:///default")
+            return EngineUnavailable(say.NO_XEN(detail=message), connection=self.uri,
+                                     hint=say.OTHER_HYPERVISOR())
         if exc.get_error_code() in _codes(libvirt, "AUTH_FAILED", "AUTH_CANCELLED",
                                           "AUTH_UNAVAILABLE"):
             return AuthenticationFailed(f"libvirt refused the login: {message}",
                                         connection=self.uri)
-        return EngineUnavailable(f"cannot connect to libvirt ({message})", connection=self.uri,
+        return EngineUnavailable(say.LIBVIRT_UNREACHABLE(detail=message), connection=self.uri,
                                  hint=self._start_hint())
 
-    def _start_hint(self) -> str:
+    def _start_hint(self) -> Said:
         if self.local and self.hypervisor == "qemu":
-            return "start it: python -m jupyter_virtwork.sandbox up libvirt"
-        return "check that libvirtd runs there and the URI is right"
+            return say.START_LIBVIRT()
+        return say.CHECK_LIBVIRTD()
 
     def _closed(self, _conn: Any, reason: int, _opaque: Any) -> None:
         """libvirt's close callback (event loop thread): the daemon or the link died."""
@@ -265,24 +265,25 @@ class LibvirtDriver(BaseDriver, Hypervisor):
         code, message = exc.get_error_code(), _message(exc)
         where = {"connection": self.uri}
         if code == libvirt.VIR_ERR_NO_DOMAIN:
-            return NotFound(f"no VM {name!r}", **where, hint="list them with %vm ls")
+            return NotFound(say.NO_VM(name=name), **where, hint=say.LIST_VMS())
         if code in _codes(libvirt, "NO_STORAGE_VOL", "NO_STORAGE_POOL", "NO_NETWORK"):
             return NotFound(f"{doing} failed: {message}", **where)
         if code in _codes(libvirt, "DOM_EXIST", "STORAGE_VOL_EXIST") or (
                 code == libvirt.VIR_ERR_OPERATION_FAILED and "already exists" in message):
-            return AlreadyExists(f"{doing} failed: {message}", **where,
-                                 hint="choose another name, or delete the old one")
+            return AlreadyExists(say.EXISTS_FAILED(doing=doing, detail=message), **where,
+                                 hint=say.RENAME_OR_DELETE())
         if code in _codes(libvirt, "XML_ERROR", "XML_DETAIL", "XML_INVALID_SCHEMA",
                           "CONFIG_UNSUPPORTED", "INVALID_ARG"):
             return InvalidInput(f"{doing}: libvirt rejected it: {message}", **where)
         if exc.get_error_domain() in (libvirt.VIR_FROM_RPC, libvirt.VIR_FROM_REMOTE) or \
                 code in _codes(libvirt, "NO_CONNECT", "INVALID_CONN"):
-            return EngineUnavailable(f"{doing} failed: libvirt did not answer ({message})",
-                                     **where, hint=self._start_hint())
+            return EngineUnavailable(say.LIBVIRT_SILENT(doing=doing, detail=message), **where,
+                                     hint=self._start_hint())
         if code in _codes(libvirt, "AUTH_FAILED", "AUTH_CANCELLED", "AUTH_UNAVAILABLE"):
             return AuthenticationFailed(f"{doing} failed: {message}", **where)
         if code in _codes(libvirt, "OPERATION_TIMEOUT", "AGENT_UNRESPONSIVE"):
-            return OperationTimeout(f"{doing} timed out: {message}", **where)
+            return OperationTimeout(say.LIBVIRT_TIMED_OUT(doing=doing, detail=message),
+                                    **where)
         if code in _codes(libvirt, "NO_SUPPORT", "OPERATION_UNSUPPORTED"):
             verb = re.sub(r" '[^']*'$", "", doing)  # the verb, without the VM's name
             return UnsupportedOperation(self.name, verb, **where, hint=message)
@@ -414,8 +415,8 @@ class LibvirtDriver(BaseDriver, Hypervisor):
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return
             raise
-        raise AlreadyExists(f"a VM named {name!r} already exists", connection=self.uri,
-                            hint="choose another name, or delete the old one")
+        raise AlreadyExists(say.VM_EXISTS(name=name), connection=self.uri,
+                            hint=say.RENAME_OR_DELETE())
 
     def _plan(self, conn: Any, spec: VMSpec, undo: Undo) -> DomainPlan:
         """The domain for ``spec``, creating its disk volume (undone by ``undo``)."""

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from ... import error_messages as say
 from ...errors import (
     AlreadyExists,
     AuthenticationFailed,
@@ -34,6 +35,7 @@ from ...errors import (
     NotFound,
     OperationFailed,
     OperationTimeout,
+    Said,
     TLSVerificationFailed,
     VirtworkError,
     first_line,
@@ -141,15 +143,13 @@ class VSphereDriver(BaseDriver, Hypervisor):
         )
 
     def _unreachable(self, failed: SdkFailure) -> EngineUnavailable:
-        if isinstance(failed.error, TimeoutError):
-            why = f"no answer within {self.settings.timeout:g} s"
-        else:
-            why = self._session.scrub(first_line(failed.error))
+        why: Said | str = say.NO_ANSWER_WITHIN(seconds=self.settings.timeout) \
+            if isinstance(failed.error, TimeoutError) \
+            else self._session.scrub(first_line(failed.error))
         return EngineUnavailable(
-            f"{failed.doing}: cannot reach {self.settings.host}:{self.settings.port} ({why})",
-            connection=self.uri,
-            hint="check the host and port, or start the sandbox's simulator "
-                 "(python -m jupyter_virtwork.sandbox up vcsim)")
+            say.VSPHERE_UNREACHABLE(doing=failed.doing, host=self.settings.host,
+                                    port=self.settings.port, why=why),
+            connection=self.uri, hint=say.START_VCSIM())
 
     def _fault(self, failed: SdkFailure, vim: Any, vmodl: Any) -> VirtworkError:
         """One VirtworkError for a vmodl fault; messages carry no secret (scrubbed)."""
@@ -164,10 +164,10 @@ class VSphereDriver(BaseDriver, Hypervisor):
             return AuthenticationFailed(f"{doing}: not allowed ({text})", **where,
                                         hint="log in as a user with the rights for it")
         if isinstance(exc, vim.fault.DuplicateName | vim.fault.AlreadyExists):
-            return AlreadyExists(f"{doing}: {name or 'the name'!r} already exists", **where,
-                                 hint="choose another name, or remove the old one")
+            return AlreadyExists(say.EXISTS_DOING(doing=doing, name=name or "the name"), **where,
+                                 hint=say.RENAME_OR_REMOVE())
         if isinstance(exc, vmodl.fault.ManagedObjectNotFound):
-            return NotFound(f"{doing}: {name or 'the object'!r} no longer exists", **where)
+            return NotFound(say.GONE(doing=doing, name=name or "the object"), **where)
         if isinstance(exc, vim.fault.InvalidPowerState):
             return OperationFailed(f"{doing}: the VM is {exc.existingState}", **where)
         if isinstance(exc, vim.fault.TaskInProgress):
@@ -217,7 +217,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
                                hint="give the id instead: " + ", ".join(v._moId for v in named))
         found = retrieve(collector, object_spec(named)) if named else []
         if not found:
-            raise NotFound(f"no VM {id!r}", connection=self.uri, hint="list them with %vm ls")
+            raise NotFound(say.NO_VM(name=id), connection=self.uri, hint=say.LIST_VMS())
         return named[0], as_dict(found[0])
 
     def _read(self, vm: Any, path: str) -> Any:
@@ -263,9 +263,8 @@ class VSphereDriver(BaseDriver, Hypervisor):
         def submit(content: Any) -> Any:
             if any(c.propSet and c.propSet[0].val == spec.name for c in retrieve(
                     content.propertyCollector, filter_spec(self._view(), ["name"]))):
-                raise AlreadyExists(f"{doing}: a VM named {spec.name!r} exists already",
-                                    connection=self.uri,
-                                    hint="choose another name, or destroy the old VM")
+                raise AlreadyExists(say.VM_EXISTS_DOING(doing=doing, name=spec.name),
+                                    connection=self.uri, hint=say.RENAME_OR_DESTROY())
             where = placement.find(content, network=spec.network, **self.placement)
             config = specs.create_spec(spec, guest, where, annotation)
             return where.folder.CreateVM_Task(config=config, pool=where.pool)

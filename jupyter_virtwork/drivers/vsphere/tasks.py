@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ... import error_messages as say
 from ...errors import OperationTimeout
 from ...models import Progress
 from ...watch import Stopper
@@ -58,8 +59,8 @@ def wait(task: Any, what: str, collector: Any, *,
             if report.state(info):
                 return info.get("info.result")
             if deadline is not None and time.monotonic() > deadline:
-                raise OperationTimeout(f"{what} did not finish within {timeout:g} s",
-                                       hint="it may still finish: list the VMs to see")
+                raise OperationTimeout(say.TASK_TOO_SLOW(what=what, seconds=timeout),
+                                       hint=say.MAY_STILL_FINISH())
             if stopper is not None:
                 stopper.wait(delay)
             else:
