@@ -198,7 +198,8 @@ def header(commands: Sequence[Command], *, session_id: str, final: bool) -> list
             "carries that notebook's ownership labels: its %vw cleanup removes it.", "",
             "Connections it expects (the engines the notebook used):",
             *connection_rows(commands), *(CONNECTION_NOTES[f] for f in families)]
-    text += variables_paragraphs(commands, "before running it")
+    text += variables_paragraphs(commands, "before running it", "A Secret's values go "
+                                 "through envsubst (GNU gettext), as base64.")
     if any(c.artefacts for c in commands):
         text += ["", f"{ARTEFACTS}/: what the magics worked from, by the magic's number "
                      "(Dockerfiles and build contexts, Kubernetes objects as applied, "
@@ -209,17 +210,19 @@ def header(commands: Sequence[Command], *, session_id: str, final: bool) -> list
             for line in (_wrapped(paragraph) if paragraph else [""])]
 
 
-def variables_paragraphs(commands: Sequence[Command], when: str) -> list[str]:
-    """The environment variables a replay reads the withheld values from, one a row."""
+def variables_paragraphs(commands: Sequence[Command], where: str,
+                         secrets_note: str = "") -> list[str]:
+    """The environment variables a replay reads the withheld values from, one a row;
+    ``secrets_note`` after them when a Secret's value is among them."""
     references = {r.variable: r for c in commands for r in c.references}
     if not references:
         return []
-    text = ["", f"Set these environment variables {when}: the values were never written "
-                "(a container's environment, a Secret's keys), and a replay reads them."]
+    text = ["", f"Set these environment variables {where}: the values were never written "
+                "(a container's environment, a Secret's keys), and a replay reads them.", ""]
     width = max(len(name) for name in references)
     text += [f"  {name:<{width}}  {r.what}" for name, r in references.items()]
-    if any(r.secret for r in references.values()):
-        text.append("A Secret's values go through envsubst (GNU gettext) as base64.")
+    if secrets_note and any(r.secret for r in references.values()):
+        text += ["", secrets_note]
     return text
 
 
@@ -290,7 +293,9 @@ def _introduction(commands: Sequence[Command], *, session_id: str, final: bool) 
         "A new kernel reaches them as the notebook did: through the connections its magics "
         "name, else each family's default (DOCKER_HOST, the kubeconfig's current context, "
         "GOVC_URL or the connections file, LIBVIRT_DEFAULT_URI).",
-        *_indented(variables_paragraphs(commands, "in the kernel's environment")), "",
+        *_indented(variables_paragraphs(commands, "in the kernel before running it",
+                                        "%%k8s apply fills a Secret's ${VARIABLE} from "
+                                        "them.")), "",
         NOT_COVERED])
 
 
