@@ -10,8 +10,13 @@ writes a clean notebook of the magics that succeeded.
 With ``final`` only the actions on what exists now are kept: an object removed later (a
 container run, then removed) takes its actions out of the replay.
 
-No secret is written: the drivers' lines hold none, and the script reads the vSphere
-password from the environment variables the toolkit reads.
+No secret is written: the journal holds none (a container's environment and a Secret's
+values are references to environment variables, ``withheld.py``), the script stops at
+once when one of those is not set, and it reads the vSphere password from the environment
+variables the toolkit reads.
+
+The journal is the kernel's: what the side panel did (in the Jupyter server's process), a
+widget's buttons and drivers called from Python are not in it, and the header says so.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import withheld
 from .errors import InvalidInput
 from .journal import Command, Journal, Step, Subject
+from .now import Now
 
 SCRIPT = "replay.sh"
 WIDTH = 88  # of the header's comment lines
@@ -46,6 +53,11 @@ CONNECTION_NOTES = {
 VSPHERE_PASSWORD = ('export GOVC_PASSWORD="${GOVC_PASSWORD:-${VIRTWORK_VSPHERE_PASSWORD:?'
                     'set GOVC_PASSWORD or VIRTWORK_VSPHERE_PASSWORD to the vSphere '
                     'password}}"')
+# What the journal cannot hold, said in every export.
+NOT_COVERED = ("Not in it: what the side panel did (it acts in the Jupyter server, not in "
+               "this notebook's kernel), what a widget's buttons did, and what Python code "
+               "did through the drivers directly; only the %docker, %k8s, %vm and %vw magics "
+               "are journalled.")
 # docker run's own failures exit 125 to 127; any other status is the container's, which
 # the magic showed as its result, not as an error.
 CONTAINER_STATUS = " || [ $? -lt 125 ]"
@@ -78,32 +90,44 @@ def _count(number: int, what: str) -> str:
     return f"{number} {what}{'' if number == 1 else 's'}"
 
 
-def final_state(steps: Sequence[Numbered], alive: set[Subject]) -> list[Numbered]:
-    """``steps`` with only the commands that made or changed what is ``alive``, after its
-    last removal; a step left without any goes, unless a replay needs it (a connection)."""
+def final_state(steps: Sequence[Numbered], now: Now) -> list[Numbered]:
+    """``steps`` with only the commands that made or changed what exists ``now``, after its
+    last removal; an object ``now`` has as it is takes the place of its last command, and
+    its other commands go. A step left without any goes, unless a replay needs it (a
+    connection)."""
     order = [c for n in steps for c in n.step.commands]
     last_removal: dict[Subject, int] = {}
+    last_change: dict[Subject, int] = {}
     for index, command in enumerate(order):
         last_removal.update(dict.fromkeys(command.removed, index))
-    kept = {id(c) for i, c in enumerate(order)
-            if any(m in alive and i > last_removal.get(m, -1) for m in c.made)}
+        last_change.update(dict.fromkeys(command.made, index))
+    kept = {i for i, c in enumerate(order)
+            if any(m in now.existing and i > last_removal.get(m, -1) for m in c.made)}
     collapsed = []
+    index = 0
     for numbered in steps:
         step = numbered.step
-        commands = tuple(c for c in step.commands if id(c) in kept)
+        commands: list[Command] = []
+        for command in step.commands:
+            rewritten = [m for m in command.made if m in now.as_now]
+            if index in kept and len(rewritten) < len(command.made):
+                commands.append(command)
+            commands += [now.as_now[m] for m in rewritten if last_change[m] == index]
+            index += 1
         if commands or (step.keep and step.succeeded):
-            collapsed.append(Numbered(numbered.number, replace(step, commands=commands)))
+            collapsed.append(Numbered(numbered.number, replace(step, commands=tuple(commands))))
     return collapsed
 
 
-def chosen_steps(journal: Journal, *, final: bool) -> list[Numbered]:
-    """The steps an export writes; InvalidInput when there is nothing to replay."""
+def chosen_steps(journal: Journal, *, final: bool, now: Now | None = None) -> list[Numbered]:
+    """The steps an export writes; InvalidInput when there is nothing to replay. ``now``:
+    what the engines hold (``now.read_back``), else the journal's word for it."""
     steps = [Numbered(i, s) for i, s in enumerate(journal.steps(), 1)]
     if not any(n.step.commands for n in steps):
         raise InvalidInput("this notebook created and changed nothing: nothing to export",
                            hint="export after %docker, %k8s or %vm magics have acted")
     if final:
-        steps = final_state(steps, set(journal.alive()))
+        steps = final_state(steps, now or Now(frozenset(journal.alive())))
         if not any(n.step.commands for n in steps):
             raise InvalidInput("nothing this notebook created exists now",
                                hint="export without --final-state to replay all it did")
@@ -123,9 +147,9 @@ def check_target(path: Path, *, force: bool, directory: bool) -> None:
 
 
 def write_replay(journal: Journal, directory: Path, *, session_id: str, final: bool = False,
-                 force: bool = False) -> Written:
+                 force: bool = False, now: Now | None = None) -> Written:
     """``directory``/replay.sh and ``directory``/artefacts/."""
-    steps = chosen_steps(journal, final=final)
+    steps = chosen_steps(journal, final=final, now=now)
     check_target(directory, force=force, directory=True)
     width = len(str(steps[-1].number))
     artefacts = [(f"{n.number:0{width}}-{a.name}", a.text)
@@ -148,6 +172,7 @@ def replay_script(steps: Sequence[Numbered], *, session_id: str, final: bool) ->
              "set -euo pipefail"]
     if any(c.family == "vsphere" for c in commands):
         lines.append(VSPHERE_PASSWORD)
+    lines += withheld.replay_checks([r for c in commands for r in c.references])
     cwd = None
     for numbered in steps:
         step = numbered.step
@@ -165,20 +190,40 @@ def replay_script(steps: Sequence[Numbered], *, session_id: str, final: bool) ->
 def header(commands: Sequence[Command], *, session_id: str, final: bool) -> list[str]:
     """The comment at the top: what this is, the connections it expects and how each
     family's CLI reaches them."""
-    what = "the actions on what exists now (--final-state)" if final \
-        else "every action, in order"
+    what = "the actions on what exists now (--final-state: read back from the engines, "\
+        "each Kubernetes object as it is now)" if final else "every action, in order"
     families = dict.fromkeys(c.family for c in commands)
     text = [f"Replays what a notebook did through jupyter_virtwork (session {session_id}): "
             f"{what}, as the lines --show-command prints. Exported {_now()}. What it makes "
             "carries that notebook's ownership labels: its %vw cleanup removes it.", "",
             "Connections it expects (the engines the notebook used):",
             *connection_rows(commands), *(CONNECTION_NOTES[f] for f in families)]
+    text += variables_paragraphs(commands, "before running it", "A Secret's values go "
+                                 "through envsubst (GNU gettext), as base64.")
     if any(c.artefacts for c in commands):
         text += ["", f"{ARTEFACTS}/: what the magics worked from, by the magic's number "
                      "(Dockerfiles and build contexts, Kubernetes objects as applied, "
-                     "libvirt domain XML, vSphere VMs as govc flags)."]
+                     "libvirt domain XML, vSphere VMs as govc flags; a Secret's values as "
+                     "${VARIABLE}, which %%k8s apply fills from the kernel's environment)."]
+    text += ["", NOT_COVERED]
     return [f"# {line}".rstrip() for paragraph in text
             for line in (_wrapped(paragraph) if paragraph else [""])]
+
+
+def variables_paragraphs(commands: Sequence[Command], where: str,
+                         secrets_note: str = "") -> list[str]:
+    """The environment variables a replay reads the withheld values from, one a row;
+    ``secrets_note`` after them when a Secret's value is among them."""
+    references = {r.variable: r for c in commands for r in c.references}
+    if not references:
+        return []
+    text = ["", f"Set these environment variables {where}: the values were never written "
+                "(a container's environment, a Secret's keys), and a replay reads them.", ""]
+    width = max(len(name) for name in references)
+    text += [f"  {name:<{width}}  {r.what}" for name, r in references.items()]
+    if secrets_note and any(r.secret for r in references.values()):
+        text += ["", secrets_note]
+    return text
 
 
 def _wrapped(paragraph: str) -> list[str]:
@@ -209,10 +254,12 @@ def _shell(command: Command) -> str:
 
 def write_notebook(journal: Journal, file: Path, *, session_id: str,
                    settings: Sequence[str] = (), final: bool = False,
-                   force: bool = False) -> Written:
+                   force: bool = False, now: Now | None = None) -> Written:
     """A notebook of the magics that succeeded, ready to run from the top: the extension,
     ``settings`` (``%config`` lines), and each magic as typed, in its working directory."""
-    steps = [n for n in chosen_steps(journal, final=final) if n.step.succeeded]
+    # A magic as typed cannot say how an object is now: only which exist.
+    existing = Now(now.existing) if now is not None else None
+    steps = [n for n in chosen_steps(journal, final=final, now=existing) if n.step.succeeded]
     commands = [c for n in steps for c in n.step.commands]
     if not commands:
         raise InvalidInput("no magic of this notebook that acted succeeded",
@@ -245,7 +292,16 @@ def _introduction(commands: Sequence[Command], *, session_id: str, final: bool) 
         "notebook used):", "", *(f"    {row}" for row in connection_rows(commands)), "",
         "A new kernel reaches them as the notebook did: through the connections its magics "
         "name, else each family's default (DOCKER_HOST, the kubeconfig's current context, "
-        "GOVC_URL or the connections file, LIBVIRT_DEFAULT_URI)."])
+        "GOVC_URL or the connections file, LIBVIRT_DEFAULT_URI).",
+        *_indented(variables_paragraphs(commands, "in the kernel before running it",
+                                        "%%k8s apply fills a Secret's ${VARIABLE} from "
+                                        "them.")), "",
+        NOT_COVERED])
+
+
+def _indented(paragraphs: Sequence[str]) -> list[str]:
+    """Rows of a table (they start with two spaces) as Markdown code lines."""
+    return [f"    {p.strip()}" if p.startswith("  ") else p for p in paragraphs]
 
 
 def _cell(kind: str, source: str) -> dict[str, Any]:

@@ -8,7 +8,9 @@ XML, a vSphere VM as govc flags). The Session keeps one ``Journal``; ``%vw expor
 out (``export.py``).
 
 Everything here is plain data, made when the action happens: a Dockerfile's build context
-as it was then, a Kubernetes object as the server answered the apply.
+as it was then, a Kubernetes object as the server answered the apply. No value of a
+container's environment or of a Secret is kept: each is a reference to an environment
+variable (``withheld.py``), in the lines, the artefacts and the magics as typed alike.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,7 @@ from .errors import UnsupportedOperation
 from .models import ImageSpec, Kind, Resource
 from .uri import k8s_uri
 from .uri import parse as parse_uri
+from .withheld import Reference, without_values
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Command:
     # A foreground `docker run`: its exit status is the container's, which the magic took
     # as a result, not a failure.
     container_status: bool = False
+    # The environment variables its line reads the values it withheld from (withheld.py).
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,15 +183,17 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def manifest_artefact(applied: Mapping[str, Any], stem: str) -> Artefact:
+def manifest_artefact(applied: Mapping[str, Any], stem: str,
+                      references: Sequence[Reference] = ()) -> Artefact:
     """A Kubernetes object as the server applied it, as clean YAML: without ``status`` and
-    the fields the server owns (uid, resourceVersion, managedFields...)."""
+    the fields the server owns (uid, resourceVersion, managedFields...), and a Secret's
+    values as the references the cell gave them (``withheld.py``)."""
     import yaml
 
     from .drivers.kubernetes.manifest_text import SERVER_FIELDS
 
-    clean = {k: v for k, v in applied.items() if k != "status"}
-    metadata = {k: v for k, v in (applied.get("metadata") or {}).items()
+    clean = {k: v for k, v in without_values(applied, references).items() if k != "status"}
+    metadata = {k: v for k, v in (clean.get("metadata") or {}).items()
                 if k not in SERVER_FIELDS and v is not None}
     clean["metadata"] = metadata
     return Artefact(f"{stem}.yaml", yaml.safe_dump(_without_nulls(clean), sort_keys=False))

@@ -402,7 +402,10 @@ class ContainerEngine(Driver, abc.ABC):
         """``-p`` forms as the engine's port bindings; InvalidInput for one it refuses."""
 
     @abc.abstractmethod
-    def create_command(self, spec: ContainerSpec, *, detach: bool = True) -> str: ...
+    def create_command(self, spec: ContainerSpec, *, detach: bool = True,
+                       env_values: bool = True) -> str:
+        """The CLI line of ``create(spec)``; without ``env_values`` each variable of the
+        environment is named only, and the CLI takes its value from its caller's."""
 
     @abc.abstractmethod
     def build_command(self, spec: ImageSpec, dockerfile: str | None = None) -> str: ...

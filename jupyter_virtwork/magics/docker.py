@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,6 +19,7 @@ from ..drivers.base import ContainerEngine
 from ..errors import InvalidInput, NotFound, OperationTimeout
 from ..journal import dockerfile_artefacts, stem, subject
 from ..models import ContainerSpec, ExecResult, ImageSpec, Kind, Resource, ResourceList, State
+from ..withheld import Reference
 from .base import (
     Parser,
     VirtworkMagics,
@@ -58,7 +60,8 @@ def _parser() -> Parser:
                      help="accepted for the docker CLI's sake; a cell has no terminal")
     run.add_argument("-t", "--tty", action="store_true", help="as -i")
     run.add_argument("--name", help="the container's name")
-    run.add_argument("-e", "--env", action="append", default=[])
+    run.add_argument("-e", "--env", action="append", default=[],
+                     help="NAME=value, or NAME: its value in the kernel's environment")
     run.add_argument("-p", "--publish", action="append", default=[])
     run.add_argument("-l", "--label", action="append", default=[])
     run.add_argument("--network", help="e.g. none, host, bridge or a network's name")
@@ -233,7 +236,7 @@ class DockerMagics(VirtworkMagics):
     def _run(self, driver: ContainerEngine, args: argparse.Namespace) -> Resource:
         spec = ContainerSpec(
             args.image, name=args.name, command=tuple(args.command),
-            env=parse_assignments(args.env, "-e"), ports=tuple(args.publish),
+            env=_environment(args.env), ports=tuple(args.publish),
             network=args.network,
             labels={**parse_assignments(args.label, "-l"), **self.session.labels})
         try:
@@ -245,10 +248,14 @@ class DockerMagics(VirtworkMagics):
             print("note: a cell has no terminal: -i/-t are ignored; use %docker exec to run "
                   "commands in the container")
         container = driver.create(spec)
-        if spec.name is None:  # the replay must make the one later lines name
-            line = driver.create_command(replace(spec, name=container.name), detach=args.detach)
+        # The journal's line names the environment's variables only (any may be a secret),
+        # and the replay's container the one later lines name.
+        line = driver.create_command(replace(spec, name=container.name), detach=args.detach,
+                                     env_values=False)
         did(driver, "run", line, made=[subject(driver.uri, "container", container.name)],
-            container_status=not args.detach)
+            container_status=not args.detach,
+            references=[Reference(n, f"the environment of docker run (-e {n})")
+                        for n in spec.env])
         if args.detach:
             return container
         return self._wait_and_print(driver, container)
@@ -336,3 +343,15 @@ class DockerMagics(VirtworkMagics):
     def _images(self, driver: ContainerEngine, args: argparse.Namespace) -> ResourceList:
         show_command(args.show_command, driver, "images")
         return driver.images(fresh=args.fresh)
+
+
+def _environment(words: list[str]) -> dict[str, str]:
+    """``-e NAME=value`` words as a dict; ``-e NAME`` takes the value from the kernel's
+    environment and is left out when it is not set there, as docker does with its own."""
+    found: dict[str, str] = {}
+    for word in words:
+        if "=" in word:
+            found.update(parse_assignments([word], "-e"))
+        elif word in os.environ:
+            found[word] = os.environ[word]
+    return found

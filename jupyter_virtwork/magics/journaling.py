@@ -3,7 +3,8 @@
 ``recording`` wraps a whole magic (``reports_errors`` does it) and writes its step when it
 ends; inside, ``shown`` prints a command line when ``--show-command`` asks and returns it,
 ``did`` notes an action completed with that line, and ``keep`` marks a magic that a replay
-needs although it acts on no engine (``%vw connect``). Every magic runs on the kernel's main
+needs although it acts on no engine (``%vw connect``). The step keeps the magic as typed
+but for the values ``withheld.py`` takes out. Every magic runs on the kernel's main
 thread; the pending step is per thread all the same.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..drivers.base import Driver
 from ..journal import Artefact, Command, Journal, Step, Subject
+from ..withheld import Reference, magic_line, manifests
 
 
 @dataclass
@@ -48,8 +50,13 @@ def recording(magic: str, cell: str | None, journal: Journal) -> Iterator[None]:
     finally:
         _calls.pending = outer
         if pending.commands or (pending.keep and succeeded):
-            journal.record(Step(magic, cell, cwd, succeeded, tuple(pending.commands),
-                                keep=pending.keep))
+            journal.record(Step(magic_line(magic).text, _cell(magic, cell), cwd, succeeded,
+                                tuple(pending.commands), keep=pending.keep))
+
+
+def _cell(magic: str, cell: str | None) -> str | None:
+    """A cell as the journal keeps it: a ``%%k8s`` cell's Secret values withheld."""
+    return manifests(cell).text if cell is not None and magic.startswith("%%k8s") else cell
 
 
 def shown(show: bool, line: str) -> str:
@@ -61,12 +68,13 @@ def shown(show: bool, line: str) -> str:
 
 def did(driver: Driver, verb: str, line: str, *, made: Iterable[Subject] = (),
         removed: Iterable[Subject] = (), artefacts: Iterable[Artefact] = (),
-        container_status: bool = False) -> None:
-    """Note an action the running magic has completed on ``driver``, done by ``line``."""
+        container_status: bool = False, references: Iterable[Reference] = ()) -> None:
+    """Note an action the running magic has completed on ``driver``, done by ``line``
+    (which holds no secret: ``references`` name the variables it reads them from)."""
     if _calls.pending is not None:
         _calls.pending.commands.append(Command(
             driver.uri, driver.target.family, verb, line, tuple(made), tuple(removed),
-            tuple(artefacts), container_status))
+            tuple(artefacts), container_status, tuple(references)))
 
 
 def keep() -> None:

@@ -12,6 +12,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, magics_class
 from traitlets import Float, Unicode, observe
 
+from .. import withheld
 from ..drivers.base import Cluster
 from ..errors import VirtworkError
 from ..journal import manifest_artefact, stem, subject, subjects_of
@@ -161,10 +162,14 @@ class K8sMagics(VirtworkMagics):
         if (cell is None) == (args.filename is None):
             raise UsageError("%k8s apply: give the YAML as the cell (%%k8s apply) or "
                              "with -f FILE, not both")
-        text = cell if cell is not None else _read(args.filename)
+        # A Secret's value written ${VAR} comes from the kernel's environment; the journal
+        # keeps the references only (withheld.py).
+        given = cell if cell is not None else _read(args.filename)
+        kept = withheld.manifests(given)
+        text = withheld.filled(given)
 
-        def line() -> str:
-            return driver.apply_command(text, labels=self.session.labels,
+        def line(of: str = text) -> str:
+            return driver.apply_command(of, labels=self.session.labels,
                                         dry_run=args.dry_run,
                                         verb="diff" if args.diff else "apply")
 
@@ -178,9 +183,13 @@ class K8sMagics(VirtworkMagics):
         if not args.dry_run:
             # Its line only now: the kind of a custom resource whose CRD the cell defines
             # is known to the cluster once applied.
-            did(driver, "apply", line(), made=[s for r in applied for s in subjects_of(r)],
-                artefacts=[manifest_artefact(r.raw, stem(r.raw["kind"].lower(), r.name))
-                           for r in applied])
+            journalled = line(withheld.for_envsubst(kept.text)) if kept.references \
+                else line()
+            did(driver, "apply", withheld.through_envsubst(journalled, kept.references),
+                made=[s for r in applied for s in subjects_of(r)],
+                artefacts=[manifest_artefact(r.raw, stem(r.raw["kind"].lower(), r.name),
+                                             kept.references) for r in applied],
+                references=kept.references)
         return applied
 
     def _scale(self, driver: Cluster, args: argparse.Namespace, cell: str | None) -> Resource:

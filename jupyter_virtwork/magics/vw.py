@@ -26,6 +26,7 @@ from ..errors import (
 )
 from ..journal import Subject, removal_line, subjects_of
 from ..models import Kind, Resource, ResourceList, import_pandas
+from ..now import read_back
 from ..session import CLEANUP_TIMEOUT, Session
 from ..sizes import parse_size
 from .base import (
@@ -238,13 +239,17 @@ class VWMagics(VirtworkMagics):
     def _export(self, args: argparse.Namespace) -> str:
         if (args.directory is None) == (args.notebook is None):
             raise UsageError("%vw export: give a directory, or --notebook FILE.ipynb")
+        journal = self.session.journal
+        # --final-state asks the engines, not the journal, what exists and how.
+        now = read_back(journal, _drivers(self.session), self.session.labels) \
+            if args.final_state else None
         if args.notebook is not None:
             return str(export.write_notebook(
-                self.session.journal, Path(args.notebook), session_id=self.session.id,
-                settings=self._settings(), final=args.final_state, force=args.force))
-        return str(export.write_replay(self.session.journal, Path(args.directory),
+                journal, Path(args.notebook), session_id=self.session.id,
+                settings=self._settings(), final=args.final_state, force=args.force, now=now))
+        return str(export.write_replay(journal, Path(args.directory),
                                        session_id=self.session.id, final=args.final_state,
-                                       force=args.force))
+                                       force=args.force, now=now))
 
     def _settings(self) -> list[str]:
         """A ``%config`` line for each setting of the magics changed from its default."""

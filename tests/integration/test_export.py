@@ -48,6 +48,7 @@ BUSYBOX = "localbase/busybox:1.35"
 QEMU = "qemu:///system"
 POOL = "virtwork"  # the libvirt driver's storage pool
 SLEEPER = "sh -c 'trap \"exit 0\" TERM; sleep 600 & wait'"
+GREETING = "hi"  # a value of a container's environment: never written, read at replay
 
 
 @dataclass
@@ -107,7 +108,7 @@ def _act(book: Notebook) -> None:
     book.run(f"docker build --show-command -t {n['image']} {_dockerfile_context(book.tmp)}")
     book.run(f"docker push --show-command {n['image']}")
     book.run(f"docker run --show-command -d --name {n['container']} --network none "
-             f"-l tier=web -e GREETING=hi 127.0.0.1:5000/{n['image']} {SLEEPER}")
+             f"-l tier=web -e GREETING={GREETING} 127.0.0.1:5000/{n['image']} {SLEEPER}")
     book.run(f"docker run --show-command -d --name {n['gone']} --network none {BUSYBOX} "
              f"{SLEEPER}")
     book.run(f"docker rm --show-command -f {n['gone']}")
@@ -259,11 +260,20 @@ def test_the_script_holds_the_lines_the_magics_showed(book: Notebook, exported: 
     for connection in ("docker://", "k8s://", QEMU, "vsphere://"):
         assert f"  {connection}" in header, connection
     assert len(book.shown) == 15  # push (a tag first) and scale --wait print two lines
-    for line in book.shown:
+    journalled = _withheld(book.shown)
+    for line in journalled:
         assert line in script, line
     # In order: each shown line after the one before.
-    places = [script.index(line) for line in book.shown]
+    places = [script.index(line) for line in journalled]
     assert places == sorted(places)
+    assert ': "${GREETING?set GREETING: the environment of docker run (-e GREETING)}"' \
+        in script
+
+
+def _withheld(shown: list[str]) -> list[str]:
+    """The shown lines as the journal keeps them: the environment's values withheld
+    (docker reads GREETING from the replay's environment)."""
+    return [line.replace(f"GREETING={GREETING}", "GREETING") for line in shown]
 
 
 def test_no_secret_is_written(exports: Exports) -> None:
@@ -312,7 +322,7 @@ def test_the_replay_ends_in_the_same_state(book: Notebook, reader: Session,
                         "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n")
     stand_in.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
-           "GOVC_PASSWORD": "read-by-govc-not-by-the-stand-in"}
+           "GOVC_PASSWORD": "read-by-govc-not-by-the-stand-in", "GREETING": GREETING}
     try:
         done = subprocess.run(["bash", str(exported / "replay.sh")], capture_output=True,
                               text=True, env=env, timeout=600, check=False)
@@ -362,14 +372,20 @@ def _govc_bytes(text: str) -> int:
 
 
 def test_final_state_leaves_out_what_was_removed(book: Notebook, exports: Exports) -> None:
+    """And writes each Kubernetes object as the engine held it at the export: the
+    Deployment's apply at its scale then, in place of the journal's apply and scale."""
     full = (exports.replay / "replay.sh").read_text()
     final = (exports.final / "replay.sh").read_text()
     gone = book.names["gone"]
     assert f"--name {gone}" in full and f"rm -v -f {gone}" in full
     assert gone not in final
-    kept = [line for line in book.shown if gone not in line]
+    kept = [line for line in _withheld(book.shown)
+            if gone not in line and not line.startswith("kubectl")]
     places = [final.index(line) for line in kept]
     assert places == sorted(places)
+    assert "scale --replicas=2" not in final
+    [manifest] = (exports.final / "artefacts").glob("*.yaml")
+    assert yaml.safe_load(manifest.read_text())["spec"]["replicas"] == 2
 
 
 def test_an_export_says_no_to_a_directory_in_use(book: Notebook) -> None:
@@ -402,7 +418,7 @@ def test_the_notebook_ends_in_the_same_state(book: Notebook, reader: Session,
     try:
         NotebookClient(notebook, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(book.tmp)}}).execute(
-            env={**os.environ, "JPY_SESSION_NAME": name})
+            env={**os.environ, "JPY_SESSION_NAME": name, "GREETING": GREETING})
         assert snapshot(reader, replayed) == book.before
     finally:
         _clean_up(reader, replayed)

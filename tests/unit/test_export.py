@@ -4,14 +4,16 @@ real engines in tests/integration/test_export.py."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
-from jupyter_virtwork import export, registry
+from jupyter_virtwork import export, registry, withheld
 from jupyter_virtwork.errors import InvalidInput
 from jupyter_virtwork.journal import Artefact, Command, Journal, Step, Subject, manifest_artefact
 from jupyter_virtwork.magics import journaling
@@ -213,3 +215,114 @@ def test_a_magic_records_its_actions_and_a_kept_magic_only_when_it_succeeds() ->
         ("%docker rm x y", False, ["docker rm x"])]
     journaling.did(driver, "run", "outside any magic")  # nothing to add it to: ignored
     assert len(journal.steps()) == 2
+
+
+# --- values withheld (withheld.py) ----------------------------------------------------------
+
+SECRET = """apiVersion: v1
+kind: Secret
+metadata: {name: db-creds}
+stringData: {password: "hunter2 \\"quoted\\"\\nline"}
+data: {token: c2VjcmV0LXRva2Vu}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cost}
+data: {price: "$5"}
+"""
+
+
+def test_a_docker_line_keeps_the_names_of_its_environment_only() -> None:
+    kept = withheld.magic_line("%docker run -d -e A=1 --env B=two -eC=3 --env=D=4 -e E "
+                               "--name web img")
+    assert kept.text == "%docker run -d -e A --env B -eC --env=D -e E --name web img"
+    assert [r.variable for r in kept.references] == ["A", "B", "C", "D", "E"]
+    assert withheld.magic_line("%k8s scale -e=x").text == "%k8s scale -e=x"
+
+
+def test_a_secret_becomes_references_filled_from_the_environment() -> None:
+    kept = withheld.manifests(SECRET)
+    assert "hunter2" not in kept.text and "c2VjcmV0" not in kept.text
+    assert "$5" in kept.text  # a ConfigMap is not a secret
+    assert [(r.variable, r.secret, r.key) for r in kept.references] == [
+        ("DB_CREDS_TOKEN", "db-creds", "token"), ("DB_CREDS_PASSWORD", "db-creds", "password")]
+    filled = withheld.filled(kept.text, {"DB_CREDS_TOKEN": "t", "DB_CREDS_PASSWORD": "p"})
+    secret = next(yaml.safe_load_all(filled))
+    assert secret["stringData"] == {"token": "t", "password": "p"}
+    assert withheld.manifests(kept.text).text == kept.text  # references are kept as they are
+    with pytest.raises(InvalidInput, match="DB_CREDS_TOKEN is not set"):
+        withheld.filled(kept.text, {})
+    assert withheld.filled(SECRET, {}) == SECRET  # values as written need nothing
+
+
+def test_replay_sh_fills_a_secret_through_envsubst(tmp_path: Path) -> None:
+    """The script's own lines, run by bash, with a stand-in kubectl that prints what it
+    reads: the value arrives whole (quotes, a new line), and an unset variable stops it."""
+    kept = withheld.manifests(SECRET)
+    heredoc = f"kubectl apply -f - <<'EOF'\n{withheld.for_envsubst(kept.text)}EOF"
+    script = "\n".join(["set -euo pipefail", *withheld.replay_checks(kept.references),
+                        withheld.through_envsubst(heredoc, kept.references)])
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").write_text("#!/bin/sh\ncat\n")
+    (bin_dir / "kubectl").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "DB_CREDS_TOKEN": "t$x",
+           "DB_CREDS_PASSWORD": 'hunter2 "quoted"\nline'}
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    secret, config = yaml.safe_load_all(done.stdout)
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {
+        "token": "t$x", "password": 'hunter2 "quoted"\nline'}
+    assert config["data"] == {"price": "$5"}
+    del env["DB_CREDS_TOKEN"]
+    missing = subprocess.run(["bash", "-c", script], env=env, capture_output=True,
+                             text=True, check=False)
+    assert missing.returncode != 0 and "set DB_CREDS_TOKEN: Secret db-creds" in missing.stderr
+    assert missing.stdout == ""
+
+
+def test_the_journal_never_holds_a_value() -> None:
+    journal = Journal()
+    driver = registry.connect(DOCKER)
+    with journaling.recording("%docker run -e PASSWORD=hunter2 img", None, journal):
+        journaling.did(driver, "run", "docker run -e PASSWORD img")
+    with journaling.recording("%%k8s apply", SECRET, journal):
+        journaling.did(driver, "apply", "kubectl apply")
+    assert "hunter2" not in repr(journal.steps()) and "c2VjcmV0" not in repr(journal.steps())
+    applied = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-creds"},
+               "data": {"password": "aHVudGVyMg=="}}
+    artefact = manifest_artefact(applied, "secret", [withheld.Reference(
+        "MINE", "", secret="db-creds", key="password")])
+    assert "aHVudGVy" not in artefact.text and "password: ${MINE}" in artefact.text
+
+
+def test_the_header_lists_the_variables_and_what_it_does_not_cover(tmp_path: Path) -> None:
+    reference = withheld.Reference("GREETING", "the environment of docker run (-e GREETING)")
+    journal = _journal(_step("%docker run -e GREETING img", Command(
+        DOCKER, "docker", "run", "docker run -e GREETING img", made=(_container("a"),),
+        references=(reference,))))
+    script = export.write_replay(journal, tmp_path / "out", session_id="s").path.read_text()
+    assert "#   GREETING  the environment of docker run (-e GREETING)" in script
+    assert ': "${GREETING?set GREETING: the environment of docker run (-e GREETING)}"' \
+        in script
+    assert "# Not in it: what the side panel did" in script
+
+
+def test_final_state_follows_the_engines_answer() -> None:
+    """An object the engine no longer has goes; one it has as changed is written as it is
+    now, in place of its last command."""
+    deployment = Subject("k8s://ctx", "deployment", "ns/web")
+    apply = Command("k8s://ctx/ns", "kubernetes", "apply", "kubectl apply web",
+                    made=(deployment,))
+    scale = Command("k8s://ctx/ns", "kubernetes", "scale", "kubectl scale web",
+                    made=(deployment,))
+    journal = _journal(_step("%docker run -d --name a img", _run("a")),
+                       _step("%%k8s apply", apply), _step("%k8s scale", scale),
+                       _step("%docker run -d --name b img", _run("b")))
+    as_now = Command("k8s://ctx/ns", "kubernetes", "apply", "kubectl apply web as now",
+                     made=(deployment,))
+    now = export.Now(frozenset({deployment, _container("b")}), {deployment: as_now})
+    steps = export.chosen_steps(journal, final=True, now=now)
+    assert [(n.number, [c.line for c in n.step.commands]) for n in steps] == [
+        (3, ["kubectl apply web as now"]), (4, ["docker run -d --name b img"])]

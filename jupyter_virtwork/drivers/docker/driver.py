@@ -690,13 +690,15 @@ class DockerDriver(BaseDriver, ContainerEngine):
         """``-p`` forms as the engine's PortBindings; InvalidInput for one docker refuses."""
         return port_bindings(publish)
 
-    def create_command(self, spec: ContainerSpec, *, detach: bool = True) -> str:
+    def create_command(self, spec: ContainerSpec, *, detach: bool = True,
+                       env_values: bool = True) -> str:
         """The ``docker run`` line that makes what ``create(spec)`` makes: every option
-        of the spec (ownership labels included), and never a pull, as the driver."""
+        of the spec (ownership labels included), and never a pull, as the driver. Without
+        ``env_values``, ``-e NAME``: docker reads the value from its caller's environment."""
         flags = ["-d"] if detach else []
         flags += ["--name", spec.name] if spec.name else []
         for key, value in spec.env.items():
-            flags += ["-e", f"{key}={value}"]
+            flags += ["-e", f"{key}={value}" if env_values else key]
         for port in spec.ports:
             flags += ["-p", port]
         for key, value in _marked(spec.labels).items():
