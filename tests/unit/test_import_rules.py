@@ -94,7 +94,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"drivers"}),
     frozenset({"watch"}),
     frozenset({"models"}),
-    frozenset({"labels", "names", "sizes", "uri", "userconfig", "messages"}),
+    frozenset({"labels", "names", "sizes", "uri", "userconfig", "messages", "readonly"}),
     frozenset({"errors"}),
 )
 # Each engine's SDK, as Python imports it, by the driver package allowed to import it.
