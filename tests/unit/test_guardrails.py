@@ -5,6 +5,7 @@ On the engines: tests/integration/test_guardrails.py and tests/server/test_read_
 from __future__ import annotations
 
 import argparse
+
 import pytest
 
 from jupyter_virtwork import readonly
