@@ -321,7 +321,8 @@ class DockerMagics(VirtworkMagics):
     def _ps(self, driver: ContainerEngine, args: argparse.Namespace) -> StatusView:
         show_command(args.show_command, driver, "ps", *(["-a"] if args.all else []))
         if args.watch:
-            return status_table([(driver, Kind.CONTAINER, None)], title="containers")
+            return status_table([(driver, Kind.CONTAINER, None)], title="containers",
+                                actions=not self.read_only)
         found = driver.list_cached(Kind.CONTAINER, fresh=args.fresh)
         return found if args.all else ResourceList(r for r in found
                                                    if r.state is State.RUNNING)

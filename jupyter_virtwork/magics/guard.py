@@ -4,8 +4,10 @@ The list names what is allowed, so a verb added later is refused in read-only mo
 someone decides it only reads. Every other verb of a magic (``create``, ``run``,
 ``apply``, ``delete``, ``rm``, ``stop``, ``start``, ``scale``, ``build``, ``push``,
 ``exec``, ``cleanup``...) and ``%%dockerfile`` change something; ``exec`` too, since a
-command in a container can change anything. ``VirtworkMagics.parse`` calls ``check`` after
-parsing a line, before any engine is asked.
+command in a container can change anything; ``--dry-run`` and ``--diff`` do not make a verb
+a read (one rule, no exceptions to remember). ``VirtworkMagics.parse`` calls ``check`` after
+parsing a line, before any engine is asked; a live table (``--watch``) then offers no
+action buttons either.
 """
 
 from __future__ import annotations

@@ -218,7 +218,8 @@ class K8sMagics(VirtworkMagics):
         if args.name:
             return driver.get(kind, args.name)
         if args.watch:
-            return status_table([(driver, kind, labels)], title=f"{kind}s")
+            return status_table([(driver, kind, labels)], title=f"{kind}s",
+                                actions=not self.read_only)
         return driver.list_cached(kind, labels=labels, fresh=args.fresh)
 
     def _logs(self, driver: Cluster, args: argparse.Namespace, cell: str | None) -> None:

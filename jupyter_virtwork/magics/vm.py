@@ -228,7 +228,8 @@ class VMMagics(VirtworkMagics):
     def _ls(self, driver: Hypervisor, args: argparse.Namespace) -> StatusView:
         show_command(args.show_command, driver, "list")
         if args.watch:
-            return status_table([(driver, Kind.VM, None)], title="VMs")
+            return status_table([(driver, Kind.VM, None)], title="VMs",
+                                actions=not self.read_only)
         return driver.list_cached(Kind.VM, fresh=args.fresh)
 
     def _console(self, driver: Hypervisor, args: argparse.Namespace) -> None:

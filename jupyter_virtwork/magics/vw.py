@@ -170,7 +170,8 @@ class VWMagics(VirtworkMagics):
                        if kind in driver.kinds and Verb.LIST in driver.capabilities]
             aliases = _aliases(self.session)
             return status_table(sources, title="everything",
-                                aliases=[aliases.get(id(d), d.uri) for d, _, _ in sources])
+                                aliases=[aliases.get(id(d), d.uri) for d, _, _ in sources],
+                                actions=not self.read_only)
         return _status_rows(self.session, drivers, fresh=args.fresh)
 
     def _unwatch(self, args: argparse.Namespace) -> str:
