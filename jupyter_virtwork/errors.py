@@ -12,6 +12,7 @@ sees an SDK exception.
     ├── EngineUnavailable       the engine is down, unreachable or did not answer in time
     │   └── TLSVerificationFailed   the server's certificate is not trusted
     ├── AuthenticationFailed    wrong or missing credentials
+    ├── ReadOnly                read-only mode is on: a verb that changes something is refused
     ├── NotFound                no such resource
     ├── AlreadyExists           a resource with that name exists
     ├── UnsupportedOperation    this driver cannot do that verb
@@ -19,7 +20,8 @@ sees an SDK exception.
     │   ├── BuildError          an image build failed (carries the log and the failing step)
     │   └── CleanupIncomplete   a cleanup left objects behind (one line per object and why)
     ├── OperationTimeout        the engine accepted the request but it did not finish in time
-    ├── Cancelled               the user interrupted the work and the backend work was stopped
+    ├── Cancelled               the user interrupted the work and the backend work was stopped,
+    │                           or answered no to a destructive verb's question
     └── CheckFailed             a learner's check (%vw check) found another state than asked;
                                 an AssertionError too, shown as one ✘ line
 
@@ -154,6 +156,12 @@ class AuthenticationFailed(VirtworkError, PermissionError):
     """The engine refused the credentials."""
 
 
+class ReadOnly(VirtworkError, PermissionError):
+    """Read-only mode is on (``VW_READONLY=1``, a ``read_only`` setting): a verb that would
+    change something is refused before any engine is asked; ``hint`` says how to turn it
+    off."""
+
+
 class NotFound(VirtworkError, LookupError):
     """No such resource on that connection."""
 
@@ -204,7 +212,9 @@ class OperationTimeout(VirtworkError, TimeoutError):
 
 
 class Cancelled(VirtworkError):
-    """Interrupted by the user; the backend work was cancelled where the engine allows."""
+    """Interrupted by the user; the backend work was cancelled where the engine allows. Also
+    a destructive verb's question answered with anything but yes: nothing was changed, and
+    the cell fails, so that a cancelled step does not look done to Run All."""
 
 
 class CheckFailed(VirtworkError, AssertionError):

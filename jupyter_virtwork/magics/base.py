@@ -14,6 +14,10 @@ nbclient see it. ``%config VirtworkMagics.short_errors = False`` shows the trace
 The line is in the learner's language (``%config VirtworkMagics.language``) for the errors
 whose words are in the catalogue (``error_messages``): argparse's own messages are matched
 to its sentences here.
+
+Guardrails: ``VirtworkMagics.parse`` refuses, in read-only mode, every verb that changes
+something (``guard.py``); a destructive verb asks first through ``confirm_first``
+(``confirm.py``).
 """
 
 from __future__ import annotations
@@ -30,13 +34,15 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics
 from traitlets import Bool, TraitError, Unicode, default, observe, validate
 
-from .. import defaults, messages
+from .. import defaults, messages, readonly
 from .. import error_messages as say
 from ..drivers.base import Driver
 from ..errors import Cancelled, InvalidArguments, InvalidInput, Said, Text, VirtworkError
 from ..messages import Message
+from ..models import Resource
 from ..session import Session
-from . import journaling
+from . import guard, journaling
+from .confirm import ask, asks, question
 
 
 def notebook_session() -> Session:
@@ -181,6 +187,13 @@ def with_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def with_yes(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--yes``: a destructive verb goes ahead without asking (scripts, grading)."""
+    parser.add_argument("--yes", action="store_true",
+                        help="do not ask first (VirtworkMagics.confirm)")
+    return parser
+
+
 def with_fresh(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """``--fresh``: a list asks the engine even while a live table's cache could answer."""
     parser.add_argument("--fresh", action="store_true",
@@ -214,6 +227,18 @@ class VirtworkMagics(Magics):
                             "too); "
                             "default: JupyterLab's language, else the locale ($LANG)"
                        ).tag(config=True)
+    read_only = Bool(help="read-only mode: lists, gets, watches, logs and checks work, and "
+                          "every verb that changes something is refused in one line; "
+                          f"default: on when ${readonly.ENVIRONMENT} is 1 or true"
+                     ).tag(config=True)
+    confirm = Bool(True, help="destructive verbs (delete, rm, stop, cleanup) ask first, "
+                              "naming what and how many, when the frontend can answer "
+                              "(never in a headless run: nbval, papermill, nbclient); "
+                              "--yes skips the question").tag(config=True)
+
+    @default("read_only")
+    def _read_only_default(self) -> bool:
+        return readonly.from_environment()
 
     @default("language")
     def _language_default(self) -> str:
@@ -242,6 +267,25 @@ class VirtworkMagics(Magics):
         chosen = defaults.DefaultConnection(uri, options, f"%config {setting}") if uri \
             else None
         self.session.choose_default(family, chosen)
+
+    def parse(self, parser: Parser, line: str) -> argparse.Namespace:
+        """``line`` parsed by ``parser``; in read-only mode a verb that changes something
+        is refused here, before any engine is asked."""
+        args = parser.parse_line(line)
+        guard.check(self.read_only, parser.prog, args.verb if "verb" in args else None)
+        return args
+
+    def confirm_first(self, args: argparse.Namespace, verb: str,
+                      targets: Callable[[], Sequence[Resource]], where: str) -> None:
+        """Before a destructive verb: ask (``confirm.py``), naming what ``targets``
+        resolves to, unless ``--yes``, ``confirm`` is off, or no one can answer; a no
+        raises ``Cancelled``. ``targets`` is called only when asking (none: no question)."""
+        if self.asks_first(args) and (found := targets()):
+            ask(question(verb, found, where))
+
+    def asks_first(self, args: argparse.Namespace) -> bool:
+        """Whether a destructive verb given ``args`` asks before it acts."""
+        return asks(self.shell, enabled=self.confirm, yes=args.yes)
 
     @observe("short_errors")
     def _short_errors_changed(self, change: dict[str, Any]) -> None:

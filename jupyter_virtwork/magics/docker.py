@@ -30,6 +30,7 @@ from .base import (
     with_common,
     with_examples,
     with_fresh,
+    with_yes,
 )
 from .journaling import did, shown
 from .live import StatusView, progress_view, status_table
@@ -38,6 +39,7 @@ Handler = Callable[[ContainerEngine, argparse.Namespace], object]
 
 DEFAULT_REGISTRY = "127.0.0.1:5000"  # the sandbox's; %config DockerMagics.registry changes it
 RUN_WAIT_SECONDS = 60.0  # the default of %config DockerMagics.run_timeout
+DESTRUCTIVE = {"rm": "Remove", "stop": "Stop", "rmi": "Remove"}  # they ask first (confirm.py)
 
 
 @functools.cache  # built once: argparse takes ~1 ms a build, more than a list call
@@ -88,12 +90,15 @@ def _parser() -> Parser:
         if verb == "stop":
             simple.add_argument("-t", "--time", type=int,
                                 help="seconds to wait before killing it (default 10)")
+        if verb in DESTRUCTIVE:
+            with_yes(simple)
         simple.add_argument("containers", nargs="+", help="names or ids")
     ps = with_fresh(with_common(verbs.add_parser("ps", help="list containers")))
     ps.add_argument("-a", "--all", action="store_true", help="stopped ones too")
     ps.add_argument("--watch", action="store_true", help="a live table")
     with_fresh(with_common(verbs.add_parser("images", help="list images")))
-    rmi = with_common(verbs.add_parser("rmi", help="remove images (by name, id or digest)"))
+    rmi = with_yes(with_common(verbs.add_parser("rmi", help="remove images (by name, id or "
+                                                          "digest)")))
     rmi.add_argument("-f", "--force", action="store_true",
                      help="even if a container uses it or it has several names")
     rmi.add_argument("images", nargs="+", help="names, ids or name@sha256:digest")
@@ -159,7 +164,7 @@ class DockerMagics(VirtworkMagics):
     @reports_errors
     def docker(self, line: str) -> object:
         """%docker build|push|run|exec|logs|start|stop|restart|pause|unpause|rm|ps|images"""
-        args = _parser().parse_line(line)
+        args = self.parse(_parser(), line)
         driver = self.session.container_engine("docker")
         return self._handlers().get(args.verb, self._simple)(driver, args)
 
@@ -174,7 +179,7 @@ class DockerMagics(VirtworkMagics):
     @reports_errors
     def dockerfile(self, line: str, cell: str) -> Resource:
         """%%dockerfile -t NAME [--push] [CONTEXT]: the cell is the Dockerfile."""
-        args = _dockerfile_parser().parse_line(line)
+        args = self.parse(_dockerfile_parser(), line)
         driver = self.session.container_engine("docker")
         spec = ImageSpec(args.tag, cell, context=Path(args.context) if args.context else None,
                          labels=self.session.labels)
@@ -291,6 +296,10 @@ class DockerMagics(VirtworkMagics):
             print(line, flush=True)
 
     def _simple(self, driver: ContainerEngine, args: argparse.Namespace) -> ResourceList | None:
+        if args.verb in DESTRUCTIVE:
+            self.confirm_first(args, DESTRUCTIVE[args.verb], lambda: [
+                driver.get(Kind.CONTAINER, name) for name in args.containers],
+                f"on {driver.uri}")
         verb = {"unpause": "resume", "rm": "destroy"}.get(args.verb, args.verb)
         flags = []  # as the driver does: rm removes the anonymous volumes too
         if verb == "destroy":
@@ -320,12 +329,14 @@ class DockerMagics(VirtworkMagics):
         show_command(args.show_command, driver, "ps", *(["-a"] if args.all else []))
         if args.watch:
             return status_table([(driver, Kind.CONTAINER, None)], title="containers",
-                                language=self.language)
+                                language=self.language, actions=not self.read_only)
         found = driver.list_cached(Kind.CONTAINER, fresh=args.fresh)
         return found if args.all else ResourceList(r for r in found
                                                    if r.state is State.RUNNING)
 
     def _rmi(self, driver: ContainerEngine, args: argparse.Namespace) -> None:
+        self.confirm_first(args, DESTRUCTIVE["rmi"], lambda: [
+            driver.get(Kind.IMAGE, image) for image in args.images], f"on {driver.uri}")
         line = shown(args.show_command, driver.command("rmi", *(["-f"] if args.force else []),
                                                        *args.images))
         for image in args.images:

@@ -29,6 +29,7 @@ from .base import (
     with_common,
     with_examples,
     with_fresh,
+    with_yes,
 )
 from .journaling import did, keep, shown
 from .live import StatusView, progress_view, status_table
@@ -87,7 +88,7 @@ def _parser() -> Parser:
     execute.add_argument("-n", "--namespace", help=NAMESPACE)
     execute.add_argument("pod", help="the pod's name")
     execute.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
-    delete = with_common(verbs.add_parser("delete", help="delete KIND/NAME"))
+    delete = with_yes(with_common(verbs.add_parser("delete", help="delete KIND/NAME")))
     delete.add_argument("target", help="KIND/NAME, e.g. deployment/web")
     delete.add_argument("-n", "--namespace", help=NAMESPACE)
     delete.add_argument("--wait", nargs="?", const="true", default="true", type=str.lower,
@@ -145,7 +146,7 @@ class K8sMagics(VirtworkMagics):
     @reports_errors
     def k8s(self, line: str, cell: str | None = None) -> object:
         """%k8s apply|scale|get|logs|exec|delete|use-context; %%k8s apply: the cell is YAML."""
-        args = _parser().parse_line(line)
+        args = self.parse(_parser(), line)
         if cell is not None and args.verb != "apply":
             raise UsageError("%%k8s takes the cell as YAML for apply only")
         if args.verb == "use-context":
@@ -227,7 +228,7 @@ class K8sMagics(VirtworkMagics):
             return driver.get(kind, args.name)
         if args.watch:
             return status_table([(driver, kind, labels)], title=f"{kind}s",
-                                language=self.language)
+                                language=self.language, actions=not self.read_only)
         return driver.list_cached(kind, labels=labels, fresh=args.fresh)
 
     def _logs(self, driver: Cluster, args: argparse.Namespace, cell: str | None) -> None:
@@ -257,6 +258,8 @@ class K8sMagics(VirtworkMagics):
         wait = args.wait == "true"
         # as the driver deletes: in the background, or waiting for its pods to go first
         flags += ["--cascade=foreground"] if wait else ["--wait=false"]
+        self.confirm_first(args, "Delete", lambda: [driver.get(kind, name)],
+                           f"in namespace {driver.namespace}")
         line = shown(args.show_command, driver.command("delete", args.target, *flags))
         driver.delete(kind, name, wait=wait, grace_seconds=grace, timeout=self.timeout)
         did(driver, "delete", line,

@@ -60,17 +60,20 @@ def _replacing_older_runs(table: StatusTable) -> StatusTable:
 
 
 def status_table(sources: Sequence[Source], title: str = "",
-                 aliases: Sequence[str] | None = None, language: str = "en") -> StatusView:
+                 aliases: Sequence[str] | None = None, language: str = "en", *,
+                 actions: bool = True) -> StatusView:
     """A live table over ``sources`` (driver, kind, labels), with an alias column when
-    ``aliases`` names each source's connection; static when nothing can render a widget
-    (then the current rows, as a ResourceList). Running the same cell again closes the
-    tables its previous run made."""
+    ``aliases`` names each source's connection, and action buttons unless ``actions`` is
+    off (read-only mode); static when nothing can render a widget (then the current rows,
+    as a ResourceList). Running the same cell again closes the tables its previous run
+    made."""
     from ..widgets import StatusTable  # here: ipywidgets is slow to import for %load_ext
     from ..widgets._display import has_frontend
 
     if has_frontend():
         return _replacing_older_runs(StatusTable(list(sources), title=title,
-                                                 aliases=aliases, language=language))
+                                                 aliases=aliases, language=language,
+                                                 actions=actions))
     from ..widgets._rows import TableRows
 
     rows = TableRows([title] * len(sources), aliases)

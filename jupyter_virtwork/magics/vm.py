@@ -30,6 +30,7 @@ from .base import (
     with_common,
     with_examples,
     with_fresh,
+    with_yes,
 )
 from .journaling import did, shown
 from .live import StatusView, progress_view, status_table
@@ -68,6 +69,7 @@ def _parser() -> Parser:
             simple.add_argument("--force", action="store_true",
                                 help="power it off at once" if verb == "stop" else
                                 "even while it runs (its power is cut)")
+            with_yes(simple)
     ls = with_fresh(with_common(verbs.add_parser("ls", help="list VMs")))
     _on(ls)
     ls.add_argument("--watch", action="store_true", help="a live table")
@@ -119,7 +121,7 @@ class VMMagics(VirtworkMagics):
     @reports_errors
     def vm(self, line: str) -> object:
         """%vm create|config|start|stop|suspend|resume|delete|ls|console NAME [--on CONN]"""
-        args = _parser().parse_line(line)
+        args = self.parse(_parser(), line)
         chosen = args.connection or self._last_open() or self.connection
         driver = self._driver(chosen)
         answered = True
@@ -200,6 +202,8 @@ class VMMagics(VirtworkMagics):
         return _changed(driver, "start", line, driver.start(Kind.VM, args.name), args.name)
 
     def _stop(self, driver: Hypervisor, args: argparse.Namespace) -> Resource:
+        self.confirm_first(args, "Stop", lambda: [driver.get(Kind.VM, args.name)],
+                           f"on {driver.uri}")
         line = shown(args.show_command, driver.command(
             "force-stop" if args.force else "stop", args.name))
         return _changed(driver, "stop", line,
@@ -214,6 +218,8 @@ class VMMagics(VirtworkMagics):
         return _changed(driver, "resume", line, driver.resume(Kind.VM, args.name), args.name)
 
     def _delete(self, driver: Hypervisor, args: argparse.Namespace) -> None:
+        self.confirm_first(args, "Delete", lambda: [driver.get(Kind.VM, args.name)],
+                           f"on {driver.uri}")
         line = shown(args.show_command, driver.destroy_command(args.name, force=args.force))
         driver.destroy(Kind.VM, args.name, force=args.force)
         did(driver, "delete", line, removed=[subject(driver.uri, "vm", args.name)])
@@ -223,7 +229,7 @@ class VMMagics(VirtworkMagics):
         show_command(args.show_command, driver, "list")
         if args.watch:
             return status_table([(driver, Kind.VM, None)], title="VMs",
-                                language=self.language)
+                                language=self.language, actions=not self.read_only)
         return driver.list_cached(Kind.VM, fresh=args.fresh)
 
     def _console(self, driver: Hypervisor, args: argparse.Namespace) -> None:

@@ -37,6 +37,7 @@ from .base import (
     usage_from,
     with_examples,
     with_fresh,
+    with_yes,
 )
 from .journaling import did, keep
 from .k8s import cluster_in
@@ -61,8 +62,7 @@ def _parser() -> Parser:
     status.add_argument("--watch", action="store_true", help="a live table")
     verbs.add_parser("unwatch", help="stop every live table of this kernel")
     verbs.add_parser("created", help="what this notebook created")
-    cleanup = verbs.add_parser("cleanup", help="remove what this notebook created")
-    cleanup.add_argument("--yes", action="store_true", help="really remove it")
+    cleanup = with_yes(verbs.add_parser("cleanup", help="remove what this notebook created"))
     cleanup.add_argument("--timeout", type=float, default=CLEANUP_TIMEOUT, metavar="SECONDS",
                          help="how long to wait for every removal to finish on its engine")
     _check_parser(verbs.add_parser("check", help="check your work on the engine: one ✔ "
@@ -127,8 +127,10 @@ EXAMPLES = {
 
 @magics_class
 class VWMagics(VirtworkMagics):
-    confirm_cleanup = Bool(True, help="%vw cleanup only lists what it would remove unless "
-                                      "given --yes; False removes at once").tag(config=True)
+    confirm_cleanup = Bool(True, help="%vw cleanup without --yes, where no one can be asked "
+                                      "(a headless run, VirtworkMagics.confirm off), only "
+                                      "lists what it would remove; False removes at once"
+                           ).tag(config=True)
     check_timeout = Float(checks.DEFAULT_TIMEOUT,
                           help="seconds %vw check waits for the engine before it fails "
                                "(nbgrader stops a cell after 30)").tag(config=True)
@@ -140,7 +142,7 @@ class VWMagics(VirtworkMagics):
         """%vw connect URI [--as ALIAS] | connections | status [--watch] | unwatch |
         created | cleanup [--yes] | check KIND NAME [STATE] [--pushed] [--replicas N]
         [--cpus N --memory SIZE --disk SIZE] | export DIR | export --notebook FILE"""
-        args = _parser().parse_line(line)
+        args = self.parse(_parser(), line)
         handlers: dict[str, Callable[[argparse.Namespace], object]] = {
             "connect": self._connect, "connections": self._connections,
             "status": self._status, "unwatch": self._unwatch, "created": self._created,
@@ -170,7 +172,7 @@ class VWMagics(VirtworkMagics):
             aliases = _aliases(self.session)
             return status_table(sources, title="everything",
                                 aliases=[aliases.get(id(d), d.uri) for d, _, _ in sources],
-                                language=self.language)
+                                language=self.language, actions=not self.read_only)
         return _status_rows(self.session, drivers, fresh=args.fresh)
 
     def _unwatch(self, args: argparse.Namespace) -> str:
@@ -186,10 +188,11 @@ class VWMagics(VirtworkMagics):
         """Removes owners before what they own and waits for each removal to finish on its
         engine; what is left is an error (the cell fails) naming each object and why."""
         _drivers(self.session)  # after a kernel restart nothing is open yet: clean each default
-        if self.confirm_cleanup and not args.yes:
-            found = self.session.created()
+        if self.confirm_cleanup and not args.yes and not self.asks_first(args):
+            found = self.session.created()  # no one to ask (a script): only say what
             print(f"{len(found)} resources would be removed; run %vw cleanup --yes")
             return found
+        self.confirm_first(args, "Remove", self.session.created, "created by this notebook")
         planned = _removal_lines(self.session)
         view = progress_view("cleaning up what this notebook created")
         try:

@@ -9,6 +9,9 @@ An admin sets, in ``jupyter_server_config.py`` (or a JSON file in its ``.d`` fol
 family (from the user's configuration, which the sandbox writes) plus the configured
 ``connections``. Any other URI is refused with 403. Defaults are re-read on every request (a
 file read, no engine contacted), so an engine started after the server shows up.
+
+``c.VirtworkServer.read_only = True`` (default: on when ``VW_READONLY`` is 1 or true) refuses
+every request that is not a read with 403, and the panel then shows no action buttons.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from traitlets import Bool, Dict, Int, List, Unicode
+from traitlets import Bool, Dict, Int, List, Unicode, default
 from traitlets.config import Configurable
 
-from .. import defaults
+from .. import defaults, readonly
 from .. import uri as uri_module
 from ..errors import NotFound, VirtworkError
 
@@ -49,6 +52,15 @@ class VirtworkServer(Configurable):
 
     max_workers = Int(
         8, help="Threads that run engine calls off the server's event loop.").tag(config=True)
+
+    read_only = Bool(
+        help="Read-only mode: the panel lists and watches, and every request that would "
+             "change something (an action) is refused with 403. Default: on when "
+             f"${readonly.ENVIRONMENT} is 1 or true.").tag(config=True)
+
+    @default("read_only")
+    def _read_only_default(self) -> bool:
+        return readonly.from_environment()
 
 
 class RefusedConnection(VirtworkError):

@@ -2,7 +2,8 @@
 
 ``code`` is the error's class name (``NotFound``), so a client can tell an engine that
 refused credentials (AuthenticationFailed, 403) from a URI the admin refused
-(RefusedConnection, 403). The table runs from specific to general: the first match wins.
+(RefusedConnection, 403) or a change refused in read-only mode (ReadOnly, 403). The table
+runs from specific to general: the first match wins.
 Errors that tornado raises before a handler's code runs (a method the endpoint lacks, a URL
 that is not UTF-8, a path that is no endpoint) get the same shape, from ``http_body``.
 """
@@ -20,6 +21,7 @@ from ..errors import (
     MissingDependency,
     NotFound,
     OperationTimeout,
+    ReadOnly,
     UnsupportedOperation,
     VirtworkError,
 )
@@ -28,6 +30,7 @@ from .config import RefusedConnection
 STATUS: tuple[tuple[type[VirtworkError], int], ...] = (
     (InvalidInput, 400),
     (RefusedConnection, 403),
+    (ReadOnly, 403),  # the server's read-only mode
     (AuthenticationFailed, 403),  # the engine refused; 401 would mean Jupyter's own login
     (NotFound, 404),
     (AlreadyExists, 409),

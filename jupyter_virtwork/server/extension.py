@@ -21,6 +21,7 @@ def routes(base_url: str) -> list[tuple[str, type]]:
 
     resource = (SEGMENT, SEGMENT, SEGMENT)  # connection, kind, id
     return [
+        (path("config"), handlers.ConfigHandler),
         (path("connections"), handlers.ConnectionsHandler),
         (path("resources"), handlers.ResourcesHandler),
         (path("resources", *resource), handlers.ResourceHandler),

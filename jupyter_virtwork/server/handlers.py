@@ -1,4 +1,4 @@
-"""The REST handlers: connections, resources, one resource, actions.
+"""The REST handlers: connections, resources, one resource, actions, the panel's config.
 
 Every verb is ``@tornado.web.authenticated`` (Jupyter's token or login cookie; POSTs from a
 browser also need the XSRF token, which APIHandler checks). Each answer is JSON: records as
@@ -7,6 +7,10 @@ status and ``{code, message}`` in ``_answer``, the one place that applies ``erro
 Errors raised before that (by tornado, by Jupyter's checks, or an unexpected exception) take
 the same shape in ``write_error``, never a traceback; a path under the API that is no
 endpoint answers a JSON 404 (``UnknownEndpointHandler``) rather than Jupyter's HTML page.
+
+In read-only mode (``VirtworkServer.read_only``) every request that is not a read (POST,
+PUT, PATCH, DELETE), on any path of the API, is refused with 403 ``ReadOnly`` in
+``prepare``, once Jupyter has authenticated it and before any handler runs.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 
-from .. import actions
+from .. import actions, readonly
 from ..drivers.base import Driver
 from ..errors import InvalidInput, VirtworkError
 from ..models import StreamStatus
@@ -27,6 +31,16 @@ from .app import Backend
 from .config import Endpoint
 
 Json = dict[str, Any]
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_ONLY_SETTING = "c.VirtworkServer.read_only"
+
+
+class Refused(tornado.web.HTTPError):
+    """A VirtworkError raised before a handler runs; answered as ``_answer`` would."""
+
+    def __init__(self, error: VirtworkError) -> None:
+        super().__init__(errors.http_status(error), error.one_line())
+        self.error = error
 
 
 class VirtworkHandler(APIHandler):
@@ -44,6 +58,10 @@ class VirtworkHandler(APIHandler):
         # a password in it must not reach the log.
         self.request.uri = self.virtwork.redactor.text(self.request.uri or "")
         await super().prepare()
+        if self.request.method not in READS and self.current_user \
+                and self.virtwork.settings.read_only:  # no user: @authenticated refuses it
+            raise Refused(readonly.refusal(f"{self.request.method} {self.request.path}",
+                                           setting=READ_ONLY_SETTING))
 
     async def _answer(self, work: Callable[[], Json]) -> None:
         try:
@@ -71,6 +89,10 @@ class VirtworkHandler(APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """``{code, message}`` as for a VirtworkError (APIHandler's own has no ``code``)."""
         error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, Refused):
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(self.virtwork.redactor.data(errors.body(error.error))))
+            return
         message = str(error.log_message or "") if isinstance(error, tornado.web.HTTPError) \
             else ""
         if isinstance(error, tornado.web.HTTPError) and error.args:
@@ -89,6 +111,18 @@ def _verbs(handler: tornado.web.RequestHandler) -> list[str]:
     return [method for method in ("GET", "POST")
             if getattr(type(handler), method.lower()) is not
             getattr(tornado.web.RequestHandler, method.lower())]
+
+
+class ConfigHandler(VirtworkHandler):
+    """What the panel needs to know of the server's settings: ``read_only`` (then it shows
+    no action buttons)."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        settings = self.virtwork.settings
+        await self._answer(lambda: {"read_only": settings.read_only,
+                                    "actions": [] if settings.read_only
+                                    else [a.value for a in actions.Action]})
 
 
 class ConnectionsHandler(VirtworkHandler):
@@ -170,6 +204,6 @@ class UnknownEndpointHandler(VirtworkHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler's
         await super().prepare()
-        raise tornado.web.HTTPError(404, "no such endpoint: the API has connections, "
+        raise tornado.web.HTTPError(404, "no such endpoint: the API has config, connections, "
                                          "resources, resources/CONNECTION/KIND/ID, "
                                          "resources/CONNECTION/KIND/ID/ACTION and events")

@@ -95,6 +95,16 @@ async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   return body as T;
 }
 
+/** The server's settings the panel follows: in read-only mode it offers no actions. */
+export interface IServerConfig {
+  read_only: boolean;
+  actions: string[];
+}
+
+export function config(): Promise<IServerConfig> {
+  return request('config');
+}
+
 export function connections(): Promise<{ connections: IConnection[] }> {
   return request('connections');
 }

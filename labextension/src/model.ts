@@ -2,7 +2,15 @@
 // with backoff; while it is down every connection shows as disconnected.
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { IConnection, IRow, Message, StreamStatus, connections, openEvents } from './api';
+import {
+  IConnection,
+  IRow,
+  Message,
+  StreamStatus,
+  config,
+  connections,
+  openEvents
+} from './api';
 
 export interface IFeed {
   kind: string;
@@ -21,6 +29,9 @@ const BACKOFF = [500, 1000, 2000, 5000, 10000];
 export class VirtworkModel {
   readonly groups = new Map<string, IGroup>();
   socketOpen = false;
+  /** The server refuses every change (VirtworkServer.read_only): no action buttons. Null
+   * until the server has said: the panel offers none meanwhile. */
+  readOnly: boolean | null = null;
   private _socket: WebSocket | null = null;
   private _attempt = 0;
   private _timer = 0;
@@ -74,7 +85,8 @@ export class VirtworkModel {
       return;
     }
     try {
-      const { connections: found } = await connections();
+      const [settings, { connections: found }] = await Promise.all([config(), connections()]);
+      this.readOnly = settings.read_only;
       this._setConnections(found);
     } catch (error) {
       this._lost(`${error}`);

@@ -28,6 +28,12 @@ const ICONS: Record<string, LabIcon> = {
   refresh: refreshIcon
 };
 
+// The actions that ask first, naming what (as the magics' delete, rm, stop and cleanup do).
+const DESTRUCTIVE: Record<string, string> = {
+  stop: 'Stop',
+  delete: 'Delete'
+};
+
 const KIND_LABEL: Record<string, string> = {
   container: 'container',
   pod: 'pod',
@@ -39,6 +45,7 @@ export class VirtworkPanel extends Widget {
   private _filter: HTMLInputElement;
   private _frame = 0;
   private _busy = new Set<string>();
+  private _mode: HTMLElement;
 
   constructor(readonly model: VirtworkModel) {
     super();
@@ -49,6 +56,9 @@ export class VirtworkPanel extends Widget {
     const header = document.createElement('div');
     header.className = 'jp-VirtworkPanel-header';
     header.innerHTML = '<h2>Virtwork</h2>';
+    this._mode = text('span', 'read-only', 'jp-VirtworkPanel-readOnly');
+    this._mode.title = 'The server is in read-only mode (VirtworkServer.read_only, VW_READONLY)';
+    header.appendChild(this._mode);
     const refresh = button('refresh', 'Reconnect and re-read the connections', () =>
       model.refresh()
     );
@@ -85,6 +95,8 @@ export class VirtworkPanel extends Widget {
       groups.push(note('No connections yet: the server is being asked.'));
     }
     this._list.replaceChildren(...groups);
+    this._mode.hidden = this.model.readOnly !== true;
+    this.node.classList.toggle('jp-mod-readOnly', this.model.readOnly === true);
   }
 
   private _group(group: IGroup, words: string[]): HTMLElement {
@@ -140,7 +152,8 @@ export class VirtworkPanel extends Widget {
     const name = text('span', row.name, 'jp-VirtworkPanel-name');
     const actions = document.createElement('span');
     actions.className = 'jp-VirtworkPanel-actions';
-    for (const action of row.actions) {
+    // Read-only mode: the server would refuse every action, so none is offered.
+    for (const action of this.model.readOnly === false ? row.actions : []) {
       const title = `${action}: ${row.commands[action] || row.name}`;
       const run = button(action, title, () => this._act(row, action));
       run.disabled = busy;
@@ -160,11 +173,14 @@ export class VirtworkPanel extends Widget {
   }
 
   private async _act(row: IRow, action: string): Promise<void> {
-    if (action === 'delete') {
+    const verb = DESTRUCTIVE[action];
+    if (verb) {
+      // Cancel is the default: Enter or Escape keeps the workload.
       const answer = await showDialog({
-        title: `Delete ${KIND_LABEL[row.kind] ?? row.kind} ${row.name}?`,
-        body: row.commands.delete || '',
-        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+        title: `${verb} ${KIND_LABEL[row.kind] ?? row.kind} ${row.name}?`,
+        body: row.commands[action] || '',
+        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: verb })],
+        defaultButton: 0
       });
       if (!answer.button.accept) {
         return;

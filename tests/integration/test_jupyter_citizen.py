@@ -268,7 +268,7 @@ def test_config_lists_every_setting_with_its_help(ip: Any,
         "DockerMagics": ["connection", "registry", "run_timeout", "short_errors"],
         "K8sMagics": ["connection", "kubeconfig", "timeout", "short_errors"],
         "VMMagics": ["connection", "console_timeout", "short_errors"],
-        "VWMagics": ["confirm_cleanup", "short_errors"],
+        "VWMagics": ["confirm_cleanup", "short_errors", "read_only", "confirm"],
     }
     for family, settings in expected.items():
         capsys.readouterr()

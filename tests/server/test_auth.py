@@ -13,6 +13,7 @@ from jupyter_server.utils import url_path_join
 from .conftest import API
 
 ENDPOINTS = [
+    ("GET", ("config",)),
     ("GET", ("connections",)),
     ("GET", ("resources",)),
     ("GET", ("resources", "docker", "container", "nope")),

@@ -3,7 +3,11 @@ Debian's chromium (``playwright install`` cannot download browsers on these mach
 
 The lab gets its own config folder (the server extension's settings: a cuttable Docker
 connection besides the sandbox's engines), its own user settings (no "news?" toast over the
-panel) and a fresh token. Its log goes to tests/artifacts/ui-lab.log.
+panel) and a fresh token. Its log goes to tests/artifacts/ui-lab.log. It serves this source
+tree's built panel (``jupyter_virtwork/labextension``, from ``npm run build:prod`` or pip's
+build) when there is one, ahead of the installed copy, so the tests drive the panel of the
+code under test. A second lab, in read-only mode (``VW_READONLY=1``), is started only by the
+tests that ask for it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tests.integration.conftest import ensure_up
 from tests.server.proxy import DockerProxy
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+BUILT_PANEL = Path(__file__).resolve().parents[2] / "jupyter_virtwork" / "labextension"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
@@ -61,7 +66,15 @@ def _write_settings(home: Path, proxy: DockerProxy) -> dict[str, str]:
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(value))
     (home / "root").mkdir()
-    return {**os.environ, "JUPYTER_CONFIG_DIR": str(config)}
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config)}
+    env.pop("VW_READONLY", None)
+    if (BUILT_PANEL / "package.json").exists():  # JUPYTER_PATH comes before the installed
+        panels = home / "data" / "labextensions"
+        panels.mkdir(parents=True)
+        (panels / "jupyter-virtwork").symlink_to(BUILT_PANEL)
+        env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(home / "data"),
+                                                           os.environ.get("JUPYTER_PATH")]))
+    return env
 
 
 def _wait_until_up(url: str, token: str, process: subprocess.Popen[bytes]) -> None:
@@ -81,14 +94,25 @@ def _wait_until_up(url: str, token: str, process: subprocess.Popen[bytes]) -> No
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     ensure_up("docker", "images", "kubernetes", "vcsim")
+    yield from _lab(tmp_path_factory.mktemp("lab"), "ui-lab.log")
+
+
+@pytest.fixture
+def read_only_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A lab whose server runs with ``VW_READONLY=1``."""
+    ensure_up("docker", "images")
+    yield from _lab(tmp_path_factory.mktemp("lab-read-only"), "ui-lab-read-only.log",
+                    VW_READONLY="1")
+
+
+def _lab(home: Path, log_name: str, **extra_env: str) -> Iterator[Lab]:
     assert os.access(CHROMIUM, os.X_OK), "install Debian's chromium: apt-get install chromium"
-    home = tmp_path_factory.mktemp("lab")
     proxy = DockerProxy(str(home / "docker.sock"))
     proxy.start()
-    env = _write_settings(home, proxy)
+    env = {**_write_settings(home, proxy), **extra_env}
     port, token = _free_port(), secrets.token_hex(16)
     ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / "ui-lab.log").open("wb")
+    log = (ARTIFACTS / log_name).open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
          "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
@@ -123,6 +147,16 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def page(browser: Any, lab: Lab) -> Iterator[Any]:
     """JupyterLab, with the Virtwork panel open in the left area."""
+    yield from _panel_page(browser, lab)
+
+
+@pytest.fixture
+def read_only_page(browser: Any, read_only_lab: Lab) -> Iterator[Any]:
+    """The read-only lab, with the Virtwork panel open."""
+    yield from _panel_page(browser, read_only_lab)
+
+
+def _panel_page(browser: Any, lab: Lab) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
     tab = context.new_page()

@@ -68,6 +68,15 @@ def test_clicking_stop_stops_it_for_real(page: Any, docker_client: Any,
     container = engines.run_busybox(docker_client, labels, name)
     row = _row(page, "docker", name)
     row.locator('button[data-action="stop"]').click(timeout=10_000)
+    dialog = page.locator(".jp-Dialog")
+    assert f"Stop container {name}?" in dialog.inner_text()  # it names what
+    page.keyboard.press("Enter")  # Cancel is the default: Enter keeps it running
+    dialog.wait_for(state="detached", timeout=5_000)
+    time.sleep(0.5)
+    container.reload()
+    assert container.status == "running"
+    row.locator('button[data-action="stop"]').click(timeout=10_000)
+    page.locator(".jp-Dialog").get_by_role("button", name="Stop").click()
     page.locator(f'.jp-VirtworkPanel-row[data-name="{name}"][data-state="stopped"]').first \
         .wait_for(timeout=15_000)
     container.reload()
@@ -86,6 +95,20 @@ def test_delete_asks_first_then_removes_it(page: Any, docker_client: Any,
     dialog.get_by_role("button", name="Delete").click()
     _row(page, "docker", name).wait_for(state="detached", timeout=15_000)
     assert docker_client.containers.list(all=True, filters={"name": name}) == []
+
+
+def test_read_only_mode_shows_no_action_buttons(read_only_page: Any, docker_client: Any,
+                                                labels: dict[str, str],
+                                                outside: list[Any]) -> None:
+    name = engines.name("vw-ui")
+    engines.run_busybox(docker_client, labels, name)
+    row = _row(read_only_page, "docker", name)
+    row.wait_for(timeout=20_000)
+    header = read_only_page.locator(".jp-VirtworkPanel-readOnly")
+    assert header.is_visible() and header.inner_text() == "read-only"
+    assert row.locator('button[data-action="copy"]').count() == 1  # reading stays
+    for action in ("start", "stop", "pause", "resume", "delete"):
+        assert row.locator(f'button[data-action="{action}"]').count() == 0, action
 
 
 def test_filter_and_copy_the_command(page: Any, docker_client: Any,

@@ -23,6 +23,7 @@ PACKAGE = ROOT / "jupyter_virtwork"
 OPTIONAL = {
     "keyring": "the vSphere password's last source",
     "paramiko": "docker+ssh:// connections",
+    "ipykernel": "whether the kernel's frontend answers input(): outside one, no one is asked",
 }
 
 

@@ -95,7 +95,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"watch"}),
     frozenset({"models"}),
     frozenset({"labels", "names", "sizes", "uri", "userconfig", "messages",
-               "error_messages"}),
+               "error_messages", "readonly"}),
     frozenset({"errors"}),
 )
 # Each engine's SDK, as Python imports it, by the driver package allowed to import it.
