@@ -169,7 +169,7 @@ def test_bad_dockerfile_cell(ip: Any) -> None:
 
 
 @pytest.mark.parametrize("line", ["frobnicate", "run", "ps --bogus", "run -p nope busybox",
-                                  "run -e NOEQUALS localbase/busybox:1.35"])
+                                  "run -e =nameless localbase/busybox:1.35"])
 def test_usage_errors(ip: Any, line: str) -> None:
     with pytest.raises(InvalidInput):  # InvalidArguments, or the spec's own check
         ip.run_line_magic("docker", line)
