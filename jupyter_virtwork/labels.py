@@ -16,6 +16,7 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "jupyter-virtwork"
 SESSION = "virtwork.io/session"
 LEARNER = "virtwork.io/learner"  # a classroom learner's namespace and what sets it up
+TEACHER = "virtwork.io/teacher"  # what gives a classroom teacher their view of the class
 XML_NAMESPACE = "https://jupyter-virtwork.invalid/xmlns/owner/1"  # libvirt <metadata> key
 
 

@@ -267,7 +267,7 @@ class Session:
             for resource in removed:
                 self._made.get(resource.uri, {}).pop(_key(resource), None)
         if left:
-            raise _incomplete(removed, left)
+            raise cleanup_incomplete(removed, left)
         return removed
 
     def _drivers_in_cleanup_order(self) -> list[Driver]:
@@ -318,11 +318,14 @@ def _key(resource: Resource) -> str:
     return str((raw.get("metadata") or {}).get("uid") or resource.id)
 
 
-def _incomplete(removed: ResourceList, left: list[tuple[Resource, str]]) -> CleanupIncomplete:
+def cleanup_incomplete(removed: ResourceList, left: list[tuple[Resource, str]], *,
+                       again: str = "%vw cleanup --yes") -> CleanupIncomplete:
+    """The error of a cleanup that left ``left`` (each with why), ``again`` being the line
+    that tries once more."""
     return CleanupIncomplete(
         f"cleanup removed {len(removed)} but left {len(left)}",
         [f"{_what(resource)} on {resource.uri}: {why}" for resource, why in left],
-        hint="fix each, then run %vw cleanup --yes again")
+        hint=f"fix each, then run {again} again")
 
 
 def _what(resource: Resource) -> str:

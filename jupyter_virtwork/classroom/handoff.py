@@ -41,19 +41,19 @@ class KubeSpawner(Spawner, Protocol):
     volume_mounts: list[dict[str, Any]]
 
 
-def secret(namespace: str, config: dict[str, Any]) -> dict[str, Any]:
+def secret(namespace: str, config: dict[str, Any], name: str = SECRET) -> dict[str, Any]:
     text = yaml.safe_dump(config, sort_keys=False)
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": SECRET, "namespace": namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "data": {KEY: base64.b64encode(text.encode()).decode()}}
 
 
-def mount(spawner: KubeSpawner, namespace: str, path: str) -> None:
-    """Place the learner's pod in ``namespace`` and mount the Secret's directory at the
-    parent of ``path`` (replacing a mount of ours from an earlier spawn)."""
+def mount(spawner: KubeSpawner, namespace: str, path: str, name: str = SECRET) -> None:
+    """Place the learner's pod in ``namespace`` and mount the Secret ``name``'s directory
+    at the parent of ``path`` (replacing a mount of ours from an earlier spawn)."""
     directory = path.rsplit("/", 1)[0]
     spawner.namespace = namespace
     spawner.volumes = [*(v for v in spawner.volumes if v.get("name") != VOLUME),
-                       {"name": VOLUME, "secret": {"secretName": SECRET, "defaultMode": MODE}}]
+                       {"name": VOLUME, "secret": {"secretName": name, "defaultMode": MODE}}]
     spawner.volume_mounts = [*(m for m in spawner.volume_mounts if m.get("name") != VOLUME),
                              {"name": VOLUME, "mountPath": directory, "readOnly": True}]

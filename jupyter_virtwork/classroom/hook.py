@@ -19,6 +19,11 @@ Secret for KubeSpawner) and sets the server's ``KUBECONFIG`` and ``VW_NAMESPACE`
 Before the first learner's space, it registers the pod guard (``guard``), which keeps
 learners' pods off the node's privileges. The cluster calls run in a thread: the hub's
 event loop keeps serving other learners.
+
+A teacher (``LearnerSpaces.teachers``) gets no namespace of their own to work in but
+credentials that see the class (``teachers``): a ServiceAccount in the teachers'
+namespace, which may list namespaces, and in every learner namespace a RoleBinding of the
+learner's Role to it. A learner's space applied later gets those RoleBindings too.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from traitlets import Dict, Enum, Float, Unicode
+from traitlets import Dict, Enum, Float, Set, Unicode
 from traitlets.config import Config, LoggingConfigurable
 
 from .. import uri
@@ -40,7 +45,7 @@ from ..drivers.kubernetes.driver import KubernetesDriver
 from ..drivers.kubernetes.owned import ApiResource
 from ..errors import InvalidInput, OperationTimeout
 from ..labels import LEARNER, MANAGED_BY, MANAGER
-from . import guard, handoff, kubeconfig, space
+from . import guard, handoff, kubeconfig, space, teachers
 from .handoff import KubeSpawner, Spawner
 
 NAMESPACES = ApiResource("v1", "Namespace", "namespaces", False)
@@ -118,6 +123,17 @@ class LearnerSpaces(LoggingConfigurable):
     token_timeout = Float(
         30.0, help="Seconds to wait for the cluster to make the ServiceAccount's token.",
     ).tag(config=True)
+    teachers = Set(
+        Unicode(),
+        help="The hub usernames of the class's teachers: each gets credentials that see "
+             "every learner namespace and may clean one up (classroom.teachers), instead "
+             "of a namespace of their own.",
+    ).tag(config=True)
+    teachers_namespace = Unicode(
+        "virtwork-teachers",
+        help="The namespace of the teachers' ServiceAccounts (and, with handoff 'secret', "
+             "of their servers' pods).",
+    ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -138,12 +154,15 @@ class LearnerSpaces(LoggingConfigurable):
             return self._driver
 
     async def ready(self, spawner: Spawner) -> None:
-        """The learner's space, then their server's credentials and environment."""
+        """The learner's space (a teacher's credentials), then their server's credentials
+        and environment."""
         username = spawner.user.name
-        namespace, config = await asyncio.to_thread(self.prepare, username)
+        prepare = self.prepare_teacher if username in self.teachers else self.prepare
+        namespace, config = await asyncio.to_thread(prepare, username)
         if self.handoff == "secret":
             where = await asyncio.to_thread(self._to_secret, username, namespace, config)
-            handoff.mount(cast(KubeSpawner, spawner), namespace, str(where))
+            handoff.mount(cast(KubeSpawner, spawner), namespace, str(where),
+                          self._secret_name(username))
         else:
             where = await asyncio.to_thread(self._to_file, username, config)
         spawner.environment = {**spawner.environment, "KUBECONFIG": str(where),
@@ -157,9 +176,33 @@ class LearnerSpaces(LoggingConfigurable):
         wanted = space.manifests(username, namespace, self.sizes)
         self.driver().apply(wanted, labels=space.labels_for(username))
         self._prune(username, namespace, wanted)
-        token, ca_data = self._token(namespace)
-        return namespace, kubeconfig.build(server=self._server(), ca_data=ca_data, token=token,
-                                           namespace=namespace)
+        self._let_teachers_in(namespace, self.teachers)
+        return namespace, self._kubeconfig(namespace, space.ACCOUNT)
+
+    def prepare_teacher(self, username: str) -> tuple[str, dict[str, Any]]:
+        """(namespace, kubeconfig) of a teacher's credentials, made or brought up to date,
+        with access to every learner namespace there is (later ones get it as they are
+        made)."""
+        namespace = self.teachers_namespace
+        self.driver().apply(teachers.manifests(username, namespace),
+                            labels={MANAGED_BY: MANAGER})
+        found = self.driver().namespaces({MANAGED_BY: MANAGER})
+        for learner_namespace in space.learners_in(found).values():
+            self._let_teachers_in(learner_namespace, {username})
+        return namespace, self._kubeconfig(namespace, teachers.account_for(username))
+
+    def _let_teachers_in(self, namespace: str, usernames: set[str]) -> None:
+        """The RoleBindings of ``usernames`` (teachers) in a learner's ``namespace``: the
+        teachers' labels, not the learner's (``_prune`` keeps to the learner's)."""
+        bindings = [teachers.learner_binding(name, self.teachers_namespace, namespace)
+                    for name in sorted(usernames)]
+        if bindings:
+            self.driver().apply(bindings, labels={MANAGED_BY: MANAGER})
+
+    def _kubeconfig(self, namespace: str, account: str) -> dict[str, Any]:
+        token, ca_data = self._token(namespace, account)
+        return kubeconfig.build(server=self._server(), ca_data=ca_data, token=token,
+                                namespace=namespace)
 
     def _to_file(self, username: str, config: dict[str, Any]) -> Path:
         account = self._unix_account(username)
@@ -168,9 +211,17 @@ class LearnerSpaces(LoggingConfigurable):
                                         uid=account.pw_uid, gid=account.pw_gid)
 
     def _to_secret(self, username: str, namespace: str, config: dict[str, Any]) -> Path:
-        self.driver().apply([handoff.secret(namespace, config)],
-                            labels=space.labels_for(username))
+        labels = teachers.labels_for(username) if username in self.teachers \
+            else space.labels_for(username)
+        self.driver().apply([handoff.secret(namespace, config, self._secret_name(username))],
+                            labels=labels)
         return Path(self.kubeconfig_mount) / handoff.KEY
+
+    def _secret_name(self, username: str) -> str:
+        """The kubeconfig Secret's name: teachers share their namespace, learners do not."""
+        if username in self.teachers:
+            return f"{handoff.SECRET}-{teachers.account_for(username)}"
+        return handoff.SECRET
 
     def _unix_account(self, username: str) -> pwd.struct_passwd:
         try:
@@ -221,8 +272,8 @@ class LearnerSpaces(LoggingConfigurable):
                                 labels={MANAGED_BY: MANAGER})
         self._guarded = True
 
-    def _token(self, namespace: str) -> tuple[str, str]:
-        """(token, CA as base64) of the learner ServiceAccount's token Secret, once the
+    def _token(self, namespace: str, account: str) -> tuple[str, str]:
+        """(token, CA as base64) of ServiceAccount ``account``'s token Secret, once the
         cluster has made it."""
         deadline = time.monotonic() + self.token_timeout
         while True:
@@ -230,11 +281,11 @@ class LearnerSpaces(LoggingConfigurable):
                 annotations = (secret.get("metadata") or {}).get("annotations") or {}
                 data = secret.get("data") or {}
                 if secret.get("type") == TOKEN_TYPE and data.get("token") \
-                        and annotations.get(ACCOUNT_ANNOTATION) == space.ACCOUNT:
+                        and annotations.get(ACCOUNT_ANNOTATION) == account:
                     return base64.b64decode(data["token"]).decode(), str(data["ca.crt"])
             if time.monotonic() > deadline:
                 raise OperationTimeout(
-                    f"the token of ServiceAccount {space.ACCOUNT} in namespace {namespace} "
+                    f"the token of ServiceAccount {account} in namespace {namespace} "
                     f"did not appear in {self.token_timeout:.0f} s",
                     connection=self.driver().uri,
                     hint="check that kube-controller-manager runs with "

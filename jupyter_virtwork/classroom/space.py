@@ -77,6 +77,13 @@ def labels_for(username: str) -> dict[str, str]:
     return {MANAGED_BY: MANAGER, LEARNER: learner_name(username)}
 
 
+def learners_in(namespaces: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Each learner's namespace (learner -> namespace) among ``namespaces`` (name -> its
+    labels): those our hook made for a learner, in the order of their names."""
+    return {labels[LEARNER]: name for name, labels in sorted(namespaces.items())
+            if labels.get(MANAGED_BY) == MANAGER and labels.get(LEARNER)}
+
+
 def manifests(username: str, namespace: str, sizes: Sizes) -> list[dict[str, Any]]:
     """The namespace first, then what goes in it."""
     def meta(name: str) -> dict[str, Any]:

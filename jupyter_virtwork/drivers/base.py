@@ -456,6 +456,12 @@ class Cluster(Driver, abc.ABC):
     def apply_command(self, text: str, *, labels: Mapping[str, str] | None = None,
                       dry_run: bool = False, verb: str = "apply") -> str: ...
 
+    @abc.abstractmethod
+    def namespaces(self, labels: Mapping[str, str] | None = None
+                   ) -> dict[str, dict[str, str]]:
+        """Each namespace of the cluster carrying ``labels``, by name, with its labels; a
+        cluster-wide read, which credentials confined to a namespace may not make."""
+
 
 class Hypervisor(Driver, abc.ABC):
     """Virtual machines from a VMSpec: created (started or not), reconfigured, suspended

@@ -18,9 +18,10 @@ READS: dict[str, frozenset[str]] = {
     "%docker": frozenset({"ps", "images", "logs", "inspect"}),
     "%k8s": frozenset({"get", "logs", "use-context"}),
     "%vm": frozenset({"ls", "console"}),
-    # export writes files here, not on an engine; connect only opens a connection
+    # export writes files here, not on an engine; connect only opens a connection; class
+    # is the teacher's table (its cleanup is checked as "class cleanup", a change)
     "%vw": frozenset({"connect", "connections", "status", "unwatch", "created", "check",
-                      "export"}),
+                      "export", "class"}),
 }
 
 SETTING = "%config VirtworkMagics.read_only"

@@ -61,22 +61,22 @@ def _replacing_older_runs(table: StatusTable) -> StatusTable:
 
 def status_table(sources: Sequence[Source], title: str = "",
                  aliases: Sequence[str] | None = None, language: str = "en", *,
-                 actions: bool = True) -> StatusView:
-    """A live table over ``sources`` (driver, kind, labels), with an alias column when
-    ``aliases`` names each source's connection, and action buttons unless ``actions`` is
-    off (read-only mode); static when nothing can render a widget (then the current rows,
-    as a ResourceList). Running the same cell again closes the tables its previous run
-    made."""
+                 actions: bool = True, alias_column: str = "alias") -> StatusView:
+    """A live table over ``sources`` (driver, kind, labels), with an ``alias_column``
+    when ``aliases`` names each source's connection (or learner), and action buttons
+    unless ``actions`` is off (read-only mode); static when nothing can render a widget
+    (then the current rows, as a ResourceList). Running the same cell again closes the
+    tables its previous run made."""
     from ..widgets import StatusTable  # here: ipywidgets is slow to import for %load_ext
     from ..widgets._display import has_frontend
 
     if has_frontend():
         return _replacing_older_runs(StatusTable(list(sources), title=title,
                                                  aliases=aliases, language=language,
-                                                 actions=actions))
+                                                 actions=actions, alias_column=alias_column))
     from ..widgets._rows import TableRows
 
-    rows = TableRows([title] * len(sources), aliases)
+    rows = TableRows([title] * len(sources), aliases, language, alias_column=alias_column)
     for number, (driver, kind, labels) in enumerate(sources):
         rows.apply(number, (Event(EventType.ADDED, r) for r in driver.list(kind, labels=labels)))
     return ResourceList(rows.resources.values())

@@ -29,6 +29,7 @@ from ..models import Kind, Resource, ResourceList, import_pandas
 from ..now import read_back
 from ..session import CLEANUP_TIMEOUT, Session
 from ..sizes import parse_size
+from . import guard
 from .base import (
     Parser,
     VirtworkMagics,
@@ -65,6 +66,9 @@ def _parser() -> Parser:
     cleanup = with_yes(verbs.add_parser("cleanup", help="remove what this notebook created"))
     cleanup.add_argument("--timeout", type=float, default=CLEANUP_TIMEOUT, metavar="SECONDS",
                          help="how long to wait for every removal to finish on its engine")
+    _class_parser(verbs.add_parser("class", help="the teacher's view: every learner's "
+                                                 "workloads, live; or clean up one "
+                                                 "learner's namespace"))
     _check_parser(verbs.add_parser("check", help="check your work on the engine: one ✔ "
                                                  "line, or ✘ and what to try",
                                    intermixed=True))
@@ -79,6 +83,15 @@ def _parser() -> Parser:
                         help="write into a directory that is not empty (over a notebook)")
     with_examples(verbs, EXAMPLES)
     return parser
+
+
+def _class_parser(view: Parser) -> None:
+    view.add_argument("action", nargs="?", choices=["cleanup"],
+                      help="cleanup: remove what LEARNER's notebooks made in their namespace")
+    view.add_argument("learner", nargs="?", help="cleanup: whose namespace")
+    with_yes(view)
+    view.add_argument("--timeout", type=float, default=CLEANUP_TIMEOUT, metavar="SECONDS",
+                      help="cleanup: how long to wait for every removal to finish")
 
 
 def _check_parser(check: Parser) -> None:
@@ -120,6 +133,7 @@ EXAMPLES = {
     "unwatch": "%vw unwatch",
     "created": "%vw created",
     "cleanup": "%vw cleanup --yes",
+    "class": "%vw class   (or: %vw class cleanup vw-learner1 --yes)",
     "check": "%vw check vm my-vmware-vm --cpus 2 --memory 4G --disk 100G poweredOn",
     "export": "%vw export replay/   (or: %vw export --notebook replay.ipynb --final-state)",
 }
@@ -140,13 +154,15 @@ class VWMagics(VirtworkMagics):
     @reports_errors
     def vw(self, line: str) -> object:
         """%vw connect URI [--as ALIAS] | connections | status [--watch] | unwatch |
-        created | cleanup [--yes] | check KIND NAME [STATE] [--pushed] [--replicas N]
-        [--cpus N --memory SIZE --disk SIZE] | export DIR | export --notebook FILE"""
+        created | cleanup [--yes] | class [cleanup LEARNER [--yes]] | check KIND NAME
+        [STATE] [--pushed] [--replicas N] [--cpus N --memory SIZE --disk SIZE] | export DIR |
+        export --notebook FILE"""
         args = self.parse(_parser(), line)
         handlers: dict[str, Callable[[argparse.Namespace], object]] = {
             "connect": self._connect, "connections": self._connections,
             "status": self._status, "unwatch": self._unwatch, "created": self._created,
-            "cleanup": self._cleanup, "check": self._check, "export": self._export}
+            "cleanup": self._cleanup, "class": self._class, "check": self._check,
+            "export": self._export}
         return handlers[args.verb](args)
 
     def _connect(self, args: argparse.Namespace) -> str:
@@ -205,6 +221,38 @@ class VWMagics(VirtworkMagics):
             if gone in planned:
                 driver, line = planned.pop(gone)
                 did(driver, "cleanup", line, removed=[gone])
+        return removed
+
+    def _class(self, args: argparse.Namespace) -> StatusView | ResourceList:
+        """The class as a live table with a learner column; ``cleanup LEARNER`` removes
+        what that learner's notebooks made (``classroom.roster``), asking first."""
+        from ..classroom import roster  # here: the hook's traits are no business of %load_ext
+
+        in_namespace = functools.partial(cluster_in, self.session)
+        if args.action is None:  # a learner alone is taken for an action, and refused
+            sources, learners = roster.sources(self.session.cluster(), in_namespace)
+            return status_table(sources, title="the class", aliases=learners,
+                                language=self.language, actions=not self.read_only,
+                                alias_column="learner")
+        guard.check(self.read_only, "%vw", "class cleanup")
+        if args.learner is None:
+            raise UsageError("%vw class cleanup: name the learner (%vw class lists them)")
+        target = roster.learner_space(self.session.cluster(), args.learner, in_namespace)
+        if self.confirm_cleanup and not args.yes and not self.asks_first(args):
+            found = roster.made_by_notebooks(target)  # no one to ask (a script): only say what
+            print(f"{len(found)} resources of {args.learner} would be removed; run "
+                  f"%vw class cleanup {args.learner} --yes")
+            return found
+        self.confirm_first(args, "Remove", lambda: roster.made_by_notebooks(target),
+                           f"made by {args.learner}'s notebooks")
+        view = progress_view(f"cleaning up {args.learner}'s namespace")
+        try:
+            removed = roster.cleanup(target, args.learner, timeout=args.timeout,
+                                     on_progress=view)
+        except BaseException as exc:
+            view.fail(str(exc).splitlines()[0])
+            raise
+        view.done(f"removed {len(removed)} resources of {args.learner}")
         return removed
 
     def _check(self, args: argparse.Namespace) -> None:

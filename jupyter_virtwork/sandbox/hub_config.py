@@ -10,7 +10,8 @@ API, the hub's API and every single-user server. Login is PAM against the class'
 accounts (``hub_accounts``), each learner's server runs as that learner through the local
 process spawner, from the learners' environment (``hub_env``), with a PATH of its own and
 none of the hub's other variables. Before a server starts, the classroom hook gives its
-learner a namespace on the sandbox's cluster and a kubeconfig for it (``classroom``). The
+learner a namespace on the sandbox's cluster and a kubeconfig for it, and the teacher
+credentials that see every learner's namespace (``classroom``). The
 sandbox reaches the hub's REST API as the service ``virtwork-sandbox``, whose token may add
 users and start, stop and use their servers. The hub also runs the pod guard that the API
 server asks about every learner's pod (``classroom.guard``), as a managed service: it
@@ -109,6 +110,8 @@ def configure(c: Config) -> None:
     c.LearnerSpaces.kubeconfig_dir = str(paths.state_dir("classroom"))
     c.LearnerSpaces.pod_guard_url = f"https://{HOST}:{GUARD_PORT}{guard.PATH}"
     c.LearnerSpaces.pod_guard_ca_file = str(kube_pki.pki_file("ca.crt"))
+    # The teacher's server sees the class (%vw class) instead of a namespace of its own.
+    c.LearnerSpaces.teachers = {hub_accounts.TEACHER}
 
     c.JupyterHub.services = [{"name": SERVICE, "api_token": credentials.api_token},
                              {"name": GUARD, "command": guard_command()}]

@@ -71,11 +71,14 @@ class TableRows:
     """The current rows of a live table and the status of each of its sources."""
 
     def __init__(self, labels: Sequence[str], aliases: Sequence[str] | None = None,
-                 language: str = messages.DEFAULT_LANGUAGE) -> None:
+                 language: str = messages.DEFAULT_LANGUAGE,
+                 alias_column: str = "alias") -> None:
         """``labels``: one per source, for its status line; ``aliases``: one per source
-        too, shown in an ``alias`` column (``%vw status --watch`` spans connections);
-        ``language``: the status lines' (``%config VirtworkMagics.language``)."""
+        too, shown in an ``alias_column`` column (``%vw status --watch`` spans connections,
+        ``%vw class`` learners); ``language``: the status lines' (``%config
+        VirtworkMagics.language``)."""
         self.aliases = list(aliases) if aliases is not None else None
+        self.alias_column = alias_column
         self.resources: dict[str, Resource] = {}
         self.origin: dict[str, int] = {}  # row key -> the source (driver) it came from
         self.sources = [SourceStatus(label, language=language) for label in labels]
@@ -112,7 +115,8 @@ class TableRows:
             changes.remove.remove(key)
         if self.aliases is not None:
             resource = dataclasses.replace(
-                resource, details={"alias": self.aliases[source], **resource.details})
+                resource, details={self.alias_column: self.aliases[source],
+                                   **resource.details})
         self.resources[key] = resource
         self.origin[key] = source
         changes.upsert[key] = resource

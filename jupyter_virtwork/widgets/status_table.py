@@ -69,9 +69,10 @@ class StatusTable(anywidget.AnyWidget):
 
     def __init__(self, sources: Sequence[Source], *, title: str = "",
                  actions: bool = True, aliases: Sequence[str] | None = None,
-                 language: str = "en") -> None:
+                 language: str = "en", alias_column: str = "alias") -> None:
         """``language``: of the status lines (connecting, disconnected...)."""
-        self._rows = TableRows([_label(*source) for source in sources], aliases, language)
+        self._rows = TableRows([_label(*source) for source in sources], aliases, language,
+                               alias_column)
         self._drivers = [driver for driver, _, _ in sources]
         self._lock = threading.RLock()  # rows, sequence number and sending, in one order
         self._changed = threading.Condition(self._lock)

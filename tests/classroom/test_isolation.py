@@ -15,7 +15,7 @@ from contextlib import ExitStack
 import pytest
 
 from jupyter_virtwork import uri
-from jupyter_virtwork.classroom import space
+from jupyter_virtwork.classroom import space, teachers
 from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
 from jupyter_virtwork.drivers.kubernetes.owned import ApiResource
 from jupyter_virtwork.errors import NotFound
@@ -109,9 +109,12 @@ def test_each_learner_has_a_namespace_of_their_own_made_safe(learners: dict[str,
         for group_kind, plural in (("Role", "roles"), ("RoleBinding", "rolebindings")):
             api = ApiResource("rbac.authorization.k8s.io/v1", group_kind, plural, True)
             kinds[group_kind] = cluster.objects(api, space.labels_for(name), namespace(name))
+        # The teacher's access to the space is the teacher's, not part of the learner's.
+        kinds["the teacher's RoleBinding"] = cluster.objects(
+            api, teachers.labels_for(hub_accounts.TEACHER), namespace(name))
         assert {k: len(v) for k, v in kinds.items()} == {
             "ServiceAccount": 1, "ResourceQuota": 1, "LimitRange": 1, "Role": 1,
-            "RoleBinding": 1}
+            "RoleBinding": 1, "the teacher's RoleBinding": 1}
         namespaces = cluster.objects(ApiResource("v1", "Namespace", "namespaces", False),
                                      {MANAGED_BY: MANAGER, LEARNER: name})
         assert [n["metadata"]["name"] for n in namespaces] == [namespace(name)]

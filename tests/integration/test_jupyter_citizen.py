@@ -411,8 +411,8 @@ def test_config_file_settings_reach_the_magics(tmp_path: Path) -> None:
     ("%k8s", ["apply", "scale", "get", "logs", "exec", "delete", "use-context"]),
     ("%vm", ["create", "config", "start", "stop", "suspend", "resume", "delete", "ls",
              "console"]),
-    ("%vw", ["connect", "connections", "status", "unwatch", "created", "cleanup", "check",
-             "export"]),
+    ("%vw", ["connect", "connections", "status", "unwatch", "created", "cleanup", "class",
+             "check", "export"]),
     ("%%dockerfile", []),
 ])
 def test_question_mark_shows_every_verbs_usage_with_an_example(

@@ -52,6 +52,12 @@ def test_a_refusal_is_one_line_saying_how_to_turn_it_off() -> None:
     assert guard.changes("%%dockerfile", None)  # a magic without verbs builds: it changes
 
 
+def test_the_class_table_reads_and_its_cleanup_changes() -> None:
+    guard.check(True, "%vw", "class")
+    with pytest.raises(ReadOnly, match="%vw class cleanup would change something"):
+        guard.check(True, "%vw", "class cleanup")
+
+
 @pytest.mark.parametrize(("value", "on"), [("1", True), ("true", True), ("True", True),
                                            (" yes ", True), ("0", False), ("", False),
                                            ("false", False)])

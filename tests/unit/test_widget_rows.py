@@ -96,6 +96,14 @@ def test_each_row_names_the_alias_of_its_connection() -> None:
     assert rows.ordered()[0].details["alias"] == "b"  # the saved snapshot shows it too
 
 
+def test_the_class_table_names_each_rows_learner() -> None:
+    """%vw class: the same column, named for what it says."""
+    rows = TableRows(["ada pods", "bob pods"], aliases=["ada", "bob"], alias_column="learner")
+    rows.apply(0, [Event(EventType.ADDED, _pod("a"))])
+    assert rows.row(row_key(_pod("a")))["cells"]["learner"] == "ada"
+    assert "alias" not in rows.columns
+
+
 def test_build_steps_move_the_bar_and_log_each_line_once() -> None:
     log = ProgressLog()
     assert log.add(Progress("build", "FROM busybox", 1, 2)) == "[1/2] FROM busybox"

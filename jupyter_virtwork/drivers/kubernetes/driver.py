@@ -103,6 +103,7 @@ KINDS: dict[Kind, KindApi] = {
     Kind.EVENT: KindApi("v1", "Event", "CoreV1Api", "event"),
 }
 KIND_BY_NAME = {api.kind: kind for kind, api in KINDS.items()}
+NAMESPACES = ApiResource("v1", "Namespace", "namespaces", False)
 
 POD_PHASES: dict[str, State] = {
     "Pending": State.PENDING, "Running": State.RUNNING, "Succeeded": State.SUCCEEDED,
@@ -688,6 +689,11 @@ class KubernetesDriver(BaseDriver, Cluster):
             item.setdefault("kind", api.kind)
             item.setdefault("apiVersion", api.group_version)
         return items
+
+    def namespaces(self, labels: Mapping[str, str] | None = None
+                   ) -> dict[str, dict[str, str]]:
+        return {owned.name(found): dict((found.get("metadata") or {}).get("labels") or {})
+                for found in self.objects(NAMESPACES, labels)}
 
     def _owned_record(self, obj: Mapping[str, Any]) -> Resource:
         """A record that names the object fully: its own kind, namespace and uid."""

@@ -1,0 +1,198 @@
+"""A teacher's credentials as the hook makes them (``LearnerSpaces.prepare_teacher``), on the
+real cluster, driven through ``%vw class`` in this process's IPython.
+
+The hook runs here as the sandbox's hub configures it (its kubeconfig and context), for a
+teacher, learners and a teachers' namespace of this test's own, so that the hub's class is
+left as it is. One learner's space is made before the teacher's credentials and one after:
+both must let the teacher in. Each learner's pod is applied with that learner's own
+kubeconfig, labelled as a learner's notebook labels it. The pod guard the learners' pods
+pass is the hub's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from traitlets.config import Config
+
+from jupyter_virtwork import uri
+from jupyter_virtwork.classroom import LearnerSpaces, space, teachers
+from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
+from jupyter_virtwork.drivers.kubernetes.owned import ApiResource
+from jupyter_virtwork.errors import AuthenticationFailed, NotFound
+from jupyter_virtwork.labels import MANAGED_BY, MANAGER, SESSION, TEACHER, ownership
+from jupyter_virtwork.models import Kind, ResourceList
+from jupyter_virtwork.sandbox import hub_config, kube_pki
+from tests.integration.conftest import ensure_up, ipython_shell
+
+pytestmark = pytest.mark.engines("kubernetes", "images", "hub")
+
+TEACHER_NAME = "vw-test-teacher"
+ADA, BOB = "vw-test-ada", "vw-test-bob"  # Ada's space is made before the teacher's, Bob's after
+TEMPLATE = "virtwork-test-{username}"
+TEACHERS_NAMESPACE = "virtwork-test-teachers"
+BUSYBOX = "localbase/busybox:1.35"
+RBAC = "rbac.authorization.k8s.io/v1"
+
+
+def admin(namespace: str = "default") -> KubernetesDriver:
+    return KubernetesDriver(uri.parse(uri.k8s_uri(kube_pki.CONTEXT, namespace)),
+                            kubeconfig=str(kube_pki.kubeconfig_path()))
+
+
+def pod(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+                "name": "main", "image": BUSYBOX, "imagePullPolicy": "Never",
+                "command": ["sleep", "3600"]}]}}
+
+
+def as_user(config: dict[str, Any], folder: Path, name: str) -> Path:
+    path = folder / f"{name}.kubeconfig"
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+class Class:
+    def __init__(self, folder: Path) -> None:
+        config = Config()
+        config.LearnerSpaces.kubeconfig = str(kube_pki.kubeconfig_path())
+        config.LearnerSpaces.kube_context = kube_pki.CONTEXT
+        config.LearnerSpaces.namespace_template = TEMPLATE
+        config.LearnerSpaces.pod_guard_url = f"https://127.0.0.1:{hub_config.GUARD_PORT}/validate"
+        config.LearnerSpaces.pod_guard_ca_file = str(kube_pki.pki_file("ca.crt"))
+        config.LearnerSpaces.teachers = {TEACHER_NAME}
+        config.LearnerSpaces.teachers_namespace = TEACHERS_NAMESPACE
+        self.spaces = LearnerSpaces(config=config)
+        self.folder = folder
+        self.kubeconfigs: dict[str, Path] = {}
+
+    def learner(self, name: str) -> KubernetesDriver:
+        """The learner's space, and a connection with their kubeconfig."""
+        namespace, config = self.spaces.prepare(name)
+        assert namespace == space.namespace_for(name, TEMPLATE)
+        self.kubeconfigs[name] = as_user(config, self.folder, name)
+        return KubernetesDriver(uri.parse(uri.k8s_uri()), kubeconfig=str(self.kubeconfigs[name]))
+
+    def teacher(self) -> Path:
+        namespace, config = self.spaces.prepare_teacher(TEACHER_NAME)
+        assert namespace == TEACHERS_NAMESPACE
+        self.kubeconfigs[TEACHER_NAME] = as_user(config, self.folder, TEACHER_NAME)
+        return self.kubeconfigs[TEACHER_NAME]
+
+
+@pytest.fixture(scope="module")
+def the_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Class]:
+    ensure_up("kubernetes", "images", "hub")
+    made = Class(tmp_path_factory.mktemp("class"))
+    try:
+        made.learner(ADA).apply([pod("ada-1"), pod("ada-2")], labels=ownership("ada-notes"))
+        made.teacher()
+        made.teacher()  # a second spawn changes nothing
+        made.learner(BOB).apply([pod("bob-1")], labels=ownership("bob-notes"))
+        yield made
+    finally:
+        _remove(made)
+
+
+def _remove(made: Class) -> None:
+    """The learners' namespaces, the teacher's objects, the test's teachers' namespace, and
+    the teachers' ClusterRole if no teacher of the hub's binds it."""
+    from kubernetes import client, config
+
+    deadline = time.monotonic() + 120
+    for name in (ADA, BOB):
+        admin().remove_owned(space.labels_for(name), deadline=deadline)
+    admin().remove_owned(teachers.labels_for(TEACHER_NAME), deadline=deadline)
+    api = config.new_client_from_config(config_file=str(kube_pki.kubeconfig_path()),
+                                        context=kube_pki.CONTEXT)
+    try:
+        client.CoreV1Api(api).delete_namespace(TEACHERS_NAMESPACE)
+    except client.ApiException as exc:
+        assert exc.status == 404
+    bindings = admin().objects(ApiResource(RBAC, "ClusterRoleBinding", "clusterrolebindings",
+                                           False), {MANAGED_BY: MANAGER})
+    if not any(b["roleRef"]["name"] == teachers.CLUSTER_ROLE for b in bindings):
+        client.RbacAuthorizationV1Api(api).delete_cluster_role(teachers.CLUSTER_ROLE)
+
+
+@pytest.fixture
+def ip(the_class: Class) -> Iterator[Any]:
+    """This process's IPython, its Kubernetes connection the teacher's (``as_learner`` to
+    switch)."""
+    shell = ipython_shell()
+    shell.run_line_magic("vw", f"connect k8s:// --kubeconfig {the_class.kubeconfigs[TEACHER_NAME]}"
+                               " --as class")
+    yield shell
+    shell.run_line_magic("unload_ext", "jupyter_virtwork")
+
+
+def test_the_teacher_sees_every_learners_pods_with_a_learner_column(ip: Any) -> None:
+    rows = ip.run_line_magic("vw", "class")
+    assert isinstance(rows, ResourceList)  # no front end here: the rows, not a live table
+    mine = {(r.details["learner"], r.kind, r.name) for r in rows
+            if r.details["learner"] in (ADA, BOB)}
+    assert mine == {(ADA, Kind.POD, "ada-1"), (ADA, Kind.POD, "ada-2"), (BOB, Kind.POD, "bob-1")}
+
+
+def test_a_learner_namespace_made_after_the_teacher_lets_the_teacher_in(the_class: Class
+                                                                        ) -> None:
+    api = ApiResource(RBAC, "RoleBinding", "rolebindings", True)
+    for name in (ADA, BOB):
+        found = admin().objects(api, {TEACHER: TEACHER_NAME},
+                                space.namespace_for(name, TEMPLATE))
+        assert [b["subjects"] for b in found] == [[{
+            "kind": "ServiceAccount", "name": TEACHER_NAME, "namespace": TEACHERS_NAMESPACE}]]
+
+
+def test_a_learners_credentials_cannot_see_the_class(the_class: Class, ip: Any,
+                                                     capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    ip.run_line_magic("vw", f"connect k8s:// --kubeconfig {the_class.kubeconfigs[ADA]} "
+                            "--as ada")
+    capsys.readouterr()
+    error = ip.run_cell("%vw class").error_in_exec
+    assert isinstance(error, AuthenticationFailed), error
+    (message,) = error._render_traceback_()
+    assert capsys.readouterr().out.splitlines()[-1] == message  # what IPython showed
+    assert message.startswith("only the teacher's credentials can see the class")
+
+
+def test_the_teacher_cleans_up_one_learner_and_only_what_their_notebooks_made(
+        ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ada = space.namespace_for(ADA, TEMPLATE)
+    listed = ip.run_line_magic("vw", f"class cleanup {ADA}")  # without --yes: what would go
+    assert sorted(r.name for r in listed) == ["ada-1", "ada-2"]
+    assert "2 resources of vw-test-ada would be removed" in capsys.readouterr().out
+    removed = ip.run_line_magic("vw", f"class cleanup {ADA} --yes")
+    assert sorted(r.name for r in removed) == ["ada-1", "ada-2"]
+    for name in ("ada-1", "ada-2"):
+        with pytest.raises(NotFound):
+            admin(ada).get(Kind.POD, name)
+    assert admin(space.namespace_for(BOB, TEMPLATE)).get(Kind.POD, "bob-1").labels[SESSION] \
+        == "bob-notes"
+    accounts = admin(ada).objects(ApiResource("v1", "ServiceAccount", "serviceaccounts", True),
+                                  space.labels_for(ADA), ada)
+    assert len(accounts) == 1  # what the hook made stays
+
+
+def test_the_teacher_cannot_make_cluster_scoped_objects_nor_read_other_namespaces(
+        the_class: Class) -> None:
+    teacher = KubernetesDriver(uri.parse(uri.k8s_uri()),
+                               kubeconfig=str(the_class.kubeconfigs[TEACHER_NAME]))
+    for kind, version in (("Namespace", "v1"), ("ClusterRole", RBAC)):
+        with pytest.raises(AuthenticationFailed, match="forbidden"):
+            teacher.apply([{"apiVersion": version, "kind": kind,
+                            "metadata": {"name": "vw-teacher-escape"}}])
+    elsewhere = KubernetesDriver(uri.parse(uri.k8s_uri(None, "kube-system")),
+                                 kubeconfig=str(the_class.kubeconfigs[TEACHER_NAME]))
+    with pytest.raises(AuthenticationFailed, match='in the namespace "kube-system"'):
+        elsewhere.list(Kind.POD)
+    with pytest.raises(AuthenticationFailed, match="at the cluster scope"):
+        teacher.objects(ApiResource("v1", "Pod", "pods", True))  # no pod cluster-wide
