@@ -68,7 +68,7 @@ def learner_space(cluster: Cluster, learner: str, in_namespace: InNamespace) -> 
 
 def made_by_notebooks(space_of_learner: Cluster) -> ResourceList:
     """What the learner's notebooks made in their namespace: what a cleanup removes."""
-    return ResourceList(r for r in space_of_learner.owned({MANAGED_BY: MANAGER})
+    return ResourceList(r for r in space_of_learner.owned_in_namespace({MANAGED_BY: MANAGER})
                         if r.labels.get(SESSION))
 
 
@@ -76,14 +76,15 @@ def cleanup(space_of_learner: Cluster, learner: str, *, timeout: float,
             on_progress: ProgressCallback | None = None) -> ResourceList:
     """Remove ``made_by_notebooks``, notebook by notebook (a session's label at a time),
     within ``timeout`` seconds in all; what was removed, else CleanupIncomplete naming
-    each object left and why."""
+    each object left and why. Only in the learner's namespace: a session id is a hash of
+    the notebook's path, and every learner's ``lesson1.ipynb`` has the same one."""
     deadline = time.monotonic() + timeout
     sessions = sorted({str(r.labels[SESSION]) for r in made_by_notebooks(space_of_learner)})
     removed = ResourceList()
     left: list[tuple[Resource, str]] = []
     for session_id in sessions:
-        removal = space_of_learner.remove_owned(ownership(session_id), deadline=deadline,
-                                                on_progress=on_progress)
+        removal = space_of_learner.remove_owned_in_namespace(
+            ownership(session_id), deadline=deadline, on_progress=on_progress)
         removed.extend(removal.removed)
         left.extend(removal.left)
     if left:

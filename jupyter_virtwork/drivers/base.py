@@ -457,6 +457,17 @@ class Cluster(Driver, abc.ABC):
                       dry_run: bool = False, verb: str = "apply") -> str: ...
 
     @abc.abstractmethod
+    def owned_in_namespace(self, labels: Mapping[str, str]) -> ResourceList:
+        """``owned``, in this connection's namespace only, whatever else the credentials
+        may list."""
+
+    @abc.abstractmethod
+    def remove_owned_in_namespace(self, labels: Mapping[str, str], *, deadline: float,
+                                  on_progress: ProgressCallback | None = None) -> Removal:
+        """``remove_owned``, in this connection's namespace only: nothing cluster-scoped,
+        nothing of another namespace, whatever else the credentials may reach."""
+
+    @abc.abstractmethod
     def namespaces(self, labels: Mapping[str, str] | None = None
                    ) -> dict[str, dict[str, str]]:
         """Each namespace of the cluster carrying ``labels``, by name, with its labels; a

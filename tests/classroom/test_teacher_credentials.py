@@ -5,7 +5,8 @@ The hook runs here as the sandbox's hub configures it (its kubeconfig and contex
 teacher, learners and a teachers' namespace of this test's own, so that the hub's class is
 left as it is. One learner's space is made before the teacher's credentials and one after:
 both must let the teacher in. Each learner's pod is applied with that learner's own
-kubeconfig, labelled as a learner's notebook labels it. The pod guard the learners' pods
+kubeconfig, labelled as a learner's notebook labels it; Bob's second pod comes from a
+notebook of the same path as Ada's (the same session id). The pod guard the learners' pods
 pass is the hub's.
 """
 
@@ -21,7 +22,7 @@ import yaml
 from traitlets.config import Config
 
 from jupyter_virtwork import uri
-from jupyter_virtwork.classroom import LearnerSpaces, space, teachers
+from jupyter_virtwork.classroom import LearnerSpaces, roster, space, teachers
 from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
 from jupyter_virtwork.drivers.kubernetes.owned import ApiResource
 from jupyter_virtwork.errors import AuthenticationFailed, NotFound
@@ -95,7 +96,9 @@ def the_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Class]:
         made.learner(ADA).apply([pod("ada-1"), pod("ada-2")], labels=ownership("ada-notes"))
         made.teacher()
         made.teacher()  # a second spawn changes nothing
-        made.learner(BOB).apply([pod("bob-1")], labels=ownership("bob-notes"))
+        bob = made.learner(BOB)
+        bob.apply([pod("bob-1")], labels=ownership("bob-notes"))
+        bob.apply([pod("bob-2")], labels=ownership("ada-notes"))
         yield made
     finally:
         _remove(made)
@@ -112,14 +115,16 @@ def _remove(made: Class) -> None:
     admin().remove_owned(teachers.labels_for(TEACHER_NAME), deadline=deadline)
     api = config.new_client_from_config(config_file=str(kube_pki.kubeconfig_path()),
                                         context=kube_pki.CONTEXT)
-    try:
-        client.CoreV1Api(api).delete_namespace(TEACHERS_NAMESPACE)
-    except client.ApiException as exc:
-        assert exc.status == 404
     bindings = admin().objects(ApiResource(RBAC, "ClusterRoleBinding", "clusterrolebindings",
                                            False), {MANAGED_BY: MANAGER})
-    if not any(b["roleRef"]["name"] == teachers.CLUSTER_ROLE for b in bindings):
-        client.RbacAuthorizationV1Api(api).delete_cluster_role(teachers.CLUSTER_ROLE)
+    unused = not any(b["roleRef"]["name"] == teachers.CLUSTER_ROLE for b in bindings)
+    for delete, name in ((client.CoreV1Api(api).delete_namespace, TEACHERS_NAMESPACE),
+                         *([(client.RbacAuthorizationV1Api(api).delete_cluster_role,
+                             teachers.CLUSTER_ROLE)] if unused else [])):
+        try:
+            delete(name)
+        except client.ApiException as exc:
+            assert exc.status == 404  # a setup that failed early made none
 
 
 @pytest.fixture
@@ -138,7 +143,8 @@ def test_the_teacher_sees_every_learners_pods_with_a_learner_column(ip: Any) -> 
     assert isinstance(rows, ResourceList)  # no front end here: the rows, not a live table
     mine = {(r.details["learner"], r.kind, r.name) for r in rows
             if r.details["learner"] in (ADA, BOB)}
-    assert mine == {(ADA, Kind.POD, "ada-1"), (ADA, Kind.POD, "ada-2"), (BOB, Kind.POD, "bob-1")}
+    assert mine == {(ADA, Kind.POD, "ada-1"), (ADA, Kind.POD, "ada-2"),
+                    (BOB, Kind.POD, "bob-1"), (BOB, Kind.POD, "bob-2")}
 
 
 def test_a_learner_namespace_made_after_the_teacher_lets_the_teacher_in(the_class: Class
@@ -161,7 +167,7 @@ def test_a_learners_credentials_cannot_see_the_class(the_class: Class, ip: Any,
     assert isinstance(error, AuthenticationFailed), error
     (message,) = error._render_traceback_()
     assert capsys.readouterr().out.splitlines()[-1] == message  # what IPython showed
-    assert message.startswith("only the teacher's credentials can see the class")
+    assert "only the teacher's credentials can see the class" in message
 
 
 def test_the_teacher_cleans_up_one_learner_and_only_what_their_notebooks_made(
@@ -175,8 +181,9 @@ def test_the_teacher_cleans_up_one_learner_and_only_what_their_notebooks_made(
     for name in ("ada-1", "ada-2"):
         with pytest.raises(NotFound):
             admin(ada).get(Kind.POD, name)
-    assert admin(space.namespace_for(BOB, TEMPLATE)).get(Kind.POD, "bob-1").labels[SESSION] \
-        == "bob-notes"
+    bobs = admin(space.namespace_for(BOB, TEMPLATE))
+    assert [bobs.get(Kind.POD, name).labels[SESSION] for name in ("bob-1", "bob-2")] \
+        == ["bob-notes", "ada-notes"]  # the same notebook's as Ada's pods: not touched
     accounts = admin(ada).objects(ApiResource("v1", "ServiceAccount", "serviceaccounts", True),
                                   space.labels_for(ADA), ada)
     assert len(accounts) == 1  # what the hook made stays
@@ -196,3 +203,14 @@ def test_the_teacher_cannot_make_cluster_scoped_objects_nor_read_other_namespace
         elsewhere.list(Kind.POD)
     with pytest.raises(AuthenticationFailed, match="at the cluster scope"):
         teacher.objects(ApiResource("v1", "Pod", "pods", True))  # no pod cluster-wide
+
+
+def test_a_cleanup_with_wider_credentials_still_stays_in_the_learners_namespace(
+        the_class: Class) -> None:
+    """The cluster's admin (who may list every namespace's pods) cleaning up Bob's space:
+    Ada's pod of a notebook of the same path stays."""
+    ada, bob = (admin(space.namespace_for(name, TEMPLATE)) for name in (ADA, BOB))
+    ada.apply([pod("ada-3")], labels=ownership("bob-notes"))
+    removed = roster.cleanup(bob, BOB, timeout=120)
+    assert sorted(r.name for r in removed) == ["bob-1", "bob-2"]
+    assert ada.get(Kind.POD, "ada-3").labels[SESSION] == "bob-notes"

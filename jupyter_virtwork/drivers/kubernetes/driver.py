@@ -678,6 +678,10 @@ class KubernetesDriver(BaseDriver, Cluster):
         return ResourceList(self._owned_record(obj)
                             for _, obj in self._owned_objects(labels, known))
 
+    def owned_in_namespace(self, labels: Mapping[str, str]) -> ResourceList:
+        return ResourceList(self._owned_record(obj) for _, obj
+                            in self._owned_objects(labels, (), everywhere=False))
+
     def objects(self, api: ApiResource, labels: Mapping[str, str] | None = None,
                 namespace: str | None = None) -> builtins.list[dict[str, Any]]:
         """Every object of one type (in every namespace, without ``namespace``), as JSON."""
@@ -702,14 +706,19 @@ class KubernetesDriver(BaseDriver, Cluster):
             "kind": obj.get("kind"), **record.details,
             "namespace": owned.namespace(obj), "uid": owned.uid(obj)})
 
-    def _owned_objects(self, labels: Mapping[str, str], known: Iterable[Resource]
+    def _owned_objects(self, labels: Mapping[str, str], known: Iterable[Resource], *,
+                       everywhere: bool = True
                        ) -> builtins.list[tuple[ApiResource, dict[str, Any]]]:
-        types = self.api_resources()
+        """With ``everywhere``, cluster-scoped objects and those of every namespace the
+        credentials may list; else those of this connection's namespace only."""
+        types = [api for api in self.api_resources() if everywhere or api.namespaced]
 
         def listed(api: ApiResource) -> builtins.list[tuple[ApiResource,
                                                                       Any]]:
             # Everywhere when allowed; a user confined to a namespace lists that one.
-            for namespace in [None, *([self.namespace] if api.namespaced else [])]:
+            wheres = [*([None] if everywhere else []),
+                      *([self.namespace] if api.namespaced else [])]
+            for namespace in wheres:
                 try:
                     return [(api, item) for item in self.objects(api, labels, namespace)]
                 except AuthenticationFailed:
@@ -774,9 +783,20 @@ class KubernetesDriver(BaseDriver, Cluster):
         ours takes its content along; a CRD is deleted once its custom resources are gone.
         Pods get a short grace period: their containers must be stopped (the kubelet says
         so by removing the pod) before the images they use can be removed."""
+        return self._remove_found(lambda: self._owned_objects(labels, known), deadline,
+                                  on_progress)
+
+    def remove_owned_in_namespace(self, labels: Mapping[str, str], *, deadline: float,
+                                  on_progress: ProgressCallback | None = None) -> Removal:
+        return self._remove_found(
+            lambda: self._owned_objects(labels, (), everywhere=False), deadline, on_progress)
+
+    def _remove_found(self, find: Callable[[], builtins.list[tuple[ApiResource,
+                                                                    dict[str, Any]]]],
+                      deadline: float, on_progress: ProgressCallback | None) -> Removal:
         cleanup = _Cleanup(self, on_progress)
         with self._boundary("cleaning up what this notebook created"):
-            found = self._owned_objects(labels, known)
+            found = find()
             if not found:
                 return Removal()
             cleanup.track(found)
