@@ -7,6 +7,7 @@ them, so they touch exactly what this notebook created and nothing else.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import os
 import uuid
@@ -21,14 +22,16 @@ XML_NAMESPACE = "https://jupyter-virtwork.invalid/xmlns/owner/1"  # libvirt <met
 
 
 def session_id_for(notebook: str | None = None) -> str:
-    """A short id that is stable for one notebook across kernel restarts.
+    """A short id that is stable for one user's notebook across kernel restarts.
 
     Jupyter Server tells the kernel its notebook in JPY_SESSION_NAME; outside a notebook
-    every process gets a fresh id.
+    every process gets a fresh id. The user is part of it: thirty learners each open their
+    own ``lesson1.ipynb``, and one's cleanup must never match another's work.
     """
     name = notebook or os.environ.get("JPY_SESSION_NAME")
     if name:
-        return hashlib.sha256(name.encode()).hexdigest()[:12]
+        user = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+        return hashlib.sha256(f"{user}\0{name}".encode()).hexdigest()[:12]
     return uuid.uuid4().hex[:12]
 
 

@@ -76,8 +76,9 @@ def cleanup(space_of_learner: Cluster, learner: str, *, timeout: float,
             on_progress: ProgressCallback | None = None) -> ResourceList:
     """Remove ``made_by_notebooks``, notebook by notebook (a session's label at a time),
     within ``timeout`` seconds in all; what was removed, else CleanupIncomplete naming
-    each object left and why. Only in the learner's namespace: a session id is a hash of
-    the notebook's path, and every learner's ``lesson1.ipynb`` has the same one."""
+    each object left and why. Only in the learner's namespace: a session label is
+    whatever a notebook wrote (ids differ per user and notebook, but anyone can write
+    any label), so the namespace is what bounds a cleanup of one learner's work."""
     deadline = time.monotonic() + timeout
     sessions = sorted({str(r.labels[SESSION]) for r in made_by_notebooks(space_of_learner)})
     removed = ResourceList()

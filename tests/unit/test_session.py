@@ -258,3 +258,17 @@ def test_cleanup_goes_on_past_a_refusal_and_names_it() -> None:
         assert ours.name not in {r.name for r in driver.list(Kind.VM)}
     finally:
         session.close()
+
+
+def test_one_notebook_path_gives_each_user_a_session_of_their_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thirty learners open their own lesson1.ipynb: the same path, never the same id; the
+    same learner's restarted kernel keeps theirs."""
+    from jupyter_virtwork.labels import session_id_for
+
+    monkeypatch.setenv("JPY_SESSION_NAME", "lesson1.ipynb")
+    monkeypatch.setenv("JUPYTERHUB_USER", "ada")
+    ada = session_id_for()
+    assert session_id_for() == ada
+    monkeypatch.setenv("JUPYTERHUB_USER", "bob")
+    assert session_id_for() != ada
