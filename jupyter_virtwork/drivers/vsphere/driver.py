@@ -185,16 +185,20 @@ class VSphereDriver(BaseDriver, Hypervisor):
 
     # --- records and lookups ----------------------------------------------------------
 
-    def _record(self, props: Mapping[str, Any]) -> Resource:
-        memory_mb = props.get("config.hardware.memoryMB")
+    def _record(self, props: dict[str, Any]) -> Resource:
+        """The record of one VM's properties (``as_dict``'s). ``props`` becomes its ``raw``,
+        not copied (a list makes 1000 of them): a caller that keeps changing its dict passes
+        a copy."""
+        get = props.get
+        memory_mb = get("config.hardware.memoryMB")
         return Resource(
-            uri=self.uri, kind=Kind.VM, id=str(props["_moid"]), name=str(props.get("name", "")),
-            state=STATE_MAP.get(str(props.get(POWER)), State.UNKNOWN),
-            labels=specs.labels_from_annotation(props.get("config.annotation")),
-            details={"cpus": props.get("config.hardware.numCPU"),
+            uri=self.uri, kind=Kind.VM, id=str(props["_moid"]), name=str(get("name", "")),
+            state=STATE_MAP.get(str(get(POWER)), State.UNKNOWN),
+            labels=specs.labels_from_annotation(get("config.annotation")),
+            details={"cpus": get("config.hardware.numCPU"),
                      "memory": None if memory_mb is None else int(memory_mb) * MiB,
-                     "guest_id": props.get("config.guestId")},
-            raw=dict(props))
+                     "guest_id": get("config.guestId")},
+            raw=props)
 
     def _view(self) -> Any:
         """The listing's ContainerView, made once per login (its cost is not per list)."""
@@ -595,7 +599,8 @@ class _VMFollower:
         with self.driver._boundary("watching VMs"):
             self.feed, changes, version = self.driver._call(open_feed)
         self.props = {c.moid: {"_moid": c.moid, **c.props} for c in changes if c.kind != LEAVE}
-        records = (self.driver._record(p) for p in self.props.values())
+        # The records' raw are copies: self.props changes as events arrive.
+        records = (self.driver._record(dict(p)) for p in self.props.values())
         return [r for r in records if self.driver._matches(r.labels, self.labels)], version
 
     def follow(self, since: str | None, emit: Emit, stopper: Stopper) -> None:
@@ -626,7 +631,7 @@ class _VMFollower:
                 continue
             props = self.props.setdefault(change.moid, {"_moid": change.moid})
             props.update(change.props)
-            record = self.driver._record(props)
+            record = self.driver._record(dict(props))
             # Out of the label selection (or moved out of it): gone, as far as we are concerned.
             kind = EventType.MODIFIED if self.driver._matches(record.labels, self.labels) \
                 else EventType.DELETED

@@ -80,9 +80,13 @@ def as_dict(content: Any) -> dict[str, Any]:
     return props
 
 
+# A list runs _plain on every property of every VM: the common exact types skip the checks.
+_KEPT_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """pyVmomi enums and strings are str subclasses; keep records to builtin types."""
-    if isinstance(value, bool | int | float) or value is None:
+    if type(value) in _KEPT_AS_IS or isinstance(value, bool | int | float):
         return value
     return str(value)
 

@@ -12,6 +12,7 @@ user's own notes above it survive and ``list(labels=)`` can filter exactly.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import re
@@ -158,16 +159,23 @@ def annotation_with_labels(labels: Mapping[str, str], notes: str = "") -> str:
 
 def labels_from_annotation(annotation: str | None) -> dict[str, str]:
     """The labels on the last marker line; a hand-edited, broken line means none."""
-    for line in reversed((annotation or "").splitlines()):
+    return dict(_parsed_labels(annotation)) if annotation else {}
+
+
+# A list reads every VM's annotation, and the VMs of one notebook share theirs: parse each
+# text once. Pairs, not a dict, so that no record's labels are another's.
+@functools.lru_cache(maxsize=1024)
+def _parsed_labels(annotation: str) -> tuple[tuple[str, str], ...]:
+    for line in reversed(annotation.splitlines()):
         if line.startswith(LABEL_MARKER):
             try:
                 value = json.loads(line[len(LABEL_MARKER):])
             except ValueError:
-                return {}
+                return ()
             if isinstance(value, dict):
-                return {str(k): str(v) for k, v in value.items()}
-            return {}
-    return {}
+                return tuple((str(k), str(v)) for k, v in value.items())
+            return ()
+    return ()
 
 
 # --- ConfigSpecs ---------------------------------------------------------------------------
