@@ -89,7 +89,7 @@ def test_a_failed_magic_raises_and_never_answers_none(ip: Any) -> None:
     ("frobnicate", "invalid choice"),  # argparse
     ("run", "required: image"),  # argparse
     ("run 'unterminated", "quotation"),  # shlex
-    (f"run -e NOEQUALS {BUSYBOX}", "KEY=VALUE"),  # the magic's own check
+    (f"run -e =nameless {BUSYBOX}", "KEY=VALUE"),  # the magic's own check
     ("exec some-container", "give a command"),  # the magic body's own check
     ("build -t x /nonexistent/dir", "no Dockerfile"),
 ])

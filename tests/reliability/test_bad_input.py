@@ -44,7 +44,7 @@ CORPUS: list[tuple[str, str, str | None, str]] = [
     ("docker", "run 'busybox;rm'", None, "lowercase"),
     ("docker", f"run -p abc {B}", None, "HOST_PORT"),
     ("docker", f"run -p 8080:80-81 {B}", None, "don't match"),  # docker takes -p 80
-    ("docker", f"run -e NOVALUE {B}", None, "KEY=VALUE"),
+    ("docker", f"run -e =nameless {B}", None, "KEY=VALUE"),
     ("docker", f"run --bogus {B}", None, "unrecognized"),
     ("docker", "run", None, "required"),
     ("docker", "frobnicate", None, "invalid choice"),
