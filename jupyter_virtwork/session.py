@@ -333,3 +333,29 @@ def _what(resource: Resource) -> str:
     kind = str(resource.details.get("kind") or resource.kind.value).lower()
     namespace = resource.details.get("namespace")
     return f"{kind} " + repr(f"{namespace}/{resource.name}" if namespace else resource.name)
+
+
+def cluster_in(session: Session, namespace: str | None, context: str | None = None,
+               connection: str = "kubernetes") -> Cluster:
+    """The current Kubernetes connection (or the one named ``connection``), or a sibling of
+    it for another namespace or kubeconfig context (``-n``, ``--context``)."""
+    return sibling_of(session, session.cluster(connection), namespace, context)
+
+
+def sibling_of(session: Session, current: Cluster, namespace: str | None,
+               context: str | None = None) -> Cluster:
+    """``current`` itself, or a connection of ``session`` with its kubeconfig in another
+    namespace or context, kept under the alias ``kubernetes/URI``."""
+    if context in (None, current.target.context) and namespace in (None, current.namespace):
+        return current
+    context = current.target.context if context is None else context
+    uri = uri_module.k8s_uri(context, namespace)
+    alias = f"kubernetes/{uri}"
+    session.connect(uri, alias, make_current=False, kubeconfig=current.kubeconfig)
+    sibling = session.cluster(alias)
+    try:
+        _ = sibling.namespace  # reads the kubeconfig: a context it lacks fails here
+    except VirtworkError:
+        session.disconnect(alias)  # not kept: %vw cleanup would trip on it
+        raise
+    return sibling

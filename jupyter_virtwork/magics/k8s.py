@@ -14,10 +14,9 @@ from traitlets import Float, Unicode, observe
 
 from .. import withheld
 from ..drivers.base import Cluster
-from ..errors import VirtworkError
 from ..journal import manifest_artefact, stem, subject, subjects_of
 from ..models import ExecResult, Kind, Resource, ResourceList
-from ..session import Session
+from ..session import cluster_in
 from ..uri import k8s_uri
 from .base import (
     Parser,
@@ -275,26 +274,6 @@ class K8sMagics(VirtworkMagics):
         self.session.connect(uri, "kubernetes", kubeconfig=current.kubeconfig)
         keep()
         print(f"now using context {args.context!r}, namespace {namespace} ({uri})")
-
-
-def cluster_in(session: Session, namespace: str | None, context: str | None = None,
-               connection: str = "kubernetes") -> Cluster:
-    """The current Kubernetes connection (or the one named ``connection``), or a sibling of
-    it for another namespace or kubeconfig context (``-n``, ``--context``)."""
-    current = session.cluster(connection)
-    if context in (None, current.target.context) and namespace in (None, current.namespace):
-        return current
-    context = current.target.context if context is None else context
-    uri = k8s_uri(context, namespace)
-    alias = f"kubernetes/{uri}"
-    session.connect(uri, alias, make_current=False, kubeconfig=current.kubeconfig)
-    sibling = session.cluster(alias)
-    try:
-        _ = sibling.namespace  # reads the kubeconfig: a context it lacks fails here
-    except VirtworkError:
-        session.disconnect(alias)  # not kept: %vw cleanup would trip on it
-        raise
-    return sibling
 
 
 def _after_pod(words: list[str], container: str | None) -> tuple[str | None, list[str]]:

@@ -27,7 +27,7 @@ from ..errors import (
 from ..journal import Subject, removal_line, subjects_of
 from ..models import Kind, Resource, ResourceList, import_pandas
 from ..now import read_back
-from ..session import CLEANUP_TIMEOUT, Session
+from ..session import CLEANUP_TIMEOUT, Session, cluster_in
 from ..sizes import parse_size
 from . import guard
 from .base import (
@@ -41,7 +41,6 @@ from .base import (
     with_yes,
 )
 from .journaling import did, keep
-from .k8s import cluster_in
 from .live import StatusView, progress_view, status_table
 
 STATUS_KINDS = (Kind.CONTAINER, Kind.POD, Kind.VM)
