@@ -11,6 +11,7 @@ fed by the same drivers and watchers as the notebook widgets. Nothing here is im
     errors.py      VirtworkError -> HTTP status and {code, message}, in one place
     redact.py      secrets never leave: responses, WebSocket messages, logs
     feeds.py       one watcher per connection and kind, shared by every browser tab
+    classview.py   the teacher's view of the class (../classroom/roster.py), for the panel
     handlers.py    the REST handlers
     stream.py      the WebSocket handler
     extension.py   _load_jupyter_server_extension: wires the above into the server

@@ -26,6 +26,8 @@ def routes(base_url: str) -> list[tuple[str, type]]:
         (path("resources"), handlers.ResourcesHandler),
         (path("resources", *resource), handlers.ResourceHandler),
         (path("resources", *resource, SEGMENT), handlers.ActionHandler),
+        (path("class"), handlers.ClassHandler),
+        (path("class", SEGMENT, "cleanup"), handlers.ClassCleanupHandler),
         (path("events"), stream.EventsSocket),
         (path(".*"), handlers.UnknownEndpointHandler),  # last: tornado takes the first match
     ]

@@ -1,4 +1,5 @@
-"""The REST handlers: connections, resources, one resource, actions, the panel's config.
+"""The REST handlers: connections, resources, one resource, actions, the panel's config,
+and the teacher's view of the class (``classview``).
 
 Every verb is ``@tornado.web.authenticated`` (Jupyter's token or login cookie; POSTs from a
 browser also need the XSRF token, which APIHandler checks). Each answer is JSON: records as
@@ -26,7 +27,8 @@ from .. import actions, readonly
 from ..drivers.base import Driver
 from ..errors import InvalidInput, VirtworkError
 from ..models import StreamStatus
-from . import errors, records
+from ..session import CLEANUP_TIMEOUT
+from . import classview, errors, records
 from .app import Backend
 from .config import Endpoint
 
@@ -106,6 +108,14 @@ class VirtworkHandler(APIHandler):
         self.finish(json.dumps(errors.http_body(status_code, message)))
 
 
+def _no_body(body: bytes, what: str) -> None:
+    """``what`` has no options: a body the server ignored could be a client's "force" or
+    "dry run" that it thinks was honoured."""
+    if size := len(body):
+        raise InvalidInput(f"{what} takes no body ({size} byte{'s' * (size != 1)} sent)",
+                           hint="send the POST with an empty body")
+
+
 def _verbs(handler: tornado.web.RequestHandler) -> list[str]:
     """The HTTP methods ``handler`` answers (those its class defines itself)."""
     return [method for method in ("GET", "POST")
@@ -183,11 +193,7 @@ class ActionHandler(VirtworkHandler):
     @tornado.web.authenticated
     async def post(self, name: str, kind_text: str, id: str, action_text: str) -> None:
         def work() -> Json:
-            if size := len(self.request.body):
-                # An action has no options: a body the server ignored could be a client's
-                # "force" or "dry run" that it thinks was honoured.
-                raise InvalidInput(f"an action takes no body ({size} byte{'s' * (size != 1)} "
-                                   "sent)", hint="send the POST with an empty body")
+            _no_body(self.request.body, "an action")
             kind = records.parse_kind(kind_text)
             action = actions.parse_action(action_text)
             endpoint, driver = self._driver(name)
@@ -199,6 +205,32 @@ class ActionHandler(VirtworkHandler):
         await self._answer(work)
 
 
+class ClassHandler(VirtworkHandler):
+    """Every learner's workloads, with a learner column; 403 unless the server's Kubernetes
+    credentials are a teacher's."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self._answer(lambda: classview.view(self.virtwork))
+
+
+class ClassCleanupHandler(VirtworkHandler):
+    """One learner's cleanup: GET says what it would remove (the panel names it when it
+    asks first), POST removes it and answers once it is gone."""
+
+    @tornado.web.authenticated
+    async def get(self, learner: str) -> None:
+        await self._answer(lambda: classview.would_remove(self.virtwork, learner))
+
+    @tornado.web.authenticated
+    async def post(self, learner: str) -> None:
+        def work() -> Json:
+            _no_body(self.request.body, "a cleanup")
+            return classview.cleanup(self.virtwork, learner, timeout=CLEANUP_TIMEOUT)
+
+        await self._answer(work)
+
+
 class UnknownEndpointHandler(VirtworkHandler):
     """Any other path under the API (a missing id, an extra segment, a typo)."""
 
@@ -206,4 +238,5 @@ class UnknownEndpointHandler(VirtworkHandler):
         await super().prepare()
         raise tornado.web.HTTPError(404, "no such endpoint: the API has config, connections, "
                                          "resources, resources/CONNECTION/KIND/ID, "
-                                         "resources/CONNECTION/KIND/ID/ACTION and events")
+                                         "resources/CONNECTION/KIND/ID/ACTION, class, "
+                                         "class/LEARNER/cleanup and events")

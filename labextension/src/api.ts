@@ -117,6 +117,52 @@ export function act(
   return request(`resources/${path.join('/')}`, { method: 'POST' });
 }
 
+/** One workload of the class (GET class): a learner's pod or deployment. */
+export interface IClassRow {
+  learner: string;
+  namespace: string;
+  kind: string;
+  id: string;
+  name: string;
+  state: string;
+  labels: Record<string, string>;
+  [detail: string]: unknown;
+}
+
+/** A learner of the class; ``error`` says why their namespace could not be read. */
+export interface ILearner {
+  learner: string;
+  namespace: string;
+  command: string;
+  error: string;
+}
+
+/** The teacher's view: every learner, and their workloads with a learner column. Only a
+ * teacher's credentials get it; anyone else's get 403 (a server without Kubernetes: 404). */
+export interface IClassView {
+  learners: ILearner[];
+  rows: IClassRow[];
+  command: string;
+}
+
+export function classView(): Promise<IClassView> {
+  return request('class');
+}
+
+/** What a cleanup of one learner would remove (GET), or removed (POST). */
+export interface ICleanup {
+  learner: string;
+  namespace: string;
+  command: string;
+  resources?: IClassRow[];
+  removed?: IClassRow[];
+}
+
+export function classCleanup(learner: string, run: boolean): Promise<ICleanup> {
+  const path = `class/${encodeURIComponent(learner)}/cleanup`;
+  return request(path, run ? { method: 'POST' } : {});
+}
+
 /** Open the event socket with the same authentication as the kernels' sockets. */
 export function openEvents(): WebSocket {
   const settings = ServerConnection.makeSettings();

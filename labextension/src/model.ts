@@ -11,6 +11,7 @@ import {
   connections,
   openEvents
 } from './api';
+import { ClassModel } from './classroom';
 
 export interface IFeed {
   kind: string;
@@ -32,6 +33,8 @@ export class VirtworkModel {
   /** The server refuses every change (VirtworkServer.read_only): no action buttons. Null
    * until the server has said: the panel offers none meanwhile. */
   readOnly: boolean | null = null;
+  /** The teacher's view of the class: none unless the server's credentials are a teacher's. */
+  readonly classroom = new ClassModel();
   private _socket: WebSocket | null = null;
   private _attempt = 0;
   private _timer = 0;
@@ -51,6 +54,7 @@ export class VirtworkModel {
 
   start(): void {
     this._connect();
+    this.classroom.refresh();
   }
 
   /** Re-read the connections and re-open the socket (the server re-reads its defaults). */
@@ -59,12 +63,14 @@ export class VirtworkModel {
     this._socket?.close();
     window.clearTimeout(this._timer);
     this._connect();
+    this.classroom.refresh();
   }
 
   dispose(): void {
     this._disposed = true;
     window.clearTimeout(this._timer);
     this._socket?.close();
+    this.classroom.dispose();
   }
 
   /** Replace a row after an action answered (the event will confirm it shortly). */

@@ -1,32 +1,15 @@
 // The "Virtwork" side panel: rows grouped by connection, state badges, per-row actions,
-// a filter box, "copy the equivalent command", and a visible status per connection.
+// a filter box, "copy the equivalent command", a visible status per connection, and for a
+// teacher the class (classview.ts).
 // Plain DOM: the list is redrawn (at most once a frame) from the model; the header, with
 // the filter box and its focus, stays put.
 import { Clipboard, Dialog, Notification, showDialog } from '@jupyterlab/apputils';
-import {
-  LabIcon,
-  copyIcon,
-  deleteIcon,
-  pauseIcon,
-  refreshIcon,
-  runIcon,
-  stopIcon
-} from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { ApiError, IRow, act } from './api';
+import { renderClass } from './classview';
+import { badge, button, note, text } from './dom';
 import { IGroup, VirtworkModel } from './model';
-
-// Icons, not words: the left area is narrow, and the names need the room.
-const ICONS: Record<string, LabIcon> = {
-  start: runIcon,
-  stop: stopIcon,
-  pause: pauseIcon,
-  resume: runIcon,
-  delete: deleteIcon,
-  copy: copyIcon,
-  refresh: refreshIcon
-};
 
 // The actions that ask first, naming what (as the magics' delete, rm, stop and cleanup do).
 const DESTRUCTIVE: Record<string, string> = {
@@ -76,6 +59,7 @@ export class VirtworkPanel extends Widget {
     this.node.append(header, this._filter, this._list);
 
     model.changed.connect(() => this.schedule());
+    model.classroom.changed.connect(() => this.schedule());
     model.failed.connect((_, message) => Notification.warning(message, { autoClose: 5000 }));
   }
 
@@ -94,7 +78,8 @@ export class VirtworkPanel extends Widget {
     if (!groups.length) {
       groups.push(note('No connections yet: the server is being asked.'));
     }
-    this._list.replaceChildren(...groups);
+    const classroom = renderClass(this.model.classroom, this.model.readOnly, words);
+    this._list.replaceChildren(...groups, ...(classroom ? [classroom] : []));
     this._mode.hidden = this.model.readOnly !== true;
     this.node.classList.toggle('jp-mod-readOnly', this.model.readOnly === true);
   }
@@ -218,37 +203,4 @@ function matches(row: IRow, words: string[]): boolean {
   const haystack =
     `${row.name} ${row.id} ${row.state} ${row.kind} ${row.connection}`.toLowerCase();
   return words.every(w => haystack.includes(w));
-}
-
-function text(tag: string, content: string, className = ''): HTMLElement {
-  const element = document.createElement(tag);
-  element.textContent = content;
-  if (className) {
-    element.className = className;
-  }
-  return element;
-}
-
-function badge(state: string, extra = ''): HTMLElement {
-  return text('span', state, `jp-VirtworkPanel-badge jp-mod-${state} ${extra}`.trim());
-}
-
-function note(content: string, className = 'jp-VirtworkPanel-note'): HTMLElement {
-  return text('div', content, className);
-}
-
-function button(action: string, title: string, onClick: () => void): HTMLButtonElement {
-  const element = document.createElement('button');
-  element.className = 'jp-VirtworkPanel-button';
-  element.dataset.action = action;
-  element.title = title;
-  element.setAttribute('aria-label', title);
-  const icon = ICONS[action];
-  if (icon) {
-    icon.element({ container: element, tag: 'span', elementSize: 'normal' });
-  } else {
-    element.textContent = action;
-  }
-  element.addEventListener('click', onClick);
-  return element;
 }

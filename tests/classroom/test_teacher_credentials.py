@@ -1,9 +1,8 @@
 """A teacher's credentials as the hook makes them (``LearnerSpaces.prepare_teacher``), on the
 real cluster, driven through ``%vw class`` in this process's IPython.
 
-The hook runs here as the sandbox's hub configures it (its kubeconfig and context), for a
-teacher, learners and a teachers' namespace of this test's own, so that the hub's class is
-left as it is. One learner's space is made before the teacher's credentials and one after:
+The class is this test's own (``teaching.Class``), so that the hub's class is left as it
+is. One learner's space is made before the teacher's credentials and one after:
 both must let the teacher in. Each learner's pod is applied with that learner's own
 kubeconfig, labelled as a learner's notebook labels it; Bob's second pod comes from a
 notebook of the same path as Ada's (the same session id). The pod guard the learners' pods
@@ -12,24 +11,21 @@ pass is the hub's.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from traitlets.config import Config
 
 from jupyter_virtwork import uri
-from jupyter_virtwork.classroom import LearnerSpaces, roster, space, teachers
+from jupyter_virtwork.classroom import roster, space
 from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
 from jupyter_virtwork.drivers.kubernetes.owned import ApiResource
 from jupyter_virtwork.errors import AuthenticationFailed, NotFound
-from jupyter_virtwork.labels import MANAGED_BY, MANAGER, SESSION, TEACHER, ownership
+from jupyter_virtwork.labels import SESSION, TEACHER, ownership
 from jupyter_virtwork.models import Kind, ResourceList
-from jupyter_virtwork.sandbox import hub_config, kube_pki
 from tests.integration.conftest import ensure_up, ipython_shell
+
+from .teaching import RBAC, Class, admin, pod
 
 pytestmark = pytest.mark.engines("kubernetes", "images", "hub")
 
@@ -37,61 +33,13 @@ TEACHER_NAME = "vw-test-teacher"
 ADA, BOB = "vw-test-ada", "vw-test-bob"  # Ada's space is made before the teacher's, Bob's after
 TEMPLATE = "virtwork-test-{username}"
 TEACHERS_NAMESPACE = "virtwork-test-teachers"
-BUSYBOX = "localbase/busybox:1.35"
-RBAC = "rbac.authorization.k8s.io/v1"
-
-
-def admin(namespace: str = "default") -> KubernetesDriver:
-    return KubernetesDriver(uri.parse(uri.k8s_uri(kube_pki.CONTEXT, namespace)),
-                            kubeconfig=str(kube_pki.kubeconfig_path()))
-
-
-def pod(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
-                "name": "main", "image": BUSYBOX, "imagePullPolicy": "Never",
-                "command": ["sleep", "3600"]}]}}
-
-
-def as_user(config: dict[str, Any], folder: Path, name: str) -> Path:
-    path = folder / f"{name}.kubeconfig"
-    path.touch(mode=0o600)
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-class Class:
-    def __init__(self, folder: Path) -> None:
-        config = Config()
-        config.LearnerSpaces.kubeconfig = str(kube_pki.kubeconfig_path())
-        config.LearnerSpaces.kube_context = kube_pki.CONTEXT
-        config.LearnerSpaces.namespace_template = TEMPLATE
-        config.LearnerSpaces.pod_guard_url = f"https://127.0.0.1:{hub_config.GUARD_PORT}/validate"
-        config.LearnerSpaces.pod_guard_ca_file = str(kube_pki.pki_file("ca.crt"))
-        config.LearnerSpaces.teachers = {TEACHER_NAME}
-        config.LearnerSpaces.teachers_namespace = TEACHERS_NAMESPACE
-        self.spaces = LearnerSpaces(config=config)
-        self.folder = folder
-        self.kubeconfigs: dict[str, Path] = {}
-
-    def learner(self, name: str) -> KubernetesDriver:
-        """The learner's space, and a connection with their kubeconfig."""
-        namespace, config = self.spaces.prepare(name)
-        assert namespace == space.namespace_for(name, TEMPLATE)
-        self.kubeconfigs[name] = as_user(config, self.folder, name)
-        return KubernetesDriver(uri.parse(uri.k8s_uri()), kubeconfig=str(self.kubeconfigs[name]))
-
-    def teacher(self) -> Path:
-        namespace, config = self.spaces.prepare_teacher(TEACHER_NAME)
-        assert namespace == TEACHERS_NAMESPACE
-        self.kubeconfigs[TEACHER_NAME] = as_user(config, self.folder, TEACHER_NAME)
-        return self.kubeconfigs[TEACHER_NAME]
 
 
 @pytest.fixture(scope="module")
 def the_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Class]:
     ensure_up("kubernetes", "images", "hub")
-    made = Class(tmp_path_factory.mktemp("class"))
+    made = Class(tmp_path_factory.mktemp("class"), teacher=TEACHER_NAME, template=TEMPLATE,
+                 teachers_namespace=TEACHERS_NAMESPACE)
     try:
         made.learner(ADA).apply([pod("ada-1"), pod("ada-2")], labels=ownership("ada-notes"))
         made.teacher()
@@ -101,30 +49,7 @@ def the_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Class]:
         bob.apply([pod("bob-2")], labels=ownership("ada-notes"))
         yield made
     finally:
-        _remove(made)
-
-
-def _remove(made: Class) -> None:
-    """The learners' namespaces, the teacher's objects, the test's teachers' namespace, and
-    the teachers' ClusterRole if no teacher of the hub's binds it."""
-    from kubernetes import client, config
-
-    deadline = time.monotonic() + 120
-    for name in (ADA, BOB):
-        admin().remove_owned(space.labels_for(name), deadline=deadline)
-    admin().remove_owned(teachers.labels_for(TEACHER_NAME), deadline=deadline)
-    api = config.new_client_from_config(config_file=str(kube_pki.kubeconfig_path()),
-                                        context=kube_pki.CONTEXT)
-    bindings = admin().objects(ApiResource(RBAC, "ClusterRoleBinding", "clusterrolebindings",
-                                           False), {MANAGED_BY: MANAGER})
-    unused = not any(b["roleRef"]["name"] == teachers.CLUSTER_ROLE for b in bindings)
-    for delete, name in ((client.CoreV1Api(api).delete_namespace, TEACHERS_NAMESPACE),
-                         *([(client.RbacAuthorizationV1Api(api).delete_cluster_role,
-                             teachers.CLUSTER_ROLE)] if unused else [])):
-        try:
-            delete(name)
-        except client.ApiException as exc:
-            assert exc.status == 404  # a setup that failed early made none
+        made.remove()
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ ENDPOINTS = [
     ("GET", ("resources",)),
     ("GET", ("resources", "docker", "container", "nope")),
     ("POST", ("resources", "docker", "container", "nope", "stop")),
+    ("GET", ("class",)),
+    ("GET", ("class", "nobody", "cleanup")),
+    ("POST", ("class", "nobody", "cleanup")),
 ]
 
 
