@@ -9,7 +9,9 @@ hub's class and other tests' classes are left as they are.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from jupyter_virtwork.drivers.kubernetes.driver import KubernetesDriver
 from jupyter_virtwork.drivers.kubernetes.owned import ApiResource
 from jupyter_virtwork.labels import MANAGED_BY, MANAGER
 from jupyter_virtwork.sandbox import hub_config, kube_pki
+from tests.integration.conftest import ensure_up
 
 BUSYBOX = "localbase/busybox:1.35"
 RBAC = "rbac.authorization.k8s.io/v1"
@@ -105,3 +108,16 @@ class Class:
                 delete(name)
             except client.ApiException as exc:
                 assert exc.status == 404  # a setup that failed early made none
+
+
+@contextlib.contextmanager
+def made_class(folder: Path, *, teacher: str, template: str,
+               teachers_namespace: str) -> Iterator[Class]:
+    """A class on the sandbox's cluster (its hub's pod guard too), removed on leaving."""
+    ensure_up("kubernetes", "images", "hub")
+    made = Class(folder, teacher=teacher, template=template,
+                 teachers_namespace=teachers_namespace)
+    try:
+        yield made
+    finally:
+        made.remove()

@@ -23,9 +23,9 @@ from jupyter_virtwork.drivers.kubernetes.owned import ApiResource
 from jupyter_virtwork.errors import AuthenticationFailed, NotFound
 from jupyter_virtwork.labels import SESSION, TEACHER, ownership
 from jupyter_virtwork.models import Kind, ResourceList
-from tests.integration.conftest import ensure_up, ipython_shell
+from tests.integration.conftest import ipython_shell
 
-from .teaching import RBAC, Class, admin, pod
+from .teaching import RBAC, Class, admin, made_class, pod
 
 pytestmark = pytest.mark.engines("kubernetes", "images", "hub")
 
@@ -37,10 +37,8 @@ TEACHERS_NAMESPACE = "virtwork-test-teachers"
 
 @pytest.fixture(scope="module")
 def the_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Class]:
-    ensure_up("kubernetes", "images", "hub")
-    made = Class(tmp_path_factory.mktemp("class"), teacher=TEACHER_NAME, template=TEMPLATE,
-                 teachers_namespace=TEACHERS_NAMESPACE)
-    try:
+    with made_class(tmp_path_factory.mktemp("class"), teacher=TEACHER_NAME,
+                    template=TEMPLATE, teachers_namespace=TEACHERS_NAMESPACE) as made:
         made.learner(ADA).apply([pod("ada-1"), pod("ada-2")], labels=ownership("ada-notes"))
         made.teacher()
         made.teacher()  # a second spawn changes nothing
@@ -48,8 +46,6 @@ def the_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Class]:
         bob.apply([pod("bob-1")], labels=ownership("bob-notes"))
         bob.apply([pod("bob-2")], labels=ownership("ada-notes"))
         yield made
-    finally:
-        made.remove()
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ import pytest
 from jupyter_virtwork.errors import NotFound
 from jupyter_virtwork.labels import ownership
 from jupyter_virtwork.models import Kind
-from tests.classroom.teaching import Class, admin, pod
-from tests.integration.conftest import ensure_up
+from tests.classroom.teaching import Class, admin, made_class, pod
 
 pytestmark = pytest.mark.engines("kubernetes", "images", "hub")
 
@@ -32,10 +31,8 @@ BY_NOTEBOOK = {ADA: "ada-notes", BOB: "bob-notes"}
 
 @pytest.fixture(scope="module")
 def the_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Class]:
-    ensure_up("kubernetes", "images", "hub")
-    made = Class(tmp_path_factory.mktemp("panel-class"), teacher=TEACHER, template=TEMPLATE,
-                 teachers_namespace=TEACHERS_NAMESPACE)
-    try:
+    with made_class(tmp_path_factory.mktemp("panel-class"), teacher=TEACHER,
+                    template=TEMPLATE, teachers_namespace=TEACHERS_NAMESPACE) as made:
         for learner, session in BY_NOTEBOOK.items():
             own = made.learner(learner)
             short = learner.removeprefix("vw-panel-")
@@ -43,8 +40,6 @@ def the_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Class]:
             own.apply([pod(f"{short}-by-hand")])
         made.teacher()
         yield made
-    finally:
-        made.remove()
 
 
 @pytest.fixture

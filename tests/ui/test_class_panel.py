@@ -16,8 +16,7 @@ import pytest
 from jupyter_virtwork.errors import NotFound
 from jupyter_virtwork.labels import ownership
 from jupyter_virtwork.models import Kind
-from tests.classroom.teaching import Class, admin, pod
-from tests.integration.conftest import ensure_up
+from tests.classroom.teaching import Class, admin, made_class, pod
 
 from .conftest import _lab, _panel_page
 
@@ -32,17 +31,13 @@ SHOWN_WITHIN = 30_000  # ms: the lab loads, then the panel asks the server for t
 
 @pytest.fixture(scope="module")
 def the_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Class]:
-    ensure_up("kubernetes", "images", "hub")
-    made = Class(tmp_path_factory.mktemp("ui-class"), teacher=TEACHER, template=TEMPLATE,
-                 teachers_namespace=TEACHERS_NAMESPACE)
-    try:
+    with made_class(tmp_path_factory.mktemp("ui-class"), teacher=TEACHER, template=TEMPLATE,
+                    teachers_namespace=TEACHERS_NAMESPACE) as made:
         ada = made.learner(ADA)
         ada.apply([pod("ada-notebook")], labels=ownership("ada-notes"))
         ada.apply([pod("ada-by-hand")])
         made.teacher()
         yield made
-    finally:
-        made.remove()
 
 
 def _page_as(browser: Any, folder: Any, who: str, the_class: Class) -> Iterator[Any]:
