@@ -59,6 +59,10 @@ export function renderClass(
   return section;
 }
 
+function count(n: number): string {
+  return `${n} resource${n === 1 ? '' : 's'}`;
+}
+
 function haystack(row: IClassRow): string {
   return `${row.learner} ${row.namespace} ${row.kind} ${row.name} ${row.state}`.toLowerCase();
 }
@@ -126,7 +130,7 @@ async function cleanUp(model: ClassModel, learner: string): Promise<void> {
     );
     // Cancel is the default: Enter or Escape keeps the learner's work.
     const answer = await showDialog({
-      title: `Remove ${found.length} resources made by ${learner}'s notebooks?`,
+      title: `Remove ${count(found.length)} made by ${learner}'s notebooks?`,
       body: new Widget({ node: body }),
       buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Remove' })],
       defaultButton: 0
@@ -136,7 +140,7 @@ async function cleanUp(model: ClassModel, learner: string): Promise<void> {
     }
     const done = await classCleanup(learner, true);
     const command = done.command;
-    Notification.success(`Removed ${done.removed?.length ?? 0} resources of ${learner}`, {
+    Notification.success(`Removed ${count(done.removed?.length ?? 0)} of ${learner}`, {
       autoClose: 4000,
       actions: [
         { label: 'Copy command', caption: command, callback: () => Clipboard.copyToSystem(command) }
