@@ -101,7 +101,7 @@ async def test_the_teacher_cleans_up_only_that_learners_notebook_made_pods(
     code, body = await api("class", ADA, "cleanup")  # what would go, removing nothing
     assert code == 200, body
     assert [(r["kind"], r["name"], r["learner"]) for r in body["resources"]] \
-        == [("pod", "ada-notebook", ADA)]
+        == [("Pod", "ada-notebook", ADA)]  # any owned object: its Kubernetes kind
     ada = admin(as_teacher.namespace_of(ADA))
     assert ada.get(Kind.POD, "ada-notebook")
     code, body = await api("class", ADA, "cleanup", method="POST")

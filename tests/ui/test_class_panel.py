@@ -79,7 +79,7 @@ def test_the_teacher_sees_the_class_with_a_learner_column_and_cleans_up_one_lear
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for(timeout=10_000)
     assert f"Remove 1 resource made by {ADA}'s notebooks?" in dialog.inner_text()
-    assert "pod ada-notebook" in dialog.inner_text()  # it names what
+    assert "Pod ada-notebook" in dialog.inner_text()  # it names what
     page.keyboard.press("Enter")  # Cancel is the default: Enter keeps the work
     dialog.wait_for(state="detached", timeout=5_000)
     time.sleep(0.5)
