@@ -95,8 +95,8 @@ class Class:
         for name in dict.fromkeys(self.learners):
             admin().remove_owned(space.labels_for(name), deadline=deadline)
         admin().remove_owned(teachers.labels_for(self.teacher_name), deadline=deadline)
-        api = config.new_client_from_config(config_file=str(kube_pki.kubeconfig_path()),
-                                            context=kube_pki.CONTEXT)
+        new_client: Any = config.new_client_from_config  # the client's own types are partial
+        api = new_client(config_file=str(kube_pki.kubeconfig_path()), context=kube_pki.CONTEXT)
         bindings = admin().objects(ApiResource(RBAC, "ClusterRoleBinding",
                                                "clusterrolebindings", False),
                                    {MANAGED_BY: MANAGER})
