@@ -31,8 +31,8 @@ from jupyter_virtwork.models import Kind
 from jupyter_virtwork.uri import k8s_uri
 
 from .conftest import ensure_up, ipython_shell
+from .manifests import BUSYBOX, Container, as_yaml, deployment, pod
 
-BUSYBOX = "localbase/busybox:1.35"
 REGISTRY = "127.0.0.1:5000"
 WAIT = 180.0  # s an object may take to reach the state a test needs (a pod's start...)
 
@@ -159,15 +159,16 @@ def namespace(ip: Any) -> str:
     return name
 
 
+NOWHERE = "vw-nobody"  # a scheduler no one runs: what waits for it stays Pending
+SLEEPER = ("sleep", "600")
+
+
 def _pod(name: str, *, scheduled: bool = True, image: str = BUSYBOX,
-         command: str = "[sleep, '600']", restart: str = "Always") -> str:
+         command: tuple[str, ...] = SLEEPER, restart: str = "Always") -> str:
     """A pod that runs; or, not ``scheduled``, one no scheduler ever takes (it stays
     Pending)."""
-    scheduler = "" if scheduled else "  schedulerName: vw-nobody\n"
-    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n{scheduler}"
-            f"  terminationGracePeriodSeconds: 0\n  restartPolicy: {restart}\n"
-            f"  containers: [{{name: c, image: {image}, imagePullPolicy: Never, "
-            f"command: {command}}}]\n")
+    return as_yaml(pod(name, Container(image=image, command=command), restart=restart,
+                       scheduler=None if scheduled else NOWHERE))
 
 
 def _apply(ip: Any, namespace: str, manifest: str) -> None:
@@ -210,7 +211,7 @@ def test_pod(ip: Any, capsys: pytest.CaptureFixture[str], namespace: str) -> Non
     _eventually_shown(ip, f"pod {broken} Running -n {namespace}", "ErrImageNeverPull")
 
     failed = _name("vw-check-failed")  # its only container exits 3 and is not restarted
-    _apply(ip, namespace, _pod(failed, command="[sh, -c, 'exit 3']", restart="Never"))
+    _apply(ip, namespace, _pod(failed, command=("sh", "-c", "exit 3"), restart="Never"))
     _eventually(ip, capsys, f"pod {failed} Failed -n {namespace}")
     shown = _fails(ip, f"pod {failed} Running -n {namespace}")
     assert "is failed" in shown and "not Running" in shown
@@ -270,13 +271,8 @@ def test_no_insecure_tls_warning_on_an_unverified_connection(
 
 
 def _deployment(name: str, replicas: int, *, scheduled: bool = True) -> str:
-    scheduler = "" if scheduled else "      schedulerName: vw-nobody\n"
-    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n"
-            f"  replicas: {replicas}\n  selector: {{matchLabels: {{app: {name}}}}}\n"
-            f"  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n{scheduler}"
-            f"      terminationGracePeriodSeconds: 0\n"
-            f"      containers: [{{name: c, image: {BUSYBOX}, imagePullPolicy: Never, "
-            f"command: [sleep, '600']}}]\n")
+    return as_yaml(deployment(name, Container(command=SLEEPER), replicas=replicas,
+                              scheduler=None if scheduled else NOWHERE))
 
 
 def test_deployment(ip: Any, capsys: pytest.CaptureFixture[str], namespace: str) -> None:

@@ -24,8 +24,7 @@ from jupyter_virtwork.models import Kind, ResourceList
 from tests.reliability import engine_state
 
 from .conftest import ensure_up, ipython_shell, restart_session
-
-BUSYBOX = "localbase/busybox:1.35"
+from .manifests import BUSYBOX, STUBBORN, Container, as_yaml, deployment, pod
 
 
 @pytest.fixture
@@ -258,18 +257,8 @@ def test_a_mixed_set_across_backends_is_cleaned_in_one_run(
         assert client.api.images(name=f"127.0.0.1:5000/{image}")  # tagged and pushed
         assert ip.run_line_magic(
             "docker", f"run -d --name ctr-{t} --network none {image}") is not None
-        assert ip.run_cell_magic("k8s", "apply", f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web-{t}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: web-{t}}}}}
-  template:
-    metadata: {{labels: {{app: web-{t}}}}}
-    spec:
-      containers: [{{name: web, image: "{image}:latest", imagePullPolicy: Never}}]
-""") is not None
+        web = deployment(f"web-{t}", Container("web", f"{image}:latest"), grace=None)
+        assert ip.run_cell_magic("k8s", "apply", as_yaml(web)) is not None
         done = ip.run_line_magic("k8s", f"scale --replicas=3 deployment/web-{t} --wait")
         assert done is not None and done.details["ready"] == "3/3", capsys.readouterr().err
         # The pods' containers run the image this session built; ours has a volume.
@@ -315,18 +304,8 @@ def test_an_image_someone_else_still_uses_is_left_and_said(
 
 def test_k8s_delete_waits_like_kubectl_unless_told_not_to(ip: Any) -> None:
     t = _tag()
-    ip.run_cell_magic("k8s", "apply", f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: slow-{t}}}
-spec:
-  terminationGracePeriodSeconds: 60
-  containers:
-  - name: c
-    image: {BUSYBOX}
-    imagePullPolicy: Never
-    command: [sh, -c, "trap '' TERM; while true; do sleep 1; done"]
-""")
+    ip.run_cell_magic("k8s", "apply", as_yaml(pod(f"slow-{t}", Container(command=STUBBORN),
+                                                  grace=60)))
     pods: Any = session(ip).driver("kubernetes")
     deadline = time.monotonic() + 60
     while pods.get(Kind.POD, f"slow-{t}").state.value != "running":

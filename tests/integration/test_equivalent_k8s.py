@@ -20,8 +20,7 @@ from jupyter_virtwork.models import Kind, State
 
 from .conftest import ensure_up, ipython_shell
 from .equivalence import fresh, run_cli, shown
-
-BUSYBOX = "localbase/busybox:1.35"
+from .manifests import Container, as_yaml, deployment, httpd, pod
 
 
 @pytest.fixture(scope="module")
@@ -32,42 +31,15 @@ def ip() -> Iterator[Any]:
     shell.run_line_magic("vw", "cleanup --yes")
 
 
-def _deployment(name: str) -> str:
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, labels: {{tier: web}}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: web
-        image: {BUSYBOX}
-        imagePullPolicy: IfNotPresent
-        command: [sh, -c, "echo serving; exec httpd -f -p 8080"]
-        env: [{{name: GREETING, value: hello}}]
-        ports: [{{containerPort: 8080}}]
-"""
+def _deployment(name: str, greeting: str = "hello") -> str:
+    return as_yaml(deployment(name, Container("web", pull="IfNotPresent", command=httpd("serving"),
+                                              env={"GREETING": greeting}, port=8080),
+                              labels={"tier": "web"}))
 
 
 def _pod(name: str) -> str:
-    return f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: c
-    image: {BUSYBOX}
-    imagePullPolicy: IfNotPresent
-    env: [{{name: WHO, value: {name}}}]
-    command: [sh, -c, "echo first; echo second; exec sleep 3600"]
-"""
+    command = ("sh", "-c", "echo first; echo second; exec sleep 3600")
+    return as_yaml(pod(name, Container(pull="IfNotPresent", command=command, env={"WHO": name})))
 
 
 def _view(kind: Kind, name: str, other: str) -> Any:
@@ -111,7 +83,7 @@ def test_apply_scale_delete(ip: Any, capsys: pytest.CaptureFixture[str],
     run_cli(line.replace(ours, theirs))
     assert _view(Kind.DEPLOYMENT, ours, theirs)["labels"]["tier"] == "web"
     manifest = tmp_path / "web.yaml"  # -f FILE: the same manifests, the same line
-    manifest.write_text(_deployment(ours).replace("hello", "again"))
+    manifest.write_text(_deployment(ours, greeting="again"))
     line, _ = shown(ip, capsys, "k8s", f"apply -f {manifest}")
     run_cli(line.replace(ours, theirs))
     assert _view(Kind.DEPLOYMENT, ours, theirs)["containers"][0]["env"][0]["value"] == "again"
@@ -164,7 +136,7 @@ def test_diff_line(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """kubectl diff shows the change the magic's diff shows (it exits 1 when it finds one)."""
     name = fresh("vw-eq-web")
     ip.run_cell_magic("k8s", "apply", _deployment(name))
-    line, _ = shown(ip, capsys, "k8s", "apply --diff", _deployment(name).replace("hello", "bye"))
+    line, _ = shown(ip, capsys, "k8s", "apply --diff", _deployment(name, greeting="bye"))
     assert "kubectl " in line and " diff " in line
     done = run_cli(f"set +e\n{line}\n[ $? -le 1 ]")
     changed = {(line[0], line.split(":")[-1].strip()) for line in done.stdout.splitlines()

@@ -43,8 +43,8 @@ from jupyter_virtwork.sizes import GiB, KiB, MiB
 from . import govc_usage
 from .conftest import ensure_up, ipython_shell, restart_session
 from .equivalence import commands_in, fresh
+from .manifests import BUSYBOX, Container, as_yaml, deployment, httpd
 
-BUSYBOX = "localbase/busybox:1.35"
 QEMU = "qemu:///system"
 POOL = "virtwork"  # the libvirt driver's storage pool
 SLEEPER = "sh -c 'trap \"exit 0\" TERM; sleep 600 & wait'"
@@ -84,22 +84,8 @@ def _dockerfile_context(tmp: Path) -> Path:
 
 
 def _deployment(name: str) -> str:
-    return f"""apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, labels: {{tier: web}}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: web
-        image: {BUSYBOX}
-        imagePullPolicy: IfNotPresent
-        command: [sh, -c, "exec httpd -f -p 8080"]
-"""
+    return as_yaml(deployment(name, Container("web", pull="IfNotPresent", command=httpd()),
+                              labels={"tier": "web"}))
 
 
 def _act(book: Notebook) -> None:

@@ -29,8 +29,8 @@ from jupyter_virtwork.withheld import secret_variable
 
 from .conftest import ensure_up, ipython_shell, restart_session
 from .equivalence import fresh
+from .manifests import BUSYBOX, Container, as_yaml, deployment, httpd
 
-BUSYBOX = "localbase/busybox:1.35"
 SLEEPER = "sh -c 'trap \"exit 0\" TERM; sleep 600 & wait'"
 
 
@@ -48,27 +48,12 @@ class Book:
 
 
 def _manifests(names: dict[str, str], password: str) -> str:
-    return f"""apiVersion: v1
-kind: Secret
-metadata: {{name: {names['secret']}}}
-stringData: {{password: {json.dumps(password)}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {names['deployment']}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {names['deployment']}}}}}
-  template:
-    metadata: {{labels: {{app: {names['deployment']}}}}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: web
-        image: {BUSYBOX}
-        imagePullPolicy: IfNotPresent
-        command: [sh, -c, "exec httpd -f -p 8080"]
-"""
+    """A Secret (its text ours: the value's quoting is what the export must withhold) and a
+    Deployment."""
+    secret = (f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {names['secret']}}}\n"
+              f"stringData: {{password: {json.dumps(password)}}}\n")
+    web = deployment(names["deployment"], Container("web", pull="IfNotPresent", command=httpd()))
+    return f"{secret}---\n{as_yaml(web)}"
 
 
 @pytest.fixture(scope="module")

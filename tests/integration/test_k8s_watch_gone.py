@@ -32,17 +32,14 @@ from jupyter_virtwork.sandbox import kube_pki
 from jupyter_virtwork.watch import EventStream
 
 from .conftest import ensure_up
+from .manifests import Container, deployment
 
 FRESH = 75.0  # seconds the apiserver's watch cache grows rather than drop an event
 MAX_WRITES = 5000  # the cache holds 100 events or more; it drops one a write once full
 
 
 def _deployment(name: str) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}}, "spec": {
-                         "containers": [{"name": "c", "image": "localbase/busybox:1.35",
-                                         "imagePullPolicy": "Never"}]}}}}
+    return deployment(name, Container(), replicas=0, grace=None)
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,12 @@ from jupyter_virtwork.sandbox import kube_pki
 from jupyter_virtwork.uri import k8s_uri
 
 from .conftest import ensure_up, ipython_shell
+from .manifests import Container, as_yaml, deployment, httpd
 
 EKS = "arn:aws:eks:us-east-1:123456789012:cluster/demo"
 GKE = "gke_proj_europe-west1_demo"
 SLASHED = "alice@team/dev"
 NAMES = (EKS, GKE, SLASHED)
-BUSYBOX = "localbase/busybox:1.35"
 
 
 @pytest.fixture(scope="module")
@@ -113,23 +113,7 @@ def test_every_verb_takes_context(ip: Any, capsys: pytest.CaptureFixture[str]) -
         assert shown.startswith("kubectl ") and f" --context {EKS} " in shown, line
         return result
 
-    applied = shown("apply", f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {app}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {app}}}}}
-  template:
-    metadata: {{labels: {{app: {app}}}}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: web
-        image: {BUSYBOX}
-        imagePullPolicy: Never
-        command: [sh, -c, "echo serving; exec httpd -f -p 8080"]
-""")
+    applied = shown("apply", as_yaml(deployment(app, Container("web", command=httpd("serving")))))
     assert [r.name for r in applied] == [app]
     assert shown(f"scale --replicas=2 deployment/{app} --wait").details["ready"] == "2/2"
     pods = shown(f"get pods -l app={app}")
@@ -152,19 +136,8 @@ def test_a_percent_encoded_uri_connects(ip: Any, kubeconfig: Path) -> None:
 
 def test_the_timeout_setting_bounds_a_wait(ip: Any) -> None:
     app = f"never-ready-{uuid.uuid4().hex[:6]}"
-    ip.run_cell_magic("k8s", "apply", f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {app}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {app}}}}}
-  template:
-    metadata: {{labels: {{app: {app}}}}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers: [{{name: c, image: localbase/never-built:1, imagePullPolicy: Never}}]
-""")
+    never_ready = deployment(app, Container(image="localbase/never-built:1"))
+    ip.run_cell_magic("k8s", "apply", as_yaml(never_ready))
     ip.run_line_magic("config", "K8sMagics.timeout = 2.0")
     try:
         started = time.monotonic()

@@ -18,48 +18,16 @@ from jupyter_virtwork.sandbox import kube_pki
 
 from .conftest import ensure_up
 from .contract import DriverContract
-
-BUSYBOX = "localbase/busybox:1.35"
+from .manifests import BUSYBOX, Container, as_yaml, deployment, httpd, pod, service
 
 
 def _pod(name: str, command: str = "sleep 300") -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
-                "name": "main", "image": BUSYBOX, "imagePullPolicy": "Never",
-                "command": ["sh", "-c", command]}]}}
+    return pod(name, Container("main", command=("sh", "-c", command)))
 
 
 def _deployment_yaml(name: str, replicas: int = 1) -> str:
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: web
-        image: {BUSYBOX}
-        imagePullPolicy: Never
-        command: ["sh", "-c", "echo started; exec httpd -f -p 8080"]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-spec:
-  selector: {{app: {name}}}
-  ports:
-  - port: 80
-    targetPort: 8080
-"""
+    return as_yaml(deployment(name, Container("web", command=httpd("started")),
+                              replicas=replicas), service(name))
 
 
 @pytest.fixture(scope="module")

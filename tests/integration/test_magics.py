@@ -21,8 +21,7 @@ from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind, ResourceList, State
 
 from .conftest import ensure_up, ipython_shell
-
-BUSYBOX = "localbase/busybox:1.35"
+from .manifests import BUSYBOX, STUBBORN, Container, as_yaml, deployment, httpd, pod
 
 
 @pytest.fixture(scope="module")
@@ -189,23 +188,8 @@ def test_short_errors_off_shows_the_exception(ip: Any) -> None:
 
 def test_k8s_apply_scale_get_logs_exec_delete(ip: Any) -> None:
     name = _name("web")
-    applied = ip.run_cell_magic("k8s", "apply", f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: web
-        image: {BUSYBOX}
-        imagePullPolicy: IfNotPresent
-        command: [sh, -c, "echo serving; exec httpd -f -p 8080"]
-""")
+    web = Container("web", pull="IfNotPresent", command=httpd("serving"))
+    applied = ip.run_cell_magic("k8s", "apply", as_yaml(deployment(name, web)))
     assert [r.name for r in applied] == [name]
     done = ip.run_line_magic("k8s", f"scale --replicas=3 deployment/{name} --wait")
     assert done.details["ready"] == "3/3"
@@ -227,18 +211,8 @@ def _until_running(pod: str, within: float = 60) -> None:
 def test_k8s_delete_force_does_not_wait_for_the_grace_period(
         ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     name = _name("stubborn")
-    ip.run_cell_magic("k8s", "apply", f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  terminationGracePeriodSeconds: 120
-  containers:
-  - name: c
-    image: {BUSYBOX}
-    imagePullPolicy: IfNotPresent
-    command: [sh, -c, "trap '' TERM; while true; do sleep 1; done"]
-""")
+    stubborn = pod(name, Container(pull="IfNotPresent", command=STUBBORN), grace=120)
+    ip.run_cell_magic("k8s", "apply", as_yaml(stubborn))
     _until_running(name)  # its TERM trap is set
     capsys.readouterr()
     started = time.monotonic()
@@ -251,14 +225,7 @@ spec:
 def test_a_pods_containers_are_not_counted_as_docker_workloads(ip: Any) -> None:
     """The kubelet copies the pod's labels, ours too, onto the pod's docker containers."""
     name = _name("counted-once")
-    ip.run_cell_magic("k8s", "apply", f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers: [{{name: c, image: {BUSYBOX}, imagePullPolicy: Never, command: [sleep, "60"]}}]
-""")
+    ip.run_cell_magic("k8s", "apply", as_yaml(pod(name, Container(command=("sleep", "60")))))
     try:
         _until_running(name)
         all_containers = ip.run_line_magic("docker", "ps")

@@ -21,8 +21,16 @@ from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind, State
 
 from .conftest import ensure_up, ipython_shell
-
-BUSYBOX = "localbase/busybox:1.35"
+from .manifests import (
+    BUSYBOX,
+    Container,
+    Manifest,
+    as_yaml,
+    deployment,
+    httpd,
+    pod,
+    service,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,36 +54,9 @@ def name(ip: Any) -> Iterator[str]:
             pass
 
 
-def _deployment(name: str, replicas: int, greeting: str = "hello") -> str:
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: web
-        image: {BUSYBOX}
-        imagePullPolicy: Never
-        env: [{{name: GREETING, value: {greeting}}}]
-        command: [sh, -c, "exec httpd -f -p 8080"]
-"""
-
-
-def _service(name: str) -> str:
-    return f"""
-apiVersion: v1
-kind: Service
-metadata: {{name: {name}}}
-spec:
-  selector: {{app: {name}}}
-  ports: [{{port: 80, targetPort: 8080}}]
-"""
+def _deployment(name: str, replicas: int, greeting: str = "hello") -> Manifest:
+    return deployment(name, Container("web", command=httpd(), env={"GREETING": greeting}),
+                      replicas=replicas)
 
 
 def _absent(kind: Kind, name: str) -> bool:
@@ -90,7 +71,7 @@ def test_apply_dry_run_answers_what_would_be_made_and_makes_nothing(
         ip: Any, name: str, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     planned = ip.run_cell_magic("k8s", "apply --dry-run --show-command",
-                                _deployment(name, 2) + "---" + _service(name))
+                                as_yaml(_deployment(name, 2), service(name)))
     assert [(r.kind, r.name) for r in planned] == [(Kind.DEPLOYMENT, name),
                                                   (Kind.SERVICE, name)]
     deployment = planned[0].raw
@@ -106,19 +87,19 @@ def test_apply_dry_run_answers_what_would_be_made_and_makes_nothing(
 def test_apply_diff_shows_the_change_against_the_live_object(
         ip: Any, name: str, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    ip.run_cell_magic("k8s", "apply --diff", _deployment(name, 0))
+    ip.run_cell_magic("k8s", "apply --diff", as_yaml(_deployment(name, 0)))
     new = capsys.readouterr().out
     assert f"--- live/Deployment/{name}" in new and f"+++ applied/Deployment/{name}" in new
     assert "+  replicas: 0" in new and not any(
         line.startswith("-") and not line.startswith("---") for line in new.splitlines())
     assert _absent(Kind.DEPLOYMENT, name)  # a diff applies nothing
 
-    ip.run_cell_magic("k8s", "apply", _deployment(name, 0))
+    ip.run_cell_magic("k8s", "apply", as_yaml(_deployment(name, 0)))
     capsys.readouterr()
-    ip.run_cell_magic("k8s", "apply --diff", _deployment(name, 0))
+    ip.run_cell_magic("k8s", "apply --diff", as_yaml(_deployment(name, 0)))
     assert capsys.readouterr().out == "no changes\n"
 
-    ip.run_cell_magic("k8s", "apply --diff", _deployment(name, 3, greeting="bonjour"))
+    ip.run_cell_magic("k8s", "apply --diff", as_yaml(_deployment(name, 3, greeting="bonjour")))
     changed = capsys.readouterr().out
     removed = {line[1:].strip() for line in changed.splitlines()
                if line.startswith("-") and not line.startswith("---")}
@@ -134,7 +115,7 @@ def test_apply_diff_shows_the_change_against_the_live_object(
 def test_apply_dash_f_applies_every_document_of_the_file(ip: Any, name: str,
                                                          tmp_path: Path) -> None:
     manifest = tmp_path / "web.yaml"
-    manifest.write_text(_deployment(name, 0) + "---" + _service(name))
+    manifest.write_text(as_yaml(_deployment(name, 0), service(name)))
     applied = ip.run_line_magic("k8s", f"apply -f {manifest}")
     assert [(r.kind, r.name) for r in applied] == [(Kind.DEPLOYMENT, name),
                                                   (Kind.SERVICE, name)]
@@ -146,18 +127,8 @@ def test_apply_dash_f_applies_every_document_of_the_file(ip: Any, name: str,
 
 
 def _ticking_pod(ip: Any, name: str) -> None:
-    ip.run_cell_magic("k8s", "apply", f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: c
-    image: {BUSYBOX}
-    imagePullPolicy: Never
-    command: [sh, -c, "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]
-""")
+    ticking = ("sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
+    ip.run_cell_magic("k8s", "apply", as_yaml(pod(name, Container(command=ticking))))
     cluster = session().driver("kubernetes")
     deadline = time.monotonic() + 60
     while cluster.get(Kind.POD, name).state is not State.RUNNING:

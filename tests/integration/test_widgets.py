@@ -30,8 +30,8 @@ from tests.server.proxy import DockerProxy
 from tests.widget_traffic import CommTap
 
 from .conftest import ensure_up
+from .manifests import BUSYBOX, Container, deployment
 
-BUSYBOX = "localbase/busybox:1.35"
 MAX_ROW_BYTES = 2048
 
 
@@ -200,15 +200,6 @@ def k8s() -> Iterator[Driver]:
     driver.close()
 
 
-def _deployment(name: str) -> dict[str, Any]:
-    pod = {"terminationGracePeriodSeconds": 0, "containers": [{
-        "name": "main", "image": BUSYBOX, "imagePullPolicy": "Never",
-        "command": ["sleep", "300"]}]}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}}, "spec": pod}}}
-
-
 def test_pods_of_a_scaled_deployment_appear_and_unsupported_verbs_are_off(
         k8s: Any, tables: list[StatusTable]) -> None:
     mine = ownership.ownership(f"widgets-{uuid.uuid4().hex[:8]}")
@@ -216,7 +207,8 @@ def test_pods_of_a_scaled_deployment_appear_and_unsupported_verbs_are_off(
     table = StatusTable([(k8s, Kind.POD, mine)], title="pods")
     tables.append(table)
     try:
-        k8s.apply([_deployment(name)], labels=mine)
+        k8s.apply([deployment(name, Container("main", command=("sleep", "300")))],
+                  labels=mine)
         view = ProgressView(f"scaling {name}", mode="widget", display=False)
         k8s.scale(Kind.DEPLOYMENT, name, 2, wait=True, timeout=60, on_progress=view)
         assert view.state == "done" and view.log.current == "2 of 2 replicas ready"
