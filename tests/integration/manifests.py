@@ -62,9 +62,14 @@ def pod_spec(container: Container, *, grace: int | None = 0, restart: str | None
     return spec
 
 
-def pod(name: str, container: Container = Container(), *, grace: int | None = 0,
+def _metadata(name: str, labels: Mapping[str, str] | None) -> Manifest:
+    return {"name": name, "labels": dict(labels)} if labels else {"name": name}
+
+
+def pod(name: str, container: Container = Container(), *,
+        labels: Mapping[str, str] | None = None, grace: int | None = 0,
         restart: str | None = None, scheduler: str | None = None) -> Manifest:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": _metadata(name, labels),
             "spec": pod_spec(container, grace=grace, restart=restart, scheduler=scheduler)}
 
 
@@ -72,10 +77,7 @@ def deployment(name: str, container: Container = Container("web"), *, replicas: 
                labels: Mapping[str, str] | None = None, grace: int | None = 0,
                scheduler: str | None = None) -> Manifest:
     """Its pods carry ``app: name``, which is also its selector."""
-    metadata: Manifest = {"name": name}
-    if labels:
-        metadata["labels"] = dict(labels)
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(name, labels),
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": pod_spec(container, grace=grace,

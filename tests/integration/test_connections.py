@@ -18,8 +18,7 @@ from jupyter_virtwork.models import Kind
 
 from .conftest import ensure_up, ipython_shell
 from .equivalence import fresh
-
-BUSYBOX = "localbase/busybox:1.35"
+from .manifests import Container, as_yaml, pod
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +48,7 @@ def namespace() -> Iterator[tuple[str, str, str]]:
 
 
 def _pod(name: str) -> str:
-    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n"
-            f"  terminationGracePeriodSeconds: 0\n  containers: [{{name: c, image: {BUSYBOX}, "
-            f"imagePullPolicy: IfNotPresent, command: [sleep, '600']}}]\n")
+    return as_yaml(pod(name, Container(pull="IfNotPresent", command=("sleep", "600"))))
 
 
 def test_the_connection_made_current_is_used(ip: Any, namespace: tuple[str, str, str],

@@ -26,24 +26,15 @@ from jupyter_virtwork.magics.base import session
 from jupyter_virtwork.models import Kind
 
 from .conftest import ensure_up, ipython_shell
-
-BUSYBOX = "localbase/busybox:1.35"
-POD = """apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: main
-    image: localbase/busybox:1.35
-    imagePullPolicy: Never
-    command: ["sleep", "300"]
-"""
+from .manifests import BUSYBOX, Container, as_yaml, pod
 
 
 def _name(prefix: str = "vw-guard") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def _pod(name: str) -> str:
+    return as_yaml(pod(name, Container("main", command=("sleep", "300"))))
 
 
 @pytest.fixture(scope="module")
@@ -132,11 +123,11 @@ def test_read_only_refuses_before_any_engine_is_asked(ip: Any, read_only: None) 
 
 def test_read_only_on_kubernetes(ip: Any) -> None:
     there, new = _name(), _name()
-    ip.run_cell_magic("k8s", "apply", POD.format(name=there))
+    ip.run_cell_magic("k8s", "apply", _pod(there))
     cluster = session(ip).cluster("kubernetes")
     ip.run_line_magic("config", "VirtworkMagics.read_only = True")
     try:
-        _refused(ip, "k8s", "apply", POD.format(name=new))
+        _refused(ip, "k8s", "apply", _pod(new))
         _refused(ip, "k8s", f"delete pod/{there}")
         _refused(ip, "k8s", "scale --replicas=2 deployment/web")
         _refused(ip, "k8s", f"exec {there} -- touch /changed")
@@ -280,7 +271,7 @@ def test_a_name_that_does_not_exist_fails_before_the_question(kernel: Kernel) ->
 
 def test_k8s_delete_and_cleanup_ask_naming_what(kernel: Kernel) -> None:
     pod = _name()
-    assert kernel.run(f"%%k8s apply\n{POD.format(name=pod)}").status == "ok"
+    assert kernel.run(f"%%k8s apply\n{_pod(pod)}").status == "ok"
     kept = kernel.run(f"%k8s delete pod/{pod} --wait=false", answer="")
     assert kept.ename == "Cancelled", kept
     assert re.fullmatch(rf"Delete 1 pod in namespace \S+: {pod}\? \[y/N\] ",

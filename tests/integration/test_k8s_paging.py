@@ -31,6 +31,7 @@ from jupyter_virtwork.widgets import StatusTable
 from tests.widget_traffic import CommTap
 
 from .conftest import ensure_up, ipython_shell, restart_session
+from .manifests import pod
 
 COUNT = 2000
 ROW_BYTES = 2048  # issue 5: what one changed row may cost on the wire
@@ -38,10 +39,8 @@ REQUEST_SECONDS = 30.0  # every request the fixture makes is bounded
 
 
 def _pod(name: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
-            "spec": {"schedulerName": "vw-nobody", "terminationGracePeriodSeconds": 0,
-                     "containers": [{"name": "c", "image": "localbase/busybox:1.35",
-                                     "imagePullPolicy": "Never"}]}}
+    """Never scheduled: two thousand of them cost the node nothing."""
+    return pod(name, labels=labels, scheduler="vw-nobody")
 
 
 def _wait_for_the_default_token(core: Any, namespace: str) -> None:
