@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import pytest
 
 from jupyter_virtwork import labels as ownership
-from jupyter_virtwork.drivers.libvirt import definition
+from jupyter_virtwork.drivers.libvirt import definition, vm_watch
 from jupyter_virtwork.drivers.libvirt.driver import STATE_MAP, LibvirtDriver, default_uri
 from jupyter_virtwork.errors import (
     AlreadyExists,
@@ -475,7 +475,8 @@ def test_a_watch_catches_up_with_what_changed_while_it_started(
         kept.suspend()
         dropped.undefine()
         emitted: list[Event] = []
-        test_driver._catch_up(labels, emitted.append, listed)
+        now = {r.id: r for r in test_driver.list(Kind.VM, labels=labels)}
+        vm_watch.emit_changes(listed, now, emitted.append)
         assert sorted((e.type.value, e.resource.name, e.resource.state.value)
                       for e in emitted if e.resource is not None) == sorted([
             ("DELETED", dropped.name(), "stopped"), ("MODIFIED", kept.name(), "paused")])

@@ -1,2 +1,2 @@
-"""Hypervisors through libvirt-python (QEMU/KVM, Xen, the test driver): the driver and the
-domain XML it defines."""
+"""Hypervisors through libvirt-python (QEMU/KVM, Xen, the test driver): the driver, the
+domain XML it defines, and the modules it delegates to (``driver``'s docstring maps them)."""
