@@ -1,2 +1,2 @@
-"""A Kubernetes cluster through the kubernetes client: the driver, the manifests it applies
-and what it owns."""
+"""A Kubernetes cluster through the kubernetes client: the driver and, beside it, its
+connection, errors, records, applies, objects by path, cleanup, streams and kubectl lines."""

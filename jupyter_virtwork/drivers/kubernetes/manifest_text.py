@@ -16,6 +16,9 @@ import yaml
 from ...errors import InvalidInput
 from ...names import K8S, check_name
 
+# The field manager of our server-side applies: the managedFields entry that says an object
+# was applied through this toolkit, and with which apiVersion.
+FIELD_MANAGER = "jupyter-virtwork"
 # Workload kinds whose pods come from spec.template: their pods get our labels too, so
 # "what this notebook created" finds the pods of a Deployment it applied.
 TEMPLATED = {"Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job"}
@@ -71,6 +74,12 @@ def after_definitions(manifests: list[dict[str, Any]], namespace: str | None) ->
                 inside in namespaces and manifest.get("kind") != "Namespace"):
             later.add(index)
     return later
+
+
+def stamped(manifest: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    """What apply sends of ``manifest``: a copy carrying ``labels``, its ports' protocols
+    written out."""
+    return with_protocols(with_labels(manifest, labels))
 
 
 def with_protocols(manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """What a notebook owns on a cluster, and the order in which to remove it.
 
 Pure data handling over the API's JSON (no SDK), so it is cheap to test and to read: the
-resource types discovery offers, which owned objects go with an owner or their namespace
-instead of being deleted one by one, which must wait for others (custom resources before
-their definition), and what to say about an object that stayed.
+resource types discovery offers, each object found once, which owned objects go with an
+owner or their namespace instead of being deleted one by one, which must wait for others
+(custom resources before their definition), and what to say about an object that stayed.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .manifest_text import FIELD_MANAGER
 
 CRD_GROUP = "apiextensions.k8s.io"
 # Kinds whose controllers make objects of their own (pods, replica sets, jobs): deleted with
@@ -70,6 +72,26 @@ def one_per_type(types: Iterable[ApiResource]) -> list[ApiResource]:
             seen.add((api.group, api.plural))
             unique.append(api)
     return unique
+
+
+def one_per_object(found: Iterable[tuple[ApiResource, dict[str, Any]]],
+                   ) -> list[tuple[ApiResource, dict[str, Any]]]:
+    """Each object once. One served by two groups (an Ingress in ``extensions`` and in
+    ``networking.k8s.io``) is kept under the apiVersion it was applied with."""
+    chosen: dict[str, tuple[ApiResource, dict[str, Any]]] = {}
+    for api, obj in found:
+        key = uid(obj)
+        if key not in chosen or applied_as(obj) == api.group_version:
+            chosen[key] = (api, obj)
+    return list(chosen.values())
+
+
+def applied_as(obj: Mapping[str, Any]) -> str | None:
+    """The apiVersion our field manager applied ``obj`` with; None if we never applied it."""
+    for entry in (obj.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER:
+            return str(entry.get("apiVersion"))
+    return None
 
 
 def uid(obj: Mapping[str, Any]) -> str:
