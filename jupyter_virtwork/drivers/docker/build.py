@@ -1,7 +1,7 @@
 """Image builds and pushes for the Docker driver: the build context, and reading the
 engine's JSON progress streams into ``Progress`` records and one-line errors.
 
-Kept apart from ``docker.py`` because it is pure data handling, cheap to test and to read;
+Kept apart from the driver because it is pure data handling, cheap to test and to read;
 only the context's ``.dockerignore`` rules come from docker-py (imported when a context
 directory is packed), so they are docker's own.
 """
