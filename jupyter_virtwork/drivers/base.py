@@ -105,6 +105,14 @@ Translation = Callable[[SdkFailure], VirtworkError | None]
 ErrorTable = Sequence[tuple[ExceptionTypes, Translation]]
 
 
+class Boundary(Protocol):
+    """A driver's error boundary (``BaseDriver._boundary``), handed to the helper modules of
+    its package so that their SDK calls are translated in the one place."""
+
+    def __call__(self, doing: str, name: str = "") -> contextlib.AbstractContextManager[None]:
+        ...
+
+
 @runtime_checkable
 class Driver(Protocol):
     name: ClassVar[str]

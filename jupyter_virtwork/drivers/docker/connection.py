@@ -12,18 +12,12 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any
 
 from ...errors import Cancelled, MissingDependency
 from ...uri import Target
+from ..base import Boundary
 from .sdk import import_docker, paramiko
-
-
-class Boundary(Protocol):
-    """The driver's error boundary (``BaseDriver._boundary``)."""
-
-    def __call__(self, doing: str, name: str = "") -> AbstractContextManager[None]: ...
 
 
 def base_url(target: Target) -> str | None:

@@ -12,17 +12,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any
 
 from ...uri import Target
-from ..base import missing_sdk
-
-
-class Boundary(Protocol):
-    """The driver's error boundary (``BaseDriver._boundary``)."""
-
-    def __call__(self, doing: str, name: str = "") -> AbstractContextManager[None]: ...
+from ..base import Boundary, missing_sdk
 
 
 def import_kubernetes() -> tuple[Any, Any]:

@@ -9,7 +9,6 @@ so each follow lists once more and emits what differs.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,15 +16,13 @@ from typing import Any
 from ...errors import EngineUnavailable, NotFound
 from ...models import Event, EventType, Kind, Resource, ResourceList, State
 from ...watch import Emit, Stopper
-from ..base import BaseDriver
+from ..base import BaseDriver, Boundary
 from . import records
 from .connection import Connection
 from .events import DEFINED, UNDEFINED, DomainEvents
 
 # (event, domain UUID, domain name) from the event loop; None: wake up (closed, stopped).
 Inbox = queue.Queue[tuple[int, str, str] | None]
-# The driver's error boundary: translate SDK errors raised while doing (to a name).
-Boundary = Callable[[str, str], contextlib.AbstractContextManager[None]]
 
 
 class VmWatch:
