@@ -16,7 +16,7 @@ from typing import Any
 
 from ... import error_messages as say
 from ...errors import EngineUnavailable, Said
-from .error_table import open_error
+from .failures import open_error
 from .sdk import import_libvirt
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ The modules beside this one: ``sdk`` imports libvirt-python lazily and runs its 
 domains; ``events`` shares one connection's domain events and the labels they keep fresh;
 ``vm_watch`` turns them into a watch; ``resize`` changes CPUs, memory and disk size;
 ``commands`` writes the virsh lines. Every ``libvirtError`` is translated at the boundary by
-``error_table``, by its error code; nothing above this package sees one.
+``failures``, by its error code; nothing above this package sees one.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ...models import Kind, Resource, ResourceList, State, VMSpec
 from ...uri import Target
 from ...watch import EventStream, Watcher
 from ..base import BaseDriver, ErrorTable, Hypervisor, ProgressCallback, Verb
-from . import commands, definition, error_table, resize, serial_console, volumes
+from . import commands, definition, failures, resize, serial_console, volumes
 from .connection import Connection
 from .definition import DomainPlan, Volume
 from .events import DomainEvents
@@ -109,7 +109,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
         return ROOT_SECLABEL if system and self.local else None
 
     def _start_hint(self) -> Said:
-        return error_table.start_hint(local=self.local, hypervisor=self.hypervisor)
+        return failures.start_hint(local=self.local, hypervisor=self.hypervisor)
 
     # --- connection -------------------------------------------------------------------
 
@@ -130,7 +130,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
 
     def _sdk_errors(self) -> ErrorTable:
         """libvirt-python has one exception; what it means is in its error code."""
-        return error_table.table(self.name, self.uri, self._start_hint())
+        return failures.error_table(self.name, self.uri, self._start_hint())
 
     # --- the contract -----------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """What a ``libvirtError`` becomes: libvirt-python has one exception, and what it means is in
 its error code (and, for connections, its error domain). The driver's boundary uses
-``table``; a connection that fails to open uses ``open_error``.
+``error_table``; a connection that fails to open uses ``open_error``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def start_hint(*, local: bool, hypervisor: str) -> Said:
     return say.CHECK_LIBVIRTD()
 
 
-def table(driver: str, uri: str, hint: Said) -> ErrorTable:
+def error_table(driver: str, uri: str, hint: Said) -> ErrorTable:
     """The driver's table of SDK errors: every ``libvirtError``, by its code."""
     libvirt = import_libvirt()
     return ((libvirt.libvirtError, functools.partial(translate, driver=driver, uri=uri,
