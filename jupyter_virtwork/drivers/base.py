@@ -105,6 +105,11 @@ Translation = Callable[[SdkFailure], VirtworkError | None]
 ErrorTable = Sequence[tuple[ExceptionTypes, Translation]]
 
 
+def labels_match(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Whether ``labels`` carry every label of ``wanted`` (a selector's equalities)."""
+    return all(labels.get(key) == value for key, value in wanted.items())
+
+
 class Boundary(Protocol):
     """A driver's error boundary (``BaseDriver._boundary``), handed to the helper modules of
     its package so that their SDK calls are translated in the one place."""
@@ -177,11 +182,6 @@ class BaseDriver:
         """Refuse ``verb`` on a ``kind`` not ``allowed`` (by default, the kinds it makes)."""
         if kind not in (allowed or self.kinds):
             raise self._unsupported(f"{verb} {kind}")
-
-    @staticmethod
-    def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-        """Whether ``labels`` carry every label of ``wanted`` (a selector's equalities)."""
-        return all(labels.get(key) == value for key, value in wanted.items())
 
     # --- the error boundary -----------------------------------------------------------
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from ...errors import OperationFailed
 from ...models import Kind, Resource, State
-from ..base import BaseDriver, ProgressCallback, Removal
+from ..base import ProgressCallback, Removal, labels_match
 from . import records, registry
 from .connection import Connection
 
@@ -79,5 +79,5 @@ def others_using(connection: Connection, resource: Resource,
     return [f"{u.state} container {u.name!r}"
             + (" of a pod" if records.kubelet_owned(u.labels) else "") + " (not this notebook's)"
             for u in users
-            if not BaseDriver._matches(u.labels, mine)
+            if not labels_match(u.labels, mine)
             and not (records.kubelet_owned(u.labels) and u.state is not State.RUNNING)]

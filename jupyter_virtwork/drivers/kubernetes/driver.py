@@ -48,7 +48,15 @@ from ...models import (
 )
 from ...uri import Target
 from ...watch import Emit, EventStream, Stopper, Watcher
-from ..base import BaseDriver, Cluster, ErrorTable, ProgressCallback, Removal, Verb
+from ..base import (
+    BaseDriver,
+    Cluster,
+    ErrorTable,
+    ProgressCallback,
+    Removal,
+    Verb,
+    labels_match,
+)
 from . import by_path, cleanup, failures, manifest_text, owned, records, server_side, streams
 from .by_path import LISTERS
 from .commands import Kubectl
@@ -239,7 +247,7 @@ class KubernetesDriver(BaseDriver, Cluster):
         live = server_side.live(self.connection, manifest, namespace)
         if live is None:
             return True
-        return self._matches((live.get("metadata") or {}).get("labels") or {}, labels)
+        return labels_match((live.get("metadata") or {}).get("labels") or {}, labels)
 
     def diff(self, source: str, *, labels: Mapping[str, str] | None = None,
              namespace: str | None = None) -> str:
@@ -468,7 +476,7 @@ class KubernetesDriver(BaseDriver, Cluster):
                 continue
             now = by_path.read_object(self.connection, api, raw)
             labelled = (now or {}).get("metadata", {}).get("labels") or {}
-            if now is not None and self._matches(labelled, labels):
+            if now is not None and labels_match(labelled, labels):
                 more.append((api, now))
         return more
 

@@ -36,7 +36,7 @@ from ...errors import AlreadyExists, InvalidInput, OperationFailed, Said, Unsupp
 from ...models import Kind, Resource, ResourceList, State, VMSpec
 from ...uri import Target
 from ...watch import EventStream, Watcher
-from ..base import BaseDriver, ErrorTable, Hypervisor, ProgressCallback, Verb
+from ..base import BaseDriver, ErrorTable, Hypervisor, ProgressCallback, Verb, labels_match
 from . import commands, definition, failures, resize, serial_console, volumes
 from .connection import Connection
 from .definition import DomainPlan, Volume
@@ -151,7 +151,7 @@ class LibvirtDriver(BaseDriver, Hypervisor):
                     if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                         continue  # deleted while we listed
                     raise
-                if self._matches(vm.labels, wanted):
+                if labels_match(vm.labels, wanted):
                     found.append(vm)
         return found
 

@@ -16,7 +16,7 @@ from typing import Any
 from ...errors import EngineUnavailable, NotFound
 from ...models import Event, EventType, Kind, Resource, ResourceList, State
 from ...watch import Emit, Stopper
-from ..base import BaseDriver, Boundary
+from ..base import Boundary, labels_match
 from . import records
 from .connection import Connection
 from .events import DEFINED, UNDEFINED, DomainEvents
@@ -90,7 +90,7 @@ class VmWatch:
             with self.boundary(f"finding VM {uuid!r}", uuid):
                 dom = records.lookup(self.connection.get(), uuid)
                 owner = records.read_owner(dom)
-                if not BaseDriver._matches(owner.labels, self.wanted):
+                if not labels_match(owner.labels, self.wanted):
                     # Another VM's event (one metadata call, not a whole record), or this
                     # one's labels changed out of the selection: gone, for this watch.
                     return gone

@@ -44,7 +44,7 @@ from ...models import Event, EventType, Kind, Progress, Resource, ResourceList, 
 from ...sizes import MiB
 from ...uri import Target
 from ...watch import Emit, EventStream, Stopper, Watcher
-from ..base import BaseDriver, ErrorTable, Hypervisor, SdkFailure, Verb
+from ..base import BaseDriver, ErrorTable, Hypervisor, SdkFailure, Verb, labels_match
 from . import placement, snapshots, specs, tasks
 from .props import (
     LEAVE,
@@ -243,7 +243,7 @@ class VSphereDriver(BaseDriver, Hypervisor):
 
         with self._boundary("listing VMs"):
             records = (self._record(as_dict(c)) for c in self._call(fetch))
-            return ResourceList(r for r in records if self._matches(r.labels, wanted))
+            return ResourceList(r for r in records if labels_match(r.labels, wanted))
 
     def get(self, kind: Kind, id: str) -> Resource:
         self._check_kind(kind, "get")
@@ -601,7 +601,7 @@ class _VMFollower:
         self.props = {c.moid: {"_moid": c.moid, **c.props} for c in changes if c.kind != LEAVE}
         # The records' raw are copies: self.props changes as events arrive.
         records = (self.driver._record(dict(p)) for p in self.props.values())
-        return [r for r in records if self.driver._matches(r.labels, self.labels)], version
+        return [r for r in records if labels_match(r.labels, self.labels)], version
 
     def follow(self, since: str | None, emit: Emit, stopper: Stopper) -> None:
         feed = self.feed
@@ -633,7 +633,7 @@ class _VMFollower:
             props.update(change.props)
             record = self.driver._record(dict(props))
             # Out of the label selection (or moved out of it): gone, as far as we are concerned.
-            kind = EventType.MODIFIED if self.driver._matches(record.labels, self.labels) \
+            kind = EventType.MODIFIED if labels_match(record.labels, self.labels) \
                 else EventType.DELETED
             emit(Event(kind, record))
 
